@@ -1,0 +1,140 @@
+package grpcjwt
+
+import (
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The error codes grpcjwt puts on the wire. Each is the exact message of the
+// gRPC status a rejected call receives.
+const (
+	CodeHeaderMissing     = "auth.authorization_header_missing"
+	CodeInvalidFormat     = "auth.authorization_token_invalid_format"
+	CodeTypeNotSupported  = "auth.authorization_token_type_not_supported"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
+// every status grpcjwt returns.
+const ErrorDomain = "grpcjwt"
+
+// Sentinel errors, one per wire code. Every error returned by
+// [TokenFromMetadata], [Validator.Validate] and the interceptors matches
+// exactly one of them with [errors.Is].
+var (
+	// ErrHeaderMissing: no authorization metadata, or an empty one.
+	ErrHeaderMissing = errors.New(CodeHeaderMissing)
+	// ErrInvalidFormat: more than one authorization value, or not exactly
+	// two whitespace-separated fields.
+	ErrInvalidFormat = errors.New(CodeInvalidFormat)
+	// ErrTypeNotSupported: the scheme is not Bearer.
+	ErrTypeNotSupported = errors.New(CodeTypeNotSupported)
+	// ErrInvalidToken: the token failed a check. The error also matches one
+	// of the cause sentinels below, which never reach the client.
+	ErrInvalidToken = errors.New(CodeInvalidToken)
+	// ErrInsufficientScope: the token is valid but lacks a required scope
+	// or was refused by an authorization hook.
+	ErrInsufficientScope = errors.New(CodeInsufficientScope)
+)
+
+// Causes of [ErrInvalidToken]. A rejected token's error matches both
+// ErrInvalidToken and one of these, so servers can log or count the reason;
+// clients only ever see "invalid_token".
+var (
+	ErrTokenTooLarge       = errors.New("token exceeds the maximum size")
+	ErrTokenMalformed      = errors.New("token is not a well-formed compact JWS")
+	ErrAlgorithmNotAllowed = errors.New("signing algorithm not allowed")
+	ErrTypeNotAllowed      = errors.New("token type (typ) not allowed")
+	ErrUnsupportedHeader   = errors.New("unsupported critical header")
+	ErrIssuerMismatch      = errors.New("issuer mismatch")
+	ErrAudienceMismatch    = errors.New("audience mismatch")
+	ErrTokenExpired        = errors.New("token expired")
+	ErrTokenNotYetValid    = errors.New("token not yet valid")
+	ErrMissingClaim        = errors.New("required claim missing")
+	ErrUnknownKey          = errors.New("no usable key for the token")
+	ErrBadSignature        = errors.New("signature verification failed")
+)
+
+// TokenError is the error returned for a rejected token. It matches
+// [ErrInvalidToken] and its Cause with [errors.Is]. Its message names the
+// cause and a detail but never contains the token.
+type TokenError struct {
+	Cause  error  // one of the Err* cause sentinels
+	Detail string // what exactly was wrong, for server logs; may be empty
+}
+
+func (e *TokenError) Error() string {
+	if e.Detail == "" {
+		return CodeInvalidToken + ": " + e.Cause.Error()
+	}
+	return CodeInvalidToken + ": " + e.Cause.Error() + ": " + e.Detail
+}
+
+// Unwrap returns the cause.
+func (e *TokenError) Unwrap() error { return e.Cause }
+
+// Is reports whether target is [ErrInvalidToken].
+func (e *TokenError) Is(target error) bool { return target == ErrInvalidToken }
+
+func tokenErr(cause error, detail string) error {
+	return &TokenError{Cause: cause, Detail: detail}
+}
+
+// Pre-built statuses: a rejection costs no allocation beyond the error value.
+var (
+	statusHeaderMissing     = newStatus(codes.Unauthenticated, CodeHeaderMissing)
+	statusInvalidFormat     = newStatus(codes.Unauthenticated, CodeInvalidFormat)
+	statusTypeNotSupported  = newStatus(codes.Unauthenticated, CodeTypeNotSupported)
+	statusInvalidToken      = newStatus(codes.Unauthenticated, CodeInvalidToken)
+	statusInsufficientScope = newStatus(codes.PermissionDenied, CodeInsufficientScope)
+)
+
+func newStatus(c codes.Code, code string) *status.Status {
+	s, err := status.New(c, code).WithDetails(&errdetails.ErrorInfo{
+		Reason:   reason(code),
+		Domain:   ErrorDomain,
+		Metadata: map[string]string{"code": code},
+	})
+	if err != nil {
+		// WithDetails fails only for a non-OK code or an unmarshalable
+		// message; neither can happen here.
+		panic(err)
+	}
+	return s
+}
+
+// reason turns "auth.authorization_header_missing" into
+// "AUTHORIZATION_HEADER_MISSING" for ErrorInfo.Reason.
+func reason(code string) string {
+	return strings.ToUpper(code[strings.LastIndexByte(code, '.')+1:])
+}
+
+// Status converts an error from this package into the gRPC status a client
+// receives: code, exact message and a google.rpc.ErrorInfo detail. A status
+// error (from an authorization hook, say) is returned as it is. Any other
+// error becomes Unauthenticated "invalid_token", so that no cause leaks.
+func Status(err error) *status.Status {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrHeaderMissing):
+		return statusHeaderMissing
+	case errors.Is(err, ErrInvalidFormat):
+		return statusInvalidFormat
+	case errors.Is(err, ErrTypeNotSupported):
+		return statusTypeNotSupported
+	case errors.Is(err, ErrInsufficientScope):
+		return statusInsufficientScope
+	case errors.Is(err, ErrInvalidToken):
+		return statusInvalidToken
+	}
+	if s, ok := status.FromError(err); ok {
+		return s
+	}
+	return statusInvalidToken
+}

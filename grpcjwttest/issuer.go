@@ -1,0 +1,342 @@
+// Package grpcjwttest runs a local OpenID Connect issuer for tests and
+// demos, in the manner of net/http/httptest: a real HTTP server on loopback
+// serving discovery and a JWKS, that mints access tokens with any claims
+// and header fields, rotates keys, counts JWKS fetches, and can be made to
+// fail or hang. It needs no *testing.T.
+//
+//	iss := grpcjwttest.NewIssuer()
+//	defer iss.Close()
+//	v, _ := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+//	token := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read"})
+package grpcjwttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultAudience is the audience of tokens minted by an [Issuer] unless
+// changed: the resource indicator of the API under test.
+const DefaultAudience = "https://api.example.com"
+
+// Mode is how an endpoint of the issuer responds.
+type Mode int
+
+const (
+	// Serve answers normally.
+	Serve Mode = iota
+	// Fail answers 500 Internal Server Error.
+	Fail
+	// Hang never answers: the request blocks until the client gives up or
+	// the issuer is closed.
+	Hang
+)
+
+// Issuer is a local OIDC issuer. Its methods are safe for concurrent use.
+type Issuer struct {
+	// URL is the issuer identifier, the server's base URL plus the path
+	// given to [WithPath] ("/oidc" unless changed), without a trailing
+	// slash. Discovery is at URL+"/.well-known/openid-configuration".
+	URL string
+	// Audience is the default "aud" of minted tokens: [DefaultAudience].
+	Audience string
+
+	srv    *httptest.Server
+	closed chan struct{}
+	once   sync.Once
+
+	mu              sync.Mutex
+	published       []*Key
+	signing         map[string]*Key // by alg
+	jwksMode        Mode
+	discoveryMode   Mode
+	discoveryIssuer string
+	cacheControl    string
+	jwksBody        []byte // overrides the JWKS when set
+
+	jwksFetches      atomic.Int64
+	discoveryFetches atomic.Int64
+}
+
+type config struct {
+	path string
+	algs []string
+}
+
+// Option configures [NewIssuer].
+type Option func(*config)
+
+// WithPath sets the issuer's path: the issuer identifier is the server URL
+// plus path. Default "/oidc", as Logto's "https://<tenant>/oidc". Use ""
+// for an issuer at the server's root, like Hydra's.
+func WithPath(path string) Option {
+	return func(c *config) { c.path = strings.TrimSuffix(path, "/") }
+}
+
+// WithAlgorithms sets the algorithms the issuer has a signing key for at
+// start. Default: RS256, ES256 and EdDSA. Others get a key on first use by
+// [Issuer.Token], which publishes it then.
+func WithAlgorithms(algs ...string) Option {
+	return func(c *config) { c.algs = algs }
+}
+
+// NewIssuer starts an issuer on a loopback port. It panics if it cannot,
+// as httptest.NewServer does. Close it when done.
+func NewIssuer(opts ...Option) *Issuer {
+	cfg := config{path: "/oidc", algs: []string{"RS256", "ES256", "EdDSA"}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	i := &Issuer{
+		Audience: DefaultAudience,
+		closed:   make(chan struct{}),
+		signing:  make(map[string]*Key),
+	}
+	for _, alg := range cfg.algs {
+		k, err := NewKey(alg)
+		if err != nil {
+			panic(err)
+		}
+		i.signing[alg] = k
+		i.published = append(i.published, k)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+cfg.path+"/.well-known/openid-configuration", i.serveDiscovery)
+	mux.HandleFunc("GET "+cfg.path+"/jwks", i.serveJWKS)
+	i.srv = httptest.NewServer(mux)
+	i.URL = i.srv.URL + cfg.path
+	i.discoveryIssuer = i.URL
+	return i
+}
+
+// Close shuts the issuer down, releasing requests that hang.
+func (i *Issuer) Close() {
+	i.once.Do(func() { close(i.closed) })
+	i.srv.Close()
+}
+
+// JWKSURL returns the URL of the issuer's JWKS.
+func (i *Issuer) JWKSURL() string { return i.URL + "/jwks" }
+
+// JWKSFetches returns how many JWKS requests the issuer has received.
+func (i *Issuer) JWKSFetches() int64 { return i.jwksFetches.Load() }
+
+// DiscoveryFetches returns how many discovery requests it has received.
+func (i *Issuer) DiscoveryFetches() int64 { return i.discoveryFetches.Load() }
+
+// SetJWKSMode sets how the JWKS endpoint responds.
+func (i *Issuer) SetJWKSMode(m Mode) { i.mu.Lock(); i.jwksMode = m; i.mu.Unlock() }
+
+// SetDiscoveryMode sets how the discovery endpoint responds.
+func (i *Issuer) SetDiscoveryMode(m Mode) { i.mu.Lock(); i.discoveryMode = m; i.mu.Unlock() }
+
+// SetDiscoveryIssuer makes the discovery document name issuer instead of
+// URL, as a misconfigured or impersonating provider would.
+func (i *Issuer) SetDiscoveryIssuer(issuer string) {
+	i.mu.Lock()
+	i.discoveryIssuer = issuer
+	i.mu.Unlock()
+}
+
+// SetCacheControl sets the Cache-Control header of JWKS responses.
+func (i *Issuer) SetCacheControl(v string) { i.mu.Lock(); i.cacheControl = v; i.mu.Unlock() }
+
+// SetJWKSBody makes the JWKS endpoint serve body as it is, instead of the
+// published keys; nil restores them. For hostile or broken key sets.
+func (i *Issuer) SetJWKSBody(body []byte) { i.mu.Lock(); i.jwksBody = body; i.mu.Unlock() }
+
+// SigningKey returns the key tokens for alg are signed with, creating and
+// publishing one if the issuer has none.
+func (i *Issuer) SigningKey(alg string) *Key {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if k, ok := i.signing[alg]; ok {
+		return k
+	}
+	k := MustKey(alg)
+	i.signing[alg] = k
+	i.published = append(i.published, k)
+	return k
+}
+
+// RotateKey creates a new key for alg, publishes it and signs new tokens
+// for alg with it. Older keys stay published until [Issuer.Unpublish].
+func (i *Issuer) RotateKey(alg string) *Key {
+	k := MustKey(alg)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.signing[alg] = k
+	i.published = append(i.published, k)
+	return k
+}
+
+// Publish adds k to the JWKS without signing with it.
+func (i *Issuer) Publish(k *Key) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.published = append(i.published, k)
+}
+
+// Unpublish removes the key with kid from the JWKS. Tokens can still be
+// signed with it.
+func (i *Issuer) Unpublish(kid string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	kept := i.published[:0]
+	for _, k := range i.published {
+		if k.KID != kid {
+			kept = append(kept, k)
+		}
+	}
+	i.published = kept
+}
+
+// TokenOption changes how [Issuer.Token] mints a token.
+type TokenOption func(*tokenConfig)
+
+type tokenConfig struct {
+	alg    string
+	key    *Key
+	header map[string]any
+}
+
+// WithAlg signs with the issuer's signing key for alg (default RS256).
+func WithAlg(alg string) TokenOption { return func(c *tokenConfig) { c.alg = alg } }
+
+// WithKey signs with k, which need not be published: a token from an
+// unknown key, or, with k.KID set to a published kid, a forged one.
+func WithKey(k *Key) TokenOption { return func(c *tokenConfig) { c.key = k } }
+
+// WithHeader sets a header field; a nil value removes it (say "kid" or
+// "typ"). The "alg" header is only a label: the signature is made with the
+// key's own algorithm unless the header's alg names another of the same
+// family.
+func WithHeader(name string, value any) TokenOption {
+	return func(c *tokenConfig) {
+		if c.header == nil {
+			c.header = make(map[string]any)
+		}
+		c.header[name] = value
+	}
+}
+
+// Token mints a signed access token. Its claims are iss (URL), aud
+// (Audience), sub "user-123", client_id "test-client", iat now, exp in one
+// hour and a random jti, merged with claims: a value there replaces the
+// default, and a nil value removes the claim. The header is alg, kid and
+// typ "at+jwt", changed by [WithHeader]. Token panics if it cannot sign,
+// which happens only with a key and alg that do not match.
+func (i *Issuer) Token(claims map[string]any, opts ...TokenOption) string {
+	cfg := tokenConfig{alg: "RS256"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	k := cfg.key
+	if k == nil {
+		k = i.SigningKey(cfg.alg)
+	}
+	now := time.Now()
+	c := map[string]any{
+		"iss":       i.URL,
+		"aud":       i.Audience,
+		"sub":       "user-123",
+		"client_id": "test-client",
+		"iat":       now.Unix(),
+		"exp":       now.Add(time.Hour).Unix(),
+		"jti":       randomID(),
+	}
+	merge(c, claims)
+	h := map[string]any{"alg": k.Alg, "kid": k.KID, "typ": "at+jwt"}
+	merge(h, cfg.header)
+	tok, err := k.Sign(h, c)
+	if err != nil {
+		panic(fmt.Sprintf("grpcjwttest: signing: %v", err))
+	}
+	return tok
+}
+
+func merge(dst, src map[string]any) {
+	for name, v := range src {
+		if v == nil {
+			delete(dst, name)
+		} else {
+			dst[name] = v
+		}
+	}
+}
+
+// respond applies m; it reports false when the handler must not go on.
+func (i *Issuer) respond(w http.ResponseWriter, r *http.Request, m Mode) bool {
+	switch m {
+	case Fail:
+		http.Error(w, "grpcjwttest: failing on purpose", http.StatusInternalServerError)
+		return false
+	case Hang:
+		select {
+		case <-r.Context().Done():
+		case <-i.closed:
+		}
+		return false
+	}
+	return true
+}
+
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	i.discoveryFetches.Add(1)
+	i.mu.Lock()
+	m, iss := i.discoveryMode, i.discoveryIssuer
+	i.mu.Unlock()
+	if !i.respond(w, r, m) {
+		return
+	}
+	writeJSON(w, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              i.JWKSURL(),
+		"token_endpoint":                        i.URL + "/token",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": Algorithms,
+	})
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	i.jwksFetches.Add(1)
+	i.mu.Lock()
+	m, cc, body := i.jwksMode, i.cacheControl, i.jwksBody
+	keys := append([]*Key(nil), i.published...)
+	i.mu.Unlock()
+	if !i.respond(w, r, m) {
+		return
+	}
+	if cc != "" {
+		w.Header().Set("Cache-Control", cc)
+	}
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		return
+	}
+	set := struct {
+		Keys []json.RawMessage `json:"keys"`
+	}{Keys: []json.RawMessage{}}
+	for _, k := range keys {
+		j, err := k.JWK()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		set.Keys = append(set.Keys, j)
+	}
+	writeJSON(w, set)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,470 @@
+package grpcjwt
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// minRSABits is the smallest RSA modulus a published key may have.
+const minRSABits = 2048
+
+// verifyKey is one usable public key from the provider's JWKS.
+type verifyKey struct {
+	kid string
+	alg string // the JWK's "alg"; "" when the JWK has none
+	pub any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	raw []byte // the JWK as published, compacted; identifies the key across refreshes
+
+	// removed is set when a refresh no longer finds this key upstream, so
+	// that cached verifications made with it stop counting.
+	removed atomic.Bool
+}
+
+// fits reports whether the key may verify a token signed with alg: the JWK's
+// own alg, when present, must equal it, and the key type and curve must suit
+// it in any case.
+func (k *verifyKey) fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch pub := k.pub.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+		return false
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+// keySnapshot is an immutable view of the provider's keys. Lookups read it
+// without locks; a refresh replaces it whole.
+type keySnapshot struct {
+	byKID map[string][]*verifyKey
+	keys  []*verifyKey
+}
+
+// find returns the key for kid that fits alg. A token without kid is
+// verified only when exactly one key fits its alg.
+func (s *keySnapshot) find(kid, alg string) *verifyKey {
+	if kid != "" {
+		for _, k := range s.byKID[kid] {
+			if k.fits(alg) {
+				return k
+			}
+		}
+		return nil
+	}
+	var found *verifyKey
+	for _, k := range s.keys {
+		if k.fits(alg) {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = k
+		}
+	}
+	return found
+}
+
+// fitsAny reports whether any key fits alg, whatever its kid.
+func (s *keySnapshot) fitsAny(alg string) bool {
+	for _, k := range s.keys {
+		if k.fits(alg) {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh is one JWKS fetch in flight; waiters block on done.
+type refresh struct {
+	done chan struct{}
+	err  error
+}
+
+// keySet holds the provider's keys and keeps them fresh: periodic refreshes
+// started lazily by requests (which never wait for them), and refreshes for
+// unknown kids, shared by all concurrent callers and rate-limited.
+type keySet struct {
+	jwksURL     string
+	client      *http.Client
+	timeout     time.Duration
+	maxBody     int64
+	interval    time.Duration // periodic refresh, and the ceiling for Cache-Control
+	minInterval time.Duration // unknown-kid rate limit, and the floor for Cache-Control
+	now         func() time.Time
+	log         *slog.Logger
+
+	snap        atomic.Pointer[keySnapshot]
+	nextRefresh atomic.Int64 // unix nanoseconds; periodic refresh is due at or after it
+	fetches     atomic.Int64
+
+	mu          sync.Mutex
+	inflight    *refresh
+	lastUnknown time.Time // zero until the first unknown-kid refresh, which is free
+
+	ctx    context.Context // canceled by close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// key returns the key for kid and alg. An unknown kid triggers (or joins) a
+// refresh when the rate limit allows, and waits for it within ctx.
+func (ks *keySet) key(ctx context.Context, kid, alg string) (*verifyKey, error) {
+	ks.maybeRefresh()
+	if k := ks.snap.Load().find(kid, alg); k != nil {
+		return k, nil
+	}
+	if kid == "" && ks.snap.Load().fitsAny(alg) {
+		return nil, tokenErr(ErrUnknownKey, "token has no kid and several keys fit "+alg)
+	}
+	r := ks.unknownRefresh()
+	if r == nil {
+		return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q not in the key set; refresh rate-limited", truncate(kid)))
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q: gave up waiting for the key set refresh: %v", truncate(kid), ctx.Err()))
+	}
+	if k := ks.snap.Load().find(kid, alg); k != nil {
+		return k, nil
+	}
+	if r.err != nil {
+		return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q not in the key set; refresh failed: %v", truncate(kid), r.err))
+	}
+	return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q not in the key set", truncate(kid)))
+}
+
+// maybeRefresh starts a periodic refresh when one is due. It never waits.
+func (ks *keySet) maybeRefresh() {
+	if ks.now().UnixNano() < ks.nextRefresh.Load() {
+		return
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight == nil && ks.now().UnixNano() >= ks.nextRefresh.Load() {
+		ks.startLocked()
+	}
+}
+
+// unknownRefresh returns the refresh an unknown kid should wait for: the one
+// in flight, or a new one if the rate limit allows; nil otherwise.
+func (ks *keySet) unknownRefresh() *refresh {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	now := ks.now()
+	if !ks.lastUnknown.IsZero() && now.Sub(ks.lastUnknown) < ks.minInterval {
+		return nil
+	}
+	ks.lastUnknown = now
+	return ks.startLocked()
+}
+
+// startLocked starts a refresh in the background. It runs on the key set's
+// own context, not a caller's: a caller that gives up must not cancel the
+// refresh others wait for. ks.mu must be held.
+func (ks *keySet) startLocked() *refresh {
+	r := &refresh{done: make(chan struct{})}
+	if ks.ctx.Err() != nil {
+		r.err = errors.New("validator closed")
+		close(r.done)
+		return r
+	}
+	ks.inflight = r
+	ks.wg.Add(1)
+	go func() {
+		defer ks.wg.Done()
+		err := ks.fetch(ks.ctx)
+		ks.mu.Lock()
+		ks.inflight = nil
+		ks.mu.Unlock()
+		r.err = err
+		close(r.done)
+	}()
+	return r
+}
+
+// close stops any refresh in flight and waits for it.
+func (ks *keySet) close() {
+	ks.cancel()
+	ks.wg.Wait()
+}
+
+// fetch downloads the JWKS and installs it. On any failure the last good
+// snapshot stays, and the next periodic attempt waits minInterval.
+func (ks *keySet) fetch(ctx context.Context) error {
+	ks.fetches.Add(1)
+	snap, maxAge, err := ks.download(ctx)
+	now := ks.now()
+	if err != nil {
+		ks.nextRefresh.Store(now.Add(ks.minInterval).UnixNano())
+		if ks.snap.Load() != nil {
+			ks.log.Warn("grpcjwt: JWKS refresh failed; keeping the previous keys", "jwks_uri", ks.jwksURL, "error", err)
+		}
+		return err
+	}
+	interval := ks.interval
+	if maxAge > 0 {
+		interval = min(max(maxAge, ks.minInterval), ks.interval)
+	}
+	// Jitter down to 80% so that a fleet started together spreads out.
+	interval -= time.Duration(rand.Int64N(int64(interval)/5 + 1))
+	ks.nextRefresh.Store(now.Add(interval).UnixNano())
+
+	if old := ks.snap.Load(); old != nil {
+		snap = carryOver(old, snap)
+	}
+	ks.snap.Store(snap)
+	ks.log.Debug("grpcjwt: JWKS refreshed", "jwks_uri", ks.jwksURL, "keys", len(snap.keys), "next_in", interval)
+	return nil
+}
+
+// carryOver keeps the identity of keys that did not change, so verified
+// tokens cached against them stay valid, and marks the keys that went away.
+func carryOver(old, next *keySnapshot) *keySnapshot {
+	kept := make(map[*verifyKey]bool)
+	for i, k := range next.keys {
+		for _, o := range old.byKID[k.kid] {
+			if bytes.Equal(o.raw, k.raw) {
+				next.keys[i] = o
+				kept[o] = true
+				break
+			}
+		}
+	}
+	for _, o := range old.keys {
+		if !kept[o] {
+			o.removed.Store(true)
+		}
+	}
+	return indexKeys(next.keys)
+}
+
+func indexKeys(keys []*verifyKey) *keySnapshot {
+	s := &keySnapshot{byKID: make(map[string][]*verifyKey, len(keys)), keys: keys}
+	for _, k := range keys {
+		s.byKID[k.kid] = append(s.byKID[k.kid], k)
+	}
+	return s
+}
+
+// download fetches and parses the JWKS. It returns the Cache-Control max-age
+// when the response has one.
+func (ks *keySet) download(ctx context.Context) (*keySnapshot, time.Duration, error) {
+	body, hdr, err := getJSON(ctx, ks.client, ks.timeout, ks.jwksURL, ks.maxBody)
+	if err != nil {
+		return nil, 0, err
+	}
+	keys, err := parseJWKS(body, ks.log)
+	if err != nil {
+		return nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
+	}
+	return indexKeys(keys), maxAge(hdr.Get("Cache-Control")), nil
+}
+
+// parseJWKS parses a JWK Set, skipping (and logging) keys that cannot or
+// must not verify signatures. A set with no usable key is an error.
+func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("not a JWK Set: %w", err)
+	}
+	var keys []*verifyKey
+	for i, raw := range doc.Keys {
+		k, err := parseJWK(raw)
+		if err != nil {
+			log.Debug("grpcjwt: skipping JWK", "index", i, "reason", err)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no usable signing key among %d", len(doc.Keys))
+	}
+	return keys, nil
+}
+
+func parseJWK(raw json.RawMessage) (*verifyKey, error) {
+	var meta struct {
+		Kid    string    `json:"kid"`
+		Use    string    `json:"use"`
+		Alg    string    `json:"alg"`
+		KeyOps *[]string `json:"key_ops"`
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, err
+	}
+	if meta.Use != "" && meta.Use != "sig" {
+		return nil, fmt.Errorf("kid %q: use is %q", meta.Kid, meta.Use)
+	}
+	if meta.KeyOps != nil && !contains(*meta.KeyOps, "verify") {
+		return nil, fmt.Errorf("kid %q: key_ops lack verify", meta.Kid)
+	}
+	if meta.Alg != "" && !supportedAlgs[meta.Alg] {
+		return nil, fmt.Errorf("kid %q: alg %q is not a supported signature algorithm", meta.Kid, meta.Alg)
+	}
+	key, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", meta.Kid, err)
+	}
+	pub, err := jwk.PublicRawKeyOf(key)
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", meta.Kid, err)
+	}
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if p.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("kid %q: RSA key of %d bits is too small", meta.Kid, p.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		switch p.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return nil, fmt.Errorf("kid %q: unsupported curve", meta.Kid)
+		}
+	case ed25519.PublicKey:
+	default:
+		return nil, fmt.Errorf("kid %q: key type %T cannot verify signatures", meta.Kid, pub)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	return &verifyKey{kid: meta.Kid, alg: meta.Alg, pub: pub, raw: compact.Bytes()}, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// maxAge returns the max-age of a Cache-Control header, or 0.
+func maxAge(cc string) time.Duration {
+	for _, d := range strings.Split(cc, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(d), "=")
+		if !ok || !strings.EqualFold(name, "max-age") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+		if err != nil || n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(365*24*3600))) * time.Second
+	}
+	return 0
+}
+
+// getJSON GETs u within timeout and returns its body, refusing non-200
+// responses and bodies over maxBody bytes.
+func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u string, maxBody int64) ([]byte, http.Header, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if int64(len(body)) > maxBody {
+		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", u, maxBody)
+	}
+	return body, resp.Header, nil
+}
+
+// discover reads the issuer's OpenID Provider Configuration and returns its
+// jwks_uri. The document's issuer must equal the configured one exactly.
+func discover(ctx context.Context, client *http.Client, timeout time.Duration, issuer string, maxBody int64) (string, error) {
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	body, _, err := getJSON(ctx, client, timeout, u, maxBody)
+	if err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("grpcjwt: issuer mismatch: configured %q, discovery says %q", issuer, doc.Issuer)
+	}
+	if err := checkHTTPURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+	}
+	return doc.JWKSURI, nil
+}
+
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+// truncate shortens an attacker-controlled string for logs.
+func truncate(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
