@@ -139,8 +139,8 @@ type keySet struct {
 
 // key returns the key for kid and alg. An unknown kid triggers (or joins) a
 // refresh when the rate limit allows, and waits for it within ctx.
-func (ks *keySet) key(ctx context.Context, kid, alg string) (*verifyKey, error) {
-	ks.maybeRefresh()
+func (ks *keySet) key(ctx context.Context, now time.Time, kid, alg string) (*verifyKey, error) {
+	ks.maybeRefresh(now)
 	if k := ks.snap.Load().find(kid, alg); k != nil {
 		return k, nil
 	}
@@ -166,8 +166,8 @@ func (ks *keySet) key(ctx context.Context, kid, alg string) (*verifyKey, error) 
 }
 
 // maybeRefresh starts a periodic refresh when one is due. It never waits.
-func (ks *keySet) maybeRefresh() {
-	if ks.now().UnixNano() < ks.nextRefresh.Load() {
+func (ks *keySet) maybeRefresh(now time.Time) {
+	if now.UnixNano() < ks.nextRefresh.Load() {
 		return
 	}
 	ks.mu.Lock()

@@ -10,13 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"google.golang.org/grpc"
 )
 
 // Defaults for the optional [Config] fields.
@@ -109,6 +109,15 @@ type Config struct {
 	// Info and key-set events; default: no logging.
 	Logger *slog.Logger
 
+	// CacheSize bounds the verified-token cache in entries; default
+	// [DefaultCacheSize]. A negative value turns the cache off.
+	CacheSize int
+
+	// CacheBytes bounds the cache's memory, counted as the tokens' and
+	// payloads' lengths plus a fixed overhead per entry; default
+	// [DefaultCacheBytes].
+	CacheBytes int64
+
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
 }
@@ -125,6 +134,7 @@ type Validator struct {
 	now          func() time.Time
 	log          *slog.Logger
 	keys         *keySet
+	cache        *tokenCache // nil when off
 }
 
 // NewValidator checks cfg, performs OIDC discovery and fetches the JWKS,
@@ -147,6 +157,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	for _, a := range cfg.Algorithms {
 		v.algs[a] = true
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
 	}
 	jwksURL := cfg.JWKSURL
 	if jwksURL == "" {
@@ -226,8 +239,14 @@ func (c *Config) setDefaults() error {
 	if c.MinRefreshInterval > c.RefreshInterval {
 		c.MinRefreshInterval = c.RefreshInterval
 	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
+	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -269,87 +288,103 @@ type header struct {
 //     waited for within ctx;
 //  5. signature.
 //
+// Tokens that pass are cached (see [Config.CacheSize]): the same token
+// again costs a map lookup and a check of exp and nbf against the clock.
+//
 // Every error matches [ErrInvalidToken] and one cause sentinel such as
 // [ErrTokenExpired]; see [TokenError]. The returned Claims must not be
 // modified.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
-	c, err := v.validate(ctx, token)
+	now := v.now()
+	if v.cache != nil && len(token) <= v.maxSize {
+		if c := v.cache.get(token, now.UnixNano()); c != nil {
+			v.keys.maybeRefresh(now)
+			return c, nil
+		}
+	}
+	c, key, err := v.validate(ctx, token, now)
 	if err != nil {
-		v.log.InfoContext(ctx, "grpcjwt: token rejected", "error", err)
+		if v.log.Enabled(ctx, slog.LevelInfo) {
+			method, _ := grpc.Method(ctx)
+			v.log.InfoContext(ctx, "grpcjwt: token rejected", "method", method, "error", err)
+		}
 		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, c, key, v.leeway, now.UnixNano())
 	}
 	return c, nil
 }
 
-func (v *Validator) validate(ctx context.Context, token string) (*Claims, error) {
+func (v *Validator) validate(ctx context.Context, token string, now time.Time) (*Claims, *verifyKey, error) {
 	// 1. Shape.
 	if len(token) > v.maxSize {
-		return nil, tokenErr(ErrTokenTooLarge, fmt.Sprintf("%d bytes, limit %d", len(token), v.maxSize))
+		return nil, nil, tokenErr(ErrTokenTooLarge, fmt.Sprintf("%d bytes, limit %d", len(token), v.maxSize))
 	}
 	dot1 := strings.IndexByte(token, '.')
 	if dot1 < 0 {
-		return nil, tokenErr(ErrTokenMalformed, "no '.'")
+		return nil, nil, tokenErr(ErrTokenMalformed, "no '.'")
 	}
 	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
 	if dot2 == dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
-		return nil, tokenErr(ErrTokenMalformed, "not three dot-separated parts (JWE and JSON serialization are not accepted)")
+		return nil, nil, tokenErr(ErrTokenMalformed, "not three dot-separated parts (JWE and JSON serialization are not accepted)")
 	}
 	if dot2 == len(token)-1 {
-		return nil, tokenErr(ErrTokenMalformed, "empty signature")
+		return nil, nil, tokenErr(ErrTokenMalformed, "empty signature")
 	}
 	hdrJSON, err := b64.DecodeString(token[:dot1])
 	if err != nil {
-		return nil, tokenErr(ErrTokenMalformed, "header is not base64url")
+		return nil, nil, tokenErr(ErrTokenMalformed, "header is not base64url")
 	}
 
 	// 2. Header.
 	var h header
 	if err := json.Unmarshal(hdrJSON, &h); err != nil {
-		return nil, tokenErr(ErrTokenMalformed, "header is not a JSON object of the expected types")
+		return nil, nil, tokenErr(ErrTokenMalformed, "header is not a JSON object of the expected types")
 	}
 	if !v.algs[h.Alg] {
-		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.Alg)))
+		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.Alg)))
 	}
 	if h.Crit != nil || h.B64 != nil || h.Zip != nil || h.Enc != nil {
-		return nil, tokenErr(ErrUnsupportedHeader, "crit, b64, zip and enc are not supported")
+		return nil, nil, tokenErr(ErrUnsupportedHeader, "crit, b64, zip and enc are not supported")
 	}
 	if !v.typAllowed(h.Typ) {
 		typ := "(absent)"
 		if h.Typ != nil {
 			typ = fmt.Sprintf("%q", truncate(*h.Typ))
 		}
-		return nil, tokenErr(ErrTypeNotAllowed, "typ "+typ)
+		return nil, nil, tokenErr(ErrTypeNotAllowed, "typ "+typ)
 	}
 
 	// 3. Claims, unverified: only to refuse early, never returned unless the
 	// signature verifies.
 	raw, err := b64.DecodeString(token[dot1+1 : dot2])
 	if err != nil {
-		return nil, tokenErr(ErrTokenMalformed, "payload is not base64url")
+		return nil, nil, tokenErr(ErrTokenMalformed, "payload is not base64url")
 	}
 	p, err := parseClaims(raw)
 	if err != nil {
-		return nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
+		return nil, nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
 	}
-	if err := v.checkClaims(p); err != nil {
-		return nil, err
+	if err := v.checkClaims(p, now); err != nil {
+		return nil, nil, err
 	}
 
 	// 4. Key.
 	sig, err := b64.DecodeString(token[dot2+1:])
 	if err != nil {
-		return nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
+		return nil, nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
 	}
-	key, err := v.keys.key(ctx, h.Kid, h.Alg)
+	key, err := v.keys.key(ctx, now, h.Kid, h.Alg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// 5. Signature.
 	if err := verifySignature(key.pub, h.Alg, []byte(token[:dot2]), sig); err != nil {
-		return nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.Kid), h.Alg))
+		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.Kid), h.Alg))
 	}
-	return p.claims(raw), nil
+	return p.claims(raw), key, nil
 }
 
 func (v *Validator) typAllowed(typ *string) bool {
@@ -366,7 +401,7 @@ func (v *Validator) typAllowed(typ *string) bool {
 	return !v.requireATJWT && strings.EqualFold(t, "JWT")
 }
 
-func (v *Validator) checkClaims(p *payload) error {
+func (v *Validator) checkClaims(p *payload, now time.Time) error {
 	if p.Iss == nil {
 		return tokenErr(ErrMissingClaim, "iss")
 	}
@@ -382,11 +417,10 @@ func (v *Validator) checkClaims(p *payload) error {
 	if p.Exp == nil {
 		return tokenErr(ErrMissingClaim, "exp")
 	}
-	return v.checkTimes(p.Exp.t, p.Nbf)
+	return v.checkTimes(now, p.Exp.t, p.Nbf)
 }
 
-func (v *Validator) checkTimes(exp time.Time, nbf *numericDate) error {
-	now := v.now()
+func (v *Validator) checkTimes(now, exp time.Time, nbf *numericDate) error {
 	if now.After(exp.Add(v.leeway)) {
 		return tokenErr(ErrTokenExpired, fmt.Sprintf("expired at %s, now %s, leeway %s", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}

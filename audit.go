@@ -1,0 +1,78 @@
+package grpcjwt
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"google.golang.org/grpc"
+)
+
+// ServiceInfoProvider is what [Audit] needs of a server; *grpc.Server has
+// it.
+type ServiceInfoProvider interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}
+
+// MethodRule is a registered method and the rule the interceptors apply to
+// it.
+type MethodRule struct {
+	FullMethod   string // "/package.Service/Method"
+	ClientStream bool
+	ServerStream bool
+	Rule
+}
+
+func (m MethodRule) String() string {
+	s := m.FullMethod + " " + m.Access.String()
+	if len(m.Scopes) > 0 {
+		s += " scopes=" + strings.Join(m.Scopes, ",")
+	}
+	return s + " (" + m.Source + ")"
+}
+
+// Audit returns every method registered on srv (a *grpc.Server after
+// registration) with the rule the interceptors built with the same opts
+// apply to it, sorted by name, so that a service can log its rules at
+// startup or assert them in a test.
+//
+// It returns an error, along with the rules, when an option names a method
+// or service that srv does not have (a typo must not silently leave a
+// method protected differently than intended) or when a method is both
+// public and given scopes. A service can refuse to start on it.
+func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
+	o := evaluateOptions(opts)
+	services := srv.GetServiceInfo()
+	known := make(map[string]bool)
+	var rules []MethodRule
+	for name, info := range services {
+		known["/"+name+"/"] = true
+		for _, m := range info.Methods {
+			full := "/" + name + "/" + m.Name
+			known[full] = true
+			rules = append(rules, MethodRule{
+				FullMethod:   full,
+				ClientStream: m.IsClientStream,
+				ServerStream: m.IsServerStream,
+				Rule:         resolveRule(full, o),
+			})
+		}
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i].FullMethod < rules[j].FullMethod })
+
+	var errs []error
+	for _, name := range o.order {
+		if !known[name] {
+			kind := "method"
+			if strings.HasSuffix(name, "/") {
+				kind = "service"
+			}
+			errs = append(errs, fmt.Errorf("grpcjwt: rule names %s %q, which the server does not have", kind, name))
+		}
+		if s := o.rules[name]; s.access == AccessPublic && len(s.scopes) > 0 {
+			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has scopes %q; public methods read no token", name, s.scopes))
+		}
+	}
+	return rules, errors.Join(errs...)
+}

@@ -1,0 +1,70 @@
+package grpcjwt_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	"google.golang.org/grpc/metadata"
+)
+
+// FuzzTokenFromMetadata: Bearer parsing never panics, and a token it
+// returns is a single non-empty field of the value.
+func FuzzTokenFromMetadata(f *testing.F) {
+	for _, s := range []string{"", "Bearer abc", "bearer  a.b.c ", "Basic x", "Bearer", "Bearer a b", "\tBearer\ta", "Bearer\x00a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{"authorization": {v}})
+		tok, err := grpcjwt.TokenFromMetadata(ctx)
+		if err != nil {
+			if tok != "" {
+				t.Fatalf("token %q returned with error %v", tok, err)
+			}
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n") || !strings.Contains(v, tok) {
+			t.Fatalf("TokenFromMetadata(%q) = %q", v, tok)
+		}
+		if f := strings.Fields(v); len(f) != 2 || !strings.EqualFold(f[0], "bearer") {
+			t.Fatalf("accepted %q", v)
+		}
+	})
+}
+
+// FuzzValidate: the token parser never panics, never hangs, and never
+// accepts a token the issuer did not sign.
+func FuzzValidate(f *testing.F) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer v.Close()
+	good := iss.Token(nil)
+	other := iss.Token(map[string]any{"sub": "other"})
+	// Seeds never hold a good signature, or a mutation could restore it.
+	good = good[:strings.LastIndexByte(good, '.')] + other[strings.LastIndexByte(other, '.'):]
+	for _, s := range []string{
+		good,                                // another token's signature
+		strings.Replace(good, ".", "..", 1), // four parts
+		good[:strings.LastIndexByte(good, '.')+1], // no signature
+		iss.Token(nil, grpcjwttest.WithKey(grpcjwttest.MustKey("ES256"))),
+		"eyJhbGciOiJub25lIn0.e30.",
+		"{}",
+		"...",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if c, err := v.Validate(ctx, tok); err == nil {
+			t.Fatalf("accepted a token the issuer did not sign: %q (sub %q)", tok, c.Subject)
+		}
+	})
+}

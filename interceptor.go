@@ -1,0 +1,81 @@
+package grpcjwt
+
+import (
+	"context"
+	"errors"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+)
+
+// UnaryServerInterceptor returns a unary interceptor that authenticates
+// every call with v and applies the per-method rules of opts and of the
+// methods' .proto options. It is built on go-grpc-middleware's auth
+// interceptor: a service implementing [auth.ServiceAuthFuncOverride] takes
+// over its own authentication, and the interceptor composes with selector.
+// Handlers find the claims with [ClaimsFromContext].
+func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterceptor {
+	return auth.UnaryServerInterceptor(AuthFunc(v, opts...))
+}
+
+// StreamServerInterceptor is the streaming form of
+// [UnaryServerInterceptor]. The decision is made once, when the stream
+// opens; the handler's stream context carries the claims.
+func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInterceptor {
+	return auth.StreamServerInterceptor(AuthFunc(v, opts...))
+}
+
+// AuthFunc returns the go-grpc-middleware auth function the interceptors
+// use, for building chains by hand (for example under selector). It reads
+// the method from ctx with [grpc.Method], applies its rule, and returns a
+// context carrying the claims, or a status error with a documented message.
+func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
+	a := newAuthorizer(v, evaluateOptions(opts))
+	return a.authenticate
+}
+
+type authorizer struct {
+	v     *Validator
+	opts  *options
+	rules ruleCache
+}
+
+func newAuthorizer(v *Validator, o *options) *authorizer {
+	return &authorizer{v: v, opts: o}
+}
+
+func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
+	r := a.rules.get(method, a.opts)
+	if r.Access == AccessPublic {
+		return ctx, nil
+	}
+	token, err := TokenFromMetadata(ctx)
+	if err != nil {
+		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
+			return ctx, nil
+		}
+		return nil, Status(err).Err()
+	}
+	c, err := a.v.Validate(ctx, token)
+	if err != nil {
+		return nil, Status(err).Err()
+	}
+	for _, s := range r.Scopes {
+		if !c.HasScope(s) {
+			a.v.log.InfoContext(ctx, "grpcjwt: insufficient scope", "method", method, "missing", s, "sub", c.Subject)
+			return nil, statusInsufficientScope.Err()
+		}
+	}
+	if a.opts.authorizer != nil {
+		if err := a.opts.authorizer(ctx, method, c); err != nil {
+			if _, ok := status.FromError(err); ok {
+				return nil, err
+			}
+			a.v.log.InfoContext(ctx, "grpcjwt: authorizer refused", "method", method, "error", err, "sub", c.Subject)
+			return nil, statusInsufficientScope.Err()
+		}
+	}
+	return ContextWithClaims(ctx, c), nil
+}

@@ -1,0 +1,96 @@
+package grpcjwt
+
+import (
+	"context"
+	"strings"
+)
+
+// Option configures the interceptors, [AuthFunc] and [Audit].
+type Option func(*options)
+
+// Authorizer is a check beyond scopes (tenant, organization, roles), run
+// after the token is verified and its scopes found sufficient. fullMethod is
+// "/package.Service/Method". A nil error allows the call; an error that is a
+// gRPC status is returned as it is; any other error becomes PermissionDenied
+// "insufficient_scope".
+type Authorizer func(ctx context.Context, fullMethod string, c *Claims) error
+
+type options struct {
+	rules      map[string]*ruleSpec // by full method, or service prefix ending in "/"
+	order      []string             // rule names in the order first given, for Audit
+	authorizer Authorizer
+}
+
+// ruleSpec is what the options say of one method or service.
+type ruleSpec struct {
+	access Access
+	scopes []string
+}
+
+func (o *options) spec(name string) *ruleSpec {
+	if o.rules == nil {
+		o.rules = make(map[string]*ruleSpec)
+	}
+	r, ok := o.rules[name]
+	if !ok {
+		r = &ruleSpec{access: AccessRequired}
+		o.rules[name] = r
+		o.order = append(o.order, name)
+	}
+	return r
+}
+
+func evaluateOptions(opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// WithPublic makes methods public: no token is needed and none is parsed
+// (health checks, reflection). A name is a full method
+// ("/grpc.health.v1.Health/Check") or, ending in "/", a whole service
+// ("/grpc.health.v1.Health/").
+func WithPublic(methods ...string) Option {
+	return func(o *options) {
+		for _, m := range methods {
+			o.spec(m).access = AccessPublic
+		}
+	}
+}
+
+// WithOptional makes a token optional on methods: without one the handler
+// runs with no claims in its context; a token that is present must be valid.
+// Names are as for [WithPublic].
+func WithOptional(methods ...string) Option {
+	return func(o *options) {
+		for _, m := range methods {
+			o.spec(m).access = AccessOptional
+		}
+	}
+}
+
+// WithScopes requires a valid token carrying every one of scopes on method
+// (a full method or a service ending in "/"); a token that lacks one gets
+// PermissionDenied "insufficient_scope". Scopes match exactly, item by item.
+func WithScopes(method string, scopes ...string) Option {
+	return func(o *options) {
+		s := o.spec(method)
+		s.scopes = append(s.scopes, scopes...)
+	}
+}
+
+// WithAuthorizer adds a check run on every authenticated call after the
+// scope check. See [Authorizer].
+func WithAuthorizer(f Authorizer) Option {
+	return func(o *options) { o.authorizer = f }
+}
+
+// serviceOf returns "/package.Service/" of "/package.Service/Method".
+func serviceOf(fullMethod string) string {
+	if i := strings.LastIndexByte(fullMethod, '/'); i > 0 {
+		return fullMethod[:i+1]
+	}
+	return fullMethod
+}
