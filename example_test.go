@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Validate a token minted by a local test issuer.
@@ -35,4 +40,68 @@ func ExampleValidator_Validate() {
 	// alice [greet:read greet:write] true
 	// true true
 	// Unauthenticated invalid_token
+}
+
+// Protect a gRPC server: both interceptors, health checks public, one
+// method scoped, and the rules audited at startup.
+func Example_server() {
+	ctx := context.Background()
+	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
+		Issuer:   "https://your-tenant.logto.app/oidc",
+		Audience: "https://api.example.com",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	rules := []grpcjwt.Option{
+		grpcjwt.WithPublic("/grpc.health.v1.Health/"),
+		grpcjwt.WithScopes("/greeter.v1.Greeter/SayHello", "greet:read"),
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+	)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	greeterv1.RegisterGreeterServer(srv, greeter{})
+	if _, err := grpcjwt.Audit(srv, rules...); err != nil {
+		log.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:50051")
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(srv.Serve(lis))
+}
+
+// Read the verified claims in a handler.
+func ExampleClaimsFromContext() {
+	handler := func(ctx context.Context) (string, error) {
+		claims, ok := grpcjwt.ClaimsFromContext(ctx)
+		if !ok {
+			return "anonymous", nil // a public or optional method called without a token
+		}
+		var org string
+		if _, err := claims.Get("organization_id", &org); err != nil {
+			return "", err
+		}
+		return claims.Subject + " of " + org, nil
+	}
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	claims, err := v.Validate(context.Background(), iss.Token(map[string]any{"sub": "alice", "organization_id": "acme"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(handler(grpcjwt.ContextWithClaims(context.Background(), claims)))
+	fmt.Println(handler(context.Background()))
+	// Output:
+	// alice of acme <nil>
+	// anonymous <nil>
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -221,6 +222,7 @@ func (ks *keySet) startLocked() *refresh {
 func (ks *keySet) close() {
 	ks.cancel()
 	ks.wg.Wait()
+	ks.nextRefresh.Store(math.MaxInt64) // no more periodic attempts
 }
 
 // fetch downloads the JWKS and installs it. On any failure the last good

@@ -83,17 +83,24 @@ func protoRule(fullMethod string) (Rule, bool) {
 	if !ok {
 		return Rule{}, false
 	}
-	if md := sd.Methods().ByName(protoreflect.Name(method)); md != nil && md.Options() != nil {
-		if r, ok := proto.GetExtension(md.Options(), grpcjwtv1.E_Method).(*grpcjwtv1.Rule); ok && r != nil {
+	if md := sd.Methods().ByName(protoreflect.Name(method)); md != nil {
+		if r, ok := ruleOption(md.Options(), grpcjwtv1.E_Method); ok {
 			return fromProto(r, "proto:method"), true
 		}
 	}
-	if sd.Options() != nil {
-		if r, ok := proto.GetExtension(sd.Options(), grpcjwtv1.E_Service).(*grpcjwtv1.Rule); ok && r != nil {
-			return fromProto(r, "proto:service"), true
-		}
+	if r, ok := ruleOption(sd.Options(), grpcjwtv1.E_Service); ok {
+		return fromProto(r, "proto:service"), true
 	}
 	return Rule{}, false
+}
+
+// ruleOption returns the grpcjwt.v1 rule set in opts, if one is.
+func ruleOption(opts proto.Message, ext protoreflect.ExtensionType) (*grpcjwtv1.Rule, bool) {
+	if opts == nil || !proto.HasExtension(opts, ext) {
+		return nil, false
+	}
+	r, ok := proto.GetExtension(opts, ext).(*grpcjwtv1.Rule)
+	return r, ok && r != nil
 }
 
 func fromProto(p *grpcjwtv1.Rule, source string) Rule {

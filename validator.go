@@ -120,6 +120,8 @@ type Config struct {
 
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
+
+	ownClient bool // HTTPClient was made by setDefaults
 }
 
 // Validator verifies access tokens. It is safe for concurrent use. Call
@@ -135,6 +137,7 @@ type Validator struct {
 	log          *slog.Logger
 	keys         *keySet
 	cache        *tokenCache // nil when off
+	ownClient    *http.Client
 }
 
 // NewValidator checks cfg, performs OIDC discovery and fetches the JWKS,
@@ -157,6 +160,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	for _, a := range cfg.Algorithms {
 		v.algs[a] = true
+	}
+	if cfg.ownClient {
+		v.ownClient = cfg.HTTPClient
 	}
 	if cfg.CacheSize > 0 {
 		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
@@ -183,7 +189,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		cancel:      cancel,
 	}
 	if err := v.keys.fetch(ctx); err != nil {
-		cancel()
+		v.Close()
 		return nil, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
 	}
 	return v, nil
@@ -222,7 +228,9 @@ func (c *Config) setDefaults() error {
 		c.MaxTokenSize = DefaultMaxTokenSize
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		// A transport of our own, whose idle connections Close can release.
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownClient = true
 	}
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
@@ -254,10 +262,15 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// Close stops a key refresh in flight and waits for it to end. A closed
-// Validator still verifies tokens against the keys it has.
+// Close stops a key refresh in flight, waits for it to end and releases
+// idle connections, so that the Validator leaves no goroutine behind. A
+// closed Validator still verifies tokens against the keys it has, but no
+// longer refreshes them.
 func (v *Validator) Close() error {
 	v.keys.close()
+	if v.ownClient != nil {
+		v.ownClient.CloseIdleConnections()
+	}
 	return nil
 }
 

@@ -1,0 +1,156 @@
+package grpcjwt
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+)
+
+func (c *tokenCache) len() (n int, bytes int64) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		bytes += s.bytes
+		s.mu.RUnlock()
+	}
+	return n, bytes
+}
+
+func testValidator(t *testing.T, iss *grpcjwttest.Issuer, mod func(*Config)) *Validator {
+	t.Helper()
+	cfg := Config{Issuer: iss.URL, Audience: iss.Audience}
+	if mod != nil {
+		mod(&cfg)
+	}
+	v, err := NewValidator(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+func TestCacheHitAndExpiry(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	v := testValidator(t, iss, func(c *Config) { c.Now = func() time.Time { return time.Unix(0, now.Load()) } })
+	exp := time.Unix(0, now.Load()).Add(10 * time.Minute)
+	tok := iss.Token(map[string]any{"exp": exp.Unix(), "nbf": time.Unix(0, now.Load()).Unix()})
+
+	c1, err := v.Validate(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := v.Validate(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1 != c2 {
+		t.Error("second Validate of the same token did not hit the cache")
+	}
+	// A token differing in one byte of its signature never hits.
+	forged := tok[:len(tok)-1] + string(rune('A'+(tok[len(tok)-1]-'A'+1)%26))
+	if _, err := v.Validate(context.Background(), forged); err == nil {
+		t.Error("a token one byte off the cached one was accepted")
+	}
+
+	now.Store(exp.Add(20 * time.Second).UnixNano()) // within the 30s leeway
+	if _, err := v.Validate(context.Background(), tok); err != nil {
+		t.Fatalf("within leeway: %v", err)
+	}
+	now.Store(exp.Add(31 * time.Second).UnixNano())
+	if _, err := v.Validate(context.Background(), tok); err == nil {
+		t.Fatal("a cached token was accepted after exp + leeway")
+	}
+	if n, _ := v.cache.len(); n != 0 {
+		t.Errorf("expired entry still cached: %d entries", n)
+	}
+}
+
+func TestCacheNotBefore(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	var now atomic.Int64
+	start := time.Now()
+	now.Store(start.UnixNano())
+	v := testValidator(t, iss, func(c *Config) { c.Now = func() time.Time { return time.Unix(0, now.Load()) } })
+	tok := iss.Token(map[string]any{"nbf": start.Add(20 * time.Second).Unix()})
+	if _, err := v.Validate(context.Background(), tok); err != nil {
+		t.Fatal(err) // within leeway
+	}
+	now.Store(start.Add(-time.Minute).UnixNano()) // the clock steps back
+	if _, err := v.Validate(context.Background(), tok); err == nil {
+		t.Fatal("a cached token was accepted before nbf - leeway")
+	}
+}
+
+func TestCacheBounds(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	v := testValidator(t, iss, func(c *Config) { c.CacheSize = 64; c.CacheBytes = 1 << 30 })
+	for i := range 500 {
+		if _, err := v.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithAlg("EdDSA"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := v.cache.len(); n > 64 || n < 32 {
+		t.Errorf("cache holds %d entries, limit 64", n)
+	}
+
+	small := testValidator(t, iss, func(c *Config) { c.CacheBytes = 64 << 10 })
+	for i := range 500 {
+		if _, err := small.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithAlg("EdDSA"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, b := small.cache.len(); b > 64<<10 {
+		t.Errorf("cache holds %d bytes, limit %d", b, 64<<10)
+	}
+
+	off := testValidator(t, iss, func(c *Config) { c.CacheSize = -1 })
+	if off.cache != nil {
+		t.Fatal("CacheSize -1 did not turn the cache off")
+	}
+	tok := iss.Token(nil)
+	c1, _ := off.Validate(context.Background(), tok)
+	c2, _ := off.Validate(context.Background(), tok)
+	if c1 == nil || c1 == c2 {
+		t.Error("with the cache off, a token must be verified each time")
+	}
+}
+
+func TestCacheDropsEntriesOfRemovedKeys(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	v := testValidator(t, iss, func(c *Config) { c.Now = func() time.Time { return time.Unix(0, now.Load()) } })
+	old := iss.SigningKey("ES256")
+	kept := iss.Token(nil, grpcjwttest.WithAlg("RS256"))
+	dropped := iss.Token(nil, grpcjwttest.WithAlg("ES256"))
+	before, err := v.Validate(context.Background(), kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(context.Background(), dropped); err != nil {
+		t.Fatal(err)
+	}
+	iss.Unpublish(old.KID)
+	if err := v.keys.fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(context.Background(), dropped); err == nil {
+		t.Error("a token of a removed key was accepted from the cache")
+	}
+	after, err := v.Validate(context.Background(), kept)
+	if err != nil || after != before {
+		t.Errorf("the entry of an unchanged key was dropped: %v", err)
+	}
+}
