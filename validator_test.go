@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -573,4 +574,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	before := runtime.NumGoroutine()
+	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(context.Background(), iss.Token(nil)); err != nil {
+		t.Fatal(err)
+	}
+	// A refresh for an unknown kid that hangs: the caller gives up, the
+	// refresh goes on in the background until Close stops it.
+	iss.SetJWKSMode(grpcjwttest.Hang)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = v.Validate(ctx, iss.Token(nil, grpcjwttest.WithKey(grpcjwttest.MustKey("RS256"))))
+	if !errors.Is(err, grpcjwt.ErrUnknownKey) {
+		t.Fatalf("err = %v, want ErrUnknownKey", err)
+	}
+	v.Close()
+	// Nothing of the validator's is left: no refresh, no connection.
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }
