@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Loopback node-oidc-provider (9.x) for grpcjwt interop tests.
+//
+// Issues JWT access tokens (header typ "at+jwt") for one API resource through the
+// client_credentials grant with Resource Indicators (RFC 8707). Everything is in memory.
+//
+// Environment (all optional):
+//   HOST              listen address                          default 127.0.0.1
+//   PORT              listen port, 0 = pick a free one         default 0
+//   MOUNT_PATH        path prefix of the issuer                default /oidc
+//   CLIENT_ID         client_credentials client id             default grpcjwt-client
+//   CLIENT_SECRET     its secret (client_secret_basic/post)    default grpcjwt-secret
+//   RESOURCE          resource indicator = token "aud"         default https://api.example.com
+//   RESOURCE_SCOPES   space-separated scopes of that resource  default "greet:read greet:write"
+//   ACCESS_TOKEN_TTL  access token lifetime in seconds         default 3600
+//   JWKS_FILE         path to a private JWKS JSON ({"keys":[...]}); the first key signs
+//                     (see genkey.mjs); all its keys are published at <issuer>/jwks.
+//                     Unset: one ephemeral key of SIGN_ALG (default RS256) is generated.
+//   SIGN_KID          kid of the signing key; default: the first key of the JWKS
+//   SIGN_ALG          JWS alg for access tokens; default: "alg" of the signing key, else
+//                     RS256 for RSA keys, ES256/ES384/ES512 for EC P-256/384/521, EdDSA for OKP
+//   EXTRA_CLAIMS      JSON object merged into every access token payload
+//
+// Prints exactly one line to stdout once it accepts connections:
+//   listening http://127.0.0.1:PORT/oidc
+// (the issuer). All diagnostics, including oidc-provider's notices, go to stderr.
+// Exits 0 on SIGTERM / SIGINT.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+
+// oidc-provider prints NOTICE lines with console.info (stdout); keep stdout for the readiness line.
+console.info = (...args) => console.error(...args);
+
+const { default: Provider, errors } = await import('oidc-provider');
+
+const env = process.env;
+const HOST = env.HOST || '127.0.0.1';
+const PORT = Number.parseInt(env.PORT || '0', 10);
+let MOUNT_PATH = env.MOUNT_PATH ?? '/oidc';
+if (MOUNT_PATH.endsWith('/')) MOUNT_PATH = MOUNT_PATH.slice(0, -1);
+if (MOUNT_PATH && !MOUNT_PATH.startsWith('/')) MOUNT_PATH = `/${MOUNT_PATH}`;
+const CLIENT_ID = env.CLIENT_ID || 'grpcjwt-client';
+const CLIENT_SECRET = env.CLIENT_SECRET || 'grpcjwt-secret';
+const RESOURCE = env.RESOURCE || 'https://api.example.com';
+const RESOURCE_SCOPES = env.RESOURCE_SCOPES ?? 'greet:read greet:write';
+const ACCESS_TOKEN_TTL = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
+const EXTRA_CLAIMS = env.EXTRA_CLAIMS ? JSON.parse(env.EXTRA_CLAIMS) : undefined;
+
+function fail(msg) {
+  process.stderr.write(`provider.mjs: ${msg}\n`);
+  process.exit(1);
+}
+
+if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) fail(`bad PORT ${env.PORT}`);
+if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL < 1) fail(`bad ACCESS_TOKEN_TTL ${env.ACCESS_TOKEN_TTL}`);
+
+function defaultAlgFor(jwk) {
+  if (jwk.alg) return jwk.alg;
+  switch (jwk.kty) {
+    case 'RSA': return 'RS256';
+    case 'EC': return { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[jwk.crv];
+    case 'OKP': return 'EdDSA';
+    default: return undefined;
+  }
+}
+
+function generateJwk(alg) {
+  let pair;
+  if (/^(RS|PS)/.test(alg)) pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  else if (alg === 'ES256') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  else if (alg === 'ES384') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  else if (alg === 'ES512') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' });
+  else if (alg === 'EdDSA' || alg === 'Ed25519') pair = crypto.generateKeyPairSync('ed25519');
+  else fail(`cannot generate a key for SIGN_ALG ${alg}`);
+  return {
+    ...pair.privateKey.export({ format: 'jwk' }),
+    kid: `${alg.toLowerCase()}-${crypto.randomBytes(4).toString('hex')}`,
+    alg,
+    use: 'sig',
+  };
+}
+
+let jwks;
+if (env.JWKS_FILE) {
+  try {
+    jwks = JSON.parse(fs.readFileSync(env.JWKS_FILE, 'utf8'));
+  } catch (err) {
+    fail(`cannot read JWKS_FILE ${env.JWKS_FILE}: ${err.message}`);
+  }
+  if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) fail('JWKS_FILE must hold {"keys":[...]} with at least one private key');
+} else {
+  jwks = { keys: [generateJwk(env.SIGN_ALG || 'RS256')] };
+  process.stderr.write(`provider.mjs: no JWKS_FILE, generated ephemeral key kid=${jwks.keys[0].kid}\n`);
+}
+const signingKey = env.SIGN_KID ? jwks.keys.find((k) => k.kid === env.SIGN_KID) : jwks.keys[0];
+if (!signingKey) fail(`no key with kid ${env.SIGN_KID} in JWKS_FILE`);
+const SIGN_ALG = env.SIGN_ALG || defaultAlgFor(signingKey);
+if (!SIGN_ALG) fail('cannot tell the signing alg of the signing key; set SIGN_ALG or "alg" on the key');
+const SIGN_KID = signingKey.kid; // undefined: provider picks a key for SIGN_ALG
+
+// Bind first so PORT=0 resolves to a real port before the issuer is fixed.
+const server = http.createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(PORT, HOST, resolve);
+}).catch((err) => fail(`listen ${HOST}:${PORT}: ${err.message}`));
+const { port } = server.address();
+const hostForUrl = HOST.includes(':') ? `[${HOST}]` : HOST;
+const ISSUER = `http://${hostForUrl}:${port}${MOUNT_PATH}`;
+
+const resourceServer = {
+  scope: RESOURCE_SCOPES,
+  audience: RESOURCE,
+  accessTokenTTL: ACCESS_TOKEN_TTL,
+  accessTokenFormat: 'jwt',
+  jwt: { sign: { alg: SIGN_ALG, ...(SIGN_KID ? { kid: SIGN_KID } : {}) } },
+};
+
+const provider = new Provider(ISSUER, {
+  jwks,
+  clients: [{
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  clientDefaults: {
+    // the default (RS256) would be rejected when the JWKS has no RSA key
+    id_token_signed_response_alg: SIGN_ALG,
+  },
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      // a client_credentials request without resource= still gets a JWT for RESOURCE
+      defaultResource: async () => RESOURCE,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resourceIndicator) => {
+        if (resourceIndicator === RESOURCE) return resourceServer;
+        throw new errors.InvalidTarget();
+      },
+    },
+  },
+  ttl: {
+    AccessToken: ACCESS_TOKEN_TTL,
+    ClientCredentials: ACCESS_TOKEN_TTL,
+  },
+  ...(EXTRA_CLAIMS ? { extraTokenClaims: async () => EXTRA_CLAIMS } : {}),
+  cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+});
+provider.proxy = false;
+provider.on('server_error', (ctx, err) => process.stderr.write(`provider.mjs: server_error: ${err.stack || err}\n`));
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  // Mount under MOUNT_PATH: the provider routes on the stripped path and derives the
+  // mount prefix for the URLs it prints (discovery) from req.originalUrl.
+  const url = req.url || '/';
+  if (!MOUNT_PATH) return callback(req, res);
+  if (url === MOUNT_PATH || url.startsWith(`${MOUNT_PATH}/`) || url.startsWith(`${MOUNT_PATH}?`)) {
+    req.originalUrl = url;
+    const rest = url.slice(MOUNT_PATH.length);
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    return callback(req, res);
+  }
+  res.statusCode = 404;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify({ error: 'not_found', error_description: `issuer is ${ISSUER}` }));
+  return undefined;
+});
+
+function shutdown(signal) {
+  process.stderr.write(`provider.mjs: ${signal}, exiting\n`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s\n`);
+process.stdout.write(`listening ${ISSUER}\n`);
