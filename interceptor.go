@@ -3,6 +3,7 @@ package grpcjwt
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
@@ -47,25 +48,41 @@ func newAuthorizer(v *Validator, o *options) *authorizer {
 
 func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
+	c, err := a.check(ctx, method)
+	if err != nil {
+		if a.opts.onReject != nil {
+			a.opts.onReject(ctx, method, err)
+		}
+		return nil, Status(err).Err()
+	}
+	if c == nil {
+		return ctx, nil
+	}
+	return ContextWithClaims(ctx, c), nil
+}
+
+// check applies the method's rule. It returns the verified claims, or nil
+// and no error for a call allowed without a token, or the cause of a
+// refusal.
+func (a *authorizer) check(ctx context.Context, method string) (*Claims, error) {
 	r := a.rules.get(method, a.opts)
 	if r.Access == AccessPublic {
-		return ctx, nil
+		return nil, nil
 	}
 	token, err := TokenFromMetadata(ctx)
 	if err != nil {
 		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
-			return ctx, nil
+			return nil, nil
 		}
-		return nil, Status(err).Err()
+		return nil, err
 	}
 	c, err := a.v.Validate(ctx, token)
 	if err != nil {
-		return nil, Status(err).Err()
+		return nil, err
 	}
 	for _, s := range r.Scopes {
 		if !c.HasScope(s) {
-			a.v.log.InfoContext(ctx, "grpcjwt: insufficient scope", "method", method, "missing", s, "sub", c.Subject)
-			return nil, statusInsufficientScope.Err()
+			return nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
 		}
 	}
 	if a.opts.authorizer != nil {
@@ -73,9 +90,8 @@ func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) 
 			if _, ok := status.FromError(err); ok {
 				return nil, err
 			}
-			a.v.log.InfoContext(ctx, "grpcjwt: authorizer refused", "method", method, "error", err, "sub", c.Subject)
-			return nil, statusInsufficientScope.Err()
+			return nil, fmt.Errorf("%w: %w", ErrInsufficientScope, err)
 		}
 	}
-	return ContextWithClaims(ctx, c), nil
+	return c, nil
 }

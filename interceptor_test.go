@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,5 +218,44 @@ func TestInterceptors(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+func TestRejectHook(t *testing.T) {
+	iss := newIssuer(t)
+	v := newValidator(t, iss)
+	type rejection struct {
+		method string
+		err    error
+	}
+	seen := make(chan rejection, 10)
+	client := protected(t, v, grpcjwt.WithRejectHook(func(_ context.Context, method string, err error) {
+		seen <- rejection{method, err}
+	}))
+	for _, tc := range []struct {
+		auth  []string
+		cause error
+		text  string
+	}{
+		{nil, grpcjwt.ErrHeaderMissing, ""},
+		{[]string{"Basic x"}, grpcjwt.ErrTypeNotSupported, ""},
+		{[]string{"Bearer " + iss.Token(map[string]any{"scope": "greet:read", "exp": time.Now().Add(-time.Hour).Unix()})}, grpcjwt.ErrTokenExpired, "expired"},
+		{[]string{"Bearer " + iss.Token(map[string]any{"scope": "greet:write"})}, grpcjwt.ErrInsufficientScope, `"greet:read"`},
+	} {
+		if _, err := calls["unary"](withAuth(tc.auth...), client); err == nil {
+			t.Fatal("call succeeded")
+		}
+		r := <-seen
+		if r.method != mSayHello || !errors.Is(r.err, tc.cause) || !strings.Contains(r.err.Error(), tc.text) {
+			t.Errorf("hook saw %s %v, want %v containing %q", r.method, r.err, tc.cause, tc.text)
+		}
+	}
+	if _, err := calls["unary"](withAuth("Bearer "+iss.Token(map[string]any{"scope": "greet:read"})), client); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-seen:
+		t.Errorf("hook called for an accepted call: %v", r.err)
+	default:
 	}
 }

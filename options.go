@@ -19,6 +19,7 @@ type options struct {
 	rules      map[string]*ruleSpec // by full method, or service prefix ending in "/"
 	order      []string             // rule names in the order first given, for Audit
 	authorizer Authorizer
+	onReject   func(ctx context.Context, fullMethod string, err error)
 }
 
 // ruleSpec is what the options say of one method or service.
@@ -85,6 +86,17 @@ func WithScopes(method string, scopes ...string) Option {
 // scope check. See [Authorizer].
 func WithAuthorizer(f Authorizer) Option {
 	return func(o *options) { o.authorizer = f }
+}
+
+// WithRejectHook calls f for every call the interceptors refuse, with the
+// cause: an error matching one of the sentinels ([ErrHeaderMissing],
+// [ErrInvalidToken] and its cause such as [ErrTokenExpired],
+// [ErrInsufficientScope] naming the missing scope) or an [Authorizer]'s own
+// status error. The client only ever sees the status; f is where servers
+// log, count or trace the reason. f runs on the request path: keep it
+// cheap, and never log the token.
+func WithRejectHook(f func(ctx context.Context, fullMethod string, err error)) Option {
+	return func(o *options) { o.onReject = f }
 }
 
 // serviceOf returns "/package.Service/" of "/package.Service/Method".

@@ -53,9 +53,9 @@ type Config struct {
 	// Issuer is the exact "iss" of accepted tokens, such as
 	// "https://tenant.logto.app/oidc" or "https://tenant.auth0.com/"
 	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
-	// found through OIDC discovery at
-	// Issuer+"/.well-known/openid-configuration", whose "issuer" must equal
-	// Issuer exactly. Plain http:// is allowed, for local providers.
+	// found through OIDC discovery at Issuer, less any trailing slash, plus
+	// "/.well-known/openid-configuration"; the document's "issuer" must
+	// equal Issuer exactly. Plain http:// is allowed, for local providers.
 	Issuer string
 
 	// Audience is the API's identifier (resource indicator); it must appear
@@ -105,8 +105,9 @@ type Config struct {
 	// Cache-Control; default [DefaultMinRefreshInterval].
 	MinRefreshInterval time.Duration
 
-	// Logger receives rejections (with their cause, never the token) at
-	// Info and key-set events; default: no logging.
+	// Logger receives rejected tokens (with their cause, never the token)
+	// at Debug, and key-set events (refresh failures at Warn); default: no
+	// logging. See also the interceptors' [WithRejectHook].
 	Logger *slog.Logger
 
 	// CacheSize bounds the verified-token cache in entries; default
@@ -317,9 +318,9 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 	}
 	c, key, err := v.validate(ctx, token, now)
 	if err != nil {
-		if v.log.Enabled(ctx, slog.LevelInfo) {
+		if v.log.Enabled(ctx, slog.LevelDebug) {
 			method, _ := grpc.Method(ctx)
-			v.log.InfoContext(ctx, "grpcjwt: token rejected", "method", method, "error", err)
+			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", method, "error", err)
 		}
 		return nil, err
 	}

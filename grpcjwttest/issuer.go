@@ -109,9 +109,11 @@ func NewIssuer(opts ...Option) *Issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cfg.path+"/.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET "+cfg.path+"/jwks", i.serveJWKS)
-	i.srv = httptest.NewServer(mux)
-	i.URL = i.srv.URL + cfg.path
+	// URL is set before the server starts, so handlers never race with it.
+	i.srv = httptest.NewUnstartedServer(mux)
+	i.URL = "http://" + i.srv.Listener.Addr().String() + cfg.path
 	i.discoveryIssuer = i.URL
+	i.srv.Start()
 	return i
 }
 

@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// deadline bounds every wait on a process: a start, a call, an exit.
+const deadline = 30 * time.Second
+
+// TestCommands builds the demo, the server and the client, and runs them
+// as processes: the demo on its own, the server against a grpcjwttest
+// issuer in this process, and the client against that server.
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the commands: %v", err)
+	}
+	const pkg = "github.com/grpcjwt/grpcjwt/examples/greeter"
+	build := exec.Command(goCmd, "build", "-o", dir+string(filepath.Separator), pkg, pkg+"/server", pkg+"/client")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	demo := filepath.Join(dir, "greeter")
+	server := filepath.Join(dir, "server")
+	client := filepath.Join(dir, "client")
+
+	t.Run("demo", func(t *testing.T) {
+		t.Parallel()
+		r := run(t, demo, nil)
+		r.wantExit(t, 0)
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 14 calls went as expected.")
+		if strings.Contains(r.stdout, "FAIL") {
+			t.Errorf("the demo printed a failure:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("server and client", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		// The issuer and audience come from the environment, the address
+		// from a flag.
+		srv := startServer(t, server, []string{"GRPCJWT_ISSUER=" + iss.URL, "GRPCJWT_AUDIENCE=" + iss.Audience}, "-addr", "127.0.0.1:0")
+
+		good := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read greet:write"})
+		tokenFile := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tokenFile, []byte(good+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		expired := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read", "exp": time.Now().Add(-time.Hour).Unix()})
+		readOnly := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read"})
+		base := []string{"-addr", srv.addr, "-plaintext"}
+		for _, tc := range []struct {
+			name   string
+			args   []string
+			exit   int
+			stdout []string
+			stderr []string
+		}{
+			{"hello", []string{"-token", good}, 0, []string{"Hello, Alice!\nsubject: alice\n"}, nil},
+			{"stream", []string{"-token", good, "-method", "stream", "-name", "Bob"}, 0, []string{"Hello #1, Bob!\nHello #2, Bob!\nHello #3, Bob!\nsubject: alice\n"}, nil},
+			{"chat with a token file", []string{"-token-file", tokenFile, "-method", "chat"}, 0, []string{"Hello, you said \"hi\"\nHello, you said \"how are you?\"\nsubject: alice\n"}, nil},
+			{"public info without a token", []string{"-method", "info"}, 0, []string{"greeter-example", "authenticated: false\nsubject: (none)\n"}, nil},
+			{"no token", nil, 1, nil, []string{"SayHello failed: Unauthenticated: auth.authorization_header_missing (reason AUTHORIZATION_HEADER_MISSING, domain grpcjwt)"}},
+			{"expired token", []string{"-token", expired}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token (reason INVALID_TOKEN"}},
+			{"missing scope", []string{"-token", readOnly, "-method", "chat"}, 1, nil, []string{"Chat failed: PermissionDenied: insufficient_scope"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := run(t, client, nil, append(base, tc.args...)...)
+				r.wantExit(t, tc.exit)
+				r.wantStdout(t, tc.stdout...)
+				r.wantStderr(t, tc.stderr...)
+			})
+		}
+
+		t.Run("health without a token", func(t *testing.T) {
+			conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "greeter.v1.Greeter"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Errorf("health: %v, want SERVING", r.GetStatus())
+			}
+		})
+
+		t.Run("port in use", func(t *testing.T) {
+			r := run(t, server, nil, "-issuer", iss.URL, "-audience", iss.Audience, "-addr", srv.addr)
+			r.wantExit(t, 1)
+			r.wantStderr(t, "server: cannot listen on "+srv.addr+": the address is already in use")
+		})
+
+		srv.stop(t)
+		srv.wantStderr(t, `msg="authorization rule" method=/greeter.v1.Greeter/SayHello access=required scopes=[greet:read]`, "msg=stopped")
+	})
+
+	t.Run("TLS", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		cert, key := selfSignedCert(t)
+		srv := startServer(t, server, nil, "-issuer", iss.URL, "-audience", iss.Audience, "-addr", "127.0.0.1:0", "-tls-cert", cert, "-tls-key", key)
+		token := iss.Token(map[string]any{"sub": "carol", "scope": "greet:read"})
+
+		r := run(t, client, nil, "-addr", srv.addr, "-ca", cert, "-token", token)
+		r.wantExit(t, 0)
+		r.wantStdout(t, "Hello, Alice!\nsubject: carol\n")
+
+		// Without -ca the server's certificate is not trusted.
+		r = run(t, client, nil, "-addr", srv.addr, "-token", token)
+		r.wantExit(t, 1)
+		r.wantStderr(t, "SayHello failed: Unavailable", "certificate")
+		srv.stop(t)
+	})
+
+	t.Run("server refuses to start", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		hanging := newIssuer(t)
+		hanging.SetDiscoveryMode(grpcjwttest.Hang)
+		gone := grpcjwttest.NewIssuer()
+		gone.Close()
+		for _, tc := range []struct {
+			name   string
+			args   []string
+			exit   int
+			stderr []string
+		}{
+			{"no flags", nil, 2, []string{"server: -issuer is required (or set GRPCJWT_ISSUER); -audience is required (or set GRPCJWT_AUDIENCE)"}},
+			{"unknown flag", []string{"-isuer", iss.URL}, 2, []string{"flag provided but not defined: -isuer", "Usage: server"}},
+			{"bad log level", []string{"-issuer", iss.URL, "-audience", "a", "-log-level", "loud"}, 2, []string{`-log-level "loud": want debug, info, warn or error`}},
+			{"half a TLS pair", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "cert.pem"}, 2, []string{"-tls-cert and -tls-key go together"}},
+			{"missing TLS files", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "nonexistent.pem", "-tls-key", "nonexistent.key"}, 1, []string{"server: loading -tls-cert and -tls-key:"}},
+			{"issuer not a URL", []string{"-issuer", "tenant.example.com", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`server: cannot set up token validation for issuer tenant.example.com: grpcjwt: Config.Issuer: "tenant.example.com" is not an absolute http(s) URL`}},
+			{"unreachable issuer", []string{"-issuer", gone.URL, "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuer " + gone.URL + ": grpcjwt: OIDC discovery:", "connection refused"}},
+			{"hanging issuer", []string{"-issuer", hanging.URL, "-audience", "a", "-addr", "127.0.0.1:0", "-issuer-timeout", "300ms"}, 1, []string{"server: cannot reach issuer " + hanging.URL + " within 300ms (-issuer-timeout)"}},
+			{"wrong issuer", []string{"-issuer", iss.URL + "/", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`issuer mismatch: configured "` + iss.URL + `/", discovery says "` + iss.URL + `"`}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := run(t, server, nil, tc.args...)
+				r.wantExit(t, tc.exit)
+				r.wantStderr(t, tc.stderr...)
+				if strings.Contains(r.stdout, "listening on") {
+					t.Errorf("the server said it was listening:\n%s", r.stdout)
+				}
+			})
+		}
+	})
+
+	t.Run("client usage errors", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name   string
+			args   []string
+			stderr string
+		}{
+			{"plaintext off loopback", []string{"-addr", "api.example.com:443", "-plaintext", "-token", "t"}, "client: refusing to send a token without TLS to api.example.com:443: -plaintext is for servers on loopback"},
+			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, info)`},
+			{"token and token file", []string{"-token", "t", "-token-file", "f"}, "client: give -token or -token-file, not both"},
+			{"Bearer prefix", []string{"-plaintext", "-token", "Bearer t"}, `client: the token contains white space; give the bare token, without "Bearer "`},
+			{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "none")}, "client: reading -token-file:"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := run(t, client, nil, tc.args...)
+				r.wantExit(t, 2)
+				r.wantStderr(t, tc.stderr)
+			})
+		}
+	})
+}
+
+// newIssuer starts a grpcjwttest issuer that ends with the test.
+func newIssuer(t *testing.T) *grpcjwttest.Issuer {
+	t.Helper()
+	iss := grpcjwttest.NewIssuer()
+	t.Cleanup(iss.Close)
+	return iss
+}
+
+// result is how a process ended.
+type result struct {
+	exit           int
+	stdout, stderr string
+}
+
+// run runs a command to its end, with env added to this process's.
+func run(t *testing.T, bin string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("running %s: %v", filepath.Base(bin), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("%s %q did not end within %s; stderr:\n%s", filepath.Base(bin), args, deadline, stderr.String())
+	}
+	return result{exit: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func (r result) wantExit(t *testing.T, code int) {
+	t.Helper()
+	if r.exit != code {
+		t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.exit, code, r.stdout, r.stderr)
+	}
+}
+
+func (r result) wantStdout(t *testing.T, parts ...string) {
+	t.Helper()
+	wantContains(t, "stdout", r.stdout, parts)
+}
+
+func (r result) wantStderr(t *testing.T, parts ...string) {
+	t.Helper()
+	wantContains(t, "stderr", r.stderr, parts)
+}
+
+func wantContains(t *testing.T, name, s string, parts []string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			t.Errorf("%s lacks %q:\n%s", name, p, s)
+		}
+	}
+}
+
+// serverProcess is a server started by startServer.
+type serverProcess struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+	exited chan struct{} // closed when the process has ended
+	err    error         // of Wait, once exited is closed
+}
+
+// startServer starts the server and waits for the line announcing its
+// address. It kills the server at the end of the test if it still runs.
+func startServer(t *testing.T, bin string, env []string, args ...string) *serverProcess {
+	t.Helper()
+	s := &serverProcess{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stderr = s.stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				select {
+				case addrs <- a:
+				default:
+				}
+			}
+		}
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	})
+	select {
+	case s.addr = <-addrs:
+	case <-s.exited:
+		t.Fatalf("the server exited before listening: %v\n%s", s.err, s.stderr)
+	case <-time.After(deadline):
+		t.Fatalf("the server did not say where it listens within %s:\n%s", deadline, s.stderr)
+	}
+	return s
+}
+
+// stop sends SIGTERM and checks that the server exits 0.
+func (s *serverProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(deadline):
+		t.Fatalf("the server did not stop within %s of SIGTERM:\n%s", deadline, s.stderr)
+	}
+	if s.err != nil {
+		t.Errorf("the server exited with %v after SIGTERM:\n%s", s.err, s.stderr)
+	}
+}
+
+func (s *serverProcess) wantStderr(t *testing.T, parts ...string) {
+	t.Helper()
+	wantContains(t, "the server's stderr", s.stderr.String(), parts)
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the exec package's
+// copying goroutine while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key as PEM
+// files and returns their paths.
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "greeter test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}

@@ -1,0 +1,202 @@
+package greeter
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Result is the outcome of one call of the demo.
+type Result struct {
+	Code    codes.Code // the status code the client received
+	Message string     // the status message; "" on success
+	Subject string     // the token subject the server's handler saw; "" for none
+
+	// Cause is why the server refused the call, as its
+	// [grpcjwt.WithRejectHook] saw it: the client only ever sees Message.
+	// In an expected Result it is a sentinel such as
+	// [grpcjwt.ErrTokenExpired], matched with errors.Is, or nil for a call
+	// that must not be refused.
+	Cause error
+}
+
+// Row is one call of the demo: what was expected and what happened.
+type Row struct {
+	Call string // the RPC and how it was authenticated, e.g. "SayHello: expired token"
+	Want Result
+	Got  Result
+}
+
+// OK reports whether the call went as expected.
+func (r Row) OK() bool {
+	sameCause := r.Got.Cause == nil
+	if r.Want.Cause != nil {
+		sameCause = errors.Is(r.Got.Cause, r.Want.Cause)
+	}
+	return r.Got.Code == r.Want.Code && r.Got.Message == r.Want.Message &&
+		r.Got.Subject == r.Want.Subject && sameCause
+}
+
+// demoCall is one call of the scenario.
+type demoCall struct {
+	method Method
+	how    string   // how the call is authenticated, for the table
+	token  string   // sent with BearerToken credentials when not empty
+	header []string // otherwise, raw "authorization" values sent as metadata
+	want   Result
+}
+
+// The subject and scopes of the demo's good tokens.
+const (
+	demoSubject = "alice"
+	demoScopes  = "greet:read greet:write"
+)
+
+// scenario returns the demo's calls: every RPC with a valid token, the
+// public Info without one, then each way a call can be refused. Tokens
+// come from iss, which the server trusts, except the one from other.
+func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
+	claims := func(extra map[string]any) map[string]any {
+		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	valid := iss.Token(claims(nil))
+	ok := Result{Code: codes.OK, Subject: demoSubject}
+	refused := func(cause error) Result {
+		return Result{Code: codes.Unauthenticated, Message: cause.Error(), Cause: cause}
+	}
+	invalid := func(cause error) Result {
+		return Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Cause: cause}
+	}
+	denied := Result{Code: codes.PermissionDenied, Message: grpcjwt.CodeInsufficientScope, Cause: grpcjwt.ErrInsufficientScope}
+	return []demoCall{
+		{method: Hello, how: "valid token", token: valid, want: ok},
+		{method: Stream, how: "valid token", token: valid, want: ok},
+		{method: Chat, how: "valid token", token: valid, want: ok},
+		{method: Info, how: "no token (public)", want: Result{Code: codes.OK}},
+		{method: Hello, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
+		{method: Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrTypeNotSupported)},
+		{method: Hello, how: `header "Bearer" alone`, header: []string{"Bearer"}, want: refused(grpcjwt.ErrInvalidFormat)},
+		{method: Hello, how: "two authorization values", header: []string{"Bearer " + valid, "Bearer " + valid}, want: refused(grpcjwt.ErrInvalidFormat)},
+		{method: Hello, how: "expired token", token: iss.Token(claims(map[string]any{
+			"iat": time.Now().Add(-2 * time.Hour).Unix(),
+			"exp": time.Now().Add(-time.Hour).Unix(),
+		})), want: invalid(grpcjwt.ErrTokenExpired)},
+		{method: Hello, how: "token for another audience", token: iss.Token(claims(map[string]any{"aud": "https://other-api.example.com"})), want: invalid(grpcjwt.ErrAudienceMismatch)},
+		{method: Hello, how: "token from another issuer", token: other.Token(claims(nil)), want: invalid(grpcjwt.ErrIssuerMismatch)},
+		{method: Hello, how: "token signed by an unknown key", token: iss.Token(claims(nil), grpcjwttest.WithKey(grpcjwttest.MustKey("RS256"))), want: invalid(grpcjwt.ErrUnknownKey)},
+		{method: Hello, how: "token without greet:read", token: iss.Token(claims(map[string]any{"scope": "greet:write"})), want: denied},
+		{method: Chat, how: "token without greet:write", token: iss.Token(claims(map[string]any{"scope": "greet:read"})), want: denied},
+	}
+}
+
+// callTimeout bounds each call of the demo.
+const callTimeout = 10 * time.Second
+
+// run makes the call on client and reads the cause the server saw.
+func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, causes *rejections) Row {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var opts []grpc.CallOption
+	if c.token != "" {
+		// The demo's server is on loopback and has no TLS certificate.
+		opts = append(opts, grpc.PerRPCCredentials(BearerToken{Token: c.token, AllowPlaintext: true}))
+	}
+	for _, h := range c.header {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
+	}
+	causes.take() // anything recorded before this call is not about it
+	reply, err := Invoke(ctx, client, c.method, "Alice", opts...)
+	got := Result{Cause: causes.take()}
+	if err != nil {
+		s := status.Convert(err)
+		got.Code, got.Message = s.Code(), s.Message()
+	} else {
+		got.Subject = reply.Subject
+	}
+	return Row{Call: c.method.RPC() + ": " + c.how, Want: c.want, Got: got}
+}
+
+// RunDemo runs the demo of `go run ./examples/greeter` within ctx: it
+// starts a local issuer (and a second one the server does not trust), a
+// greeter server from [NewServer] on a loopback port and a client, makes
+// the scenario's calls one after the other, stops everything, and returns
+// a row per call. An error means the demo could not be set up; calls that
+// go wrong are rows whose OK is false.
+func RunDemo(ctx context.Context) ([]Row, error) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	other := grpcjwttest.NewIssuer()
+	defer other.Close()
+
+	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	causes := &rejections{}
+	srv, err := NewServer(v, ServerConfig{Rules: []grpcjwt.Option{grpcjwt.WithRejectHook(causes.record)}})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		srv.Stop()
+		<-served
+	}()
+
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	client := greeterv1.NewGreeterClient(conn)
+
+	var rows []Row
+	for _, c := range scenario(iss, other) {
+		rows = append(rows, c.run(ctx, client, causes))
+	}
+	return rows, nil
+}
+
+// rejections keeps the cause of the last call the server refused, as its
+// reject hook saw it, which tells why a call failed when the client cannot
+// know.
+type rejections struct {
+	mu    sync.Mutex
+	cause error
+}
+
+func (r *rejections) record(_ context.Context, _ string, err error) {
+	r.mu.Lock()
+	r.cause = err
+	r.mu.Unlock()
+}
+
+// take returns the cause recorded since the last take, if any.
+func (r *rejections) take() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.cause
+	r.cause = nil
+	return c
+}

@@ -1,0 +1,17 @@
+// Package greeter is the library behind the greeter example: the Greeter
+// service of proto/greeter/v1, a gRPC server protected by grpcjwt's
+// interceptors, per-RPC credentials that send a bearer token, and the demo
+// scenario that `go run ./examples/greeter` runs and prints.
+//
+// The commands in the directories above it stay thin:
+//
+//	go run ./examples/greeter                  # the demo: local issuer, server and client
+//	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com
+//	go run ./examples/greeter/client -addr 127.0.0.1:50051 -plaintext -token "$TOKEN"
+//
+// The server's rules come from two places. greeter.proto declares the
+// Greeter's own (SayHello needs greet:read, Chat needs greet:write, Info is
+// public, SayHelloStream needs any valid token), and [NewServer] makes the
+// health and reflection services public in Go, so that load balancers and
+// grpcurl can reach them without a token.
+package greeter

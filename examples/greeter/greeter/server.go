@@ -1,0 +1,80 @@
+package greeter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+)
+
+// PublicServices are the services [NewServer] serves without a token: the
+// standard health service, for load balancers and orchestrators, and both
+// versions of server reflection, for grpcurl and other tools. Reflection
+// tells anyone the API's shape; drop it from a server whose API is secret.
+var PublicServices = []string{
+	"/grpc.health.v1.Health/",
+	"/grpc.reflection.v1.ServerReflection/",
+	"/grpc.reflection.v1alpha.ServerReflection/",
+}
+
+// ServerConfig holds the optional settings of [NewServer].
+type ServerConfig struct {
+	// Logger receives the audited rule of every method at Info when the
+	// server is built, and every refused call with its cause at Info;
+	// default: no logging.
+	Logger *slog.Logger
+
+	// Rules are grpcjwt options applied after the server's own, which make
+	// [PublicServices] public and log refusals to Logger; the .proto
+	// options declare the rest.
+	Rules []grpcjwt.Option
+
+	// ServerOptions are passed to grpc.NewServer after the interceptors,
+	// for example grpc.Creds for TLS.
+	ServerOptions []grpc.ServerOption
+}
+
+// NewServer returns a gRPC server with the greeter [Service], the health
+// service (reporting SERVING for the server and for greeter.v1.Greeter) and
+// server reflection registered, all behind grpcjwt's unary and stream
+// interceptors using v. It checks the rules with [grpcjwt.Audit] and
+// refuses to build a server whose options name a method or service it does
+// not have, so that a typo cannot leave a method protected differently than
+// intended.
+func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
+	rules := []grpcjwt.Option{grpcjwt.WithPublic(PublicServices...)}
+	if cfg.Logger != nil {
+		rules = append(rules, grpcjwt.WithRejectHook(func(ctx context.Context, method string, err error) {
+			cfg.Logger.InfoContext(ctx, "call refused", "method", method, "cause", err)
+		}))
+	}
+	rules = append(rules, cfg.Rules...)
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+	}, cfg.ServerOptions...)
+	srv := grpc.NewServer(opts...)
+	greeterv1.RegisterGreeterServer(srv, Service{})
+	hs := health.NewServer()
+	hs.SetServingStatus(greeterv1.Greeter_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+
+	audited, err := grpcjwt.Audit(srv, rules...)
+	if err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("checking the authorization rules: %w", err)
+	}
+	if cfg.Logger != nil {
+		for _, m := range audited {
+			cfg.Logger.Info("authorization rule", "method", m.FullMethod, "access", m.Access.String(), "scopes", m.Scopes, "source", m.Source)
+		}
+	}
+	return srv, nil
+}

@@ -1,0 +1,111 @@
+package greeter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+)
+
+// serverName is what Info reports as the server's name.
+const serverName = "greeter-example"
+
+// maxStreamCount bounds the number of greetings SayHelloStream sends.
+const maxStreamCount = 100
+
+// Service implements greeterv1.GreeterServer. Every reply carries the
+// subject of the token the interceptors verified, read with
+// [grpcjwt.ClaimsFromContext], so a caller can see what the server saw.
+// The zero value is ready to use.
+type Service struct {
+	greeterv1.UnimplementedGreeterServer
+}
+
+// SayHello greets r's name.
+func (Service) SayHello(ctx context.Context, r *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
+	return &greeterv1.SayHelloResponse{
+		Message: fmt.Sprintf("Hello, %s!", nameOf(r.GetName())),
+		Subject: subject(ctx),
+	}, nil
+}
+
+// SayHelloStream sends r's count greetings, at least 1 and at most 100.
+func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
+	n := min(max(r.GetCount(), 1), maxStreamCount)
+	sub := subject(s.Context())
+	for i := int32(1); i <= n; i++ {
+		err := s.Send(&greeterv1.SayHelloStreamResponse{
+			Message: fmt.Sprintf("Hello #%d, %s!", i, nameOf(r.GetName())),
+			Index:   i,
+			Subject: sub,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Chat answers every message it receives until the caller closes its side
+// of the stream.
+func (Service) Chat(s grpc.BidiStreamingServer[greeterv1.ChatRequest, greeterv1.ChatResponse]) error {
+	sub := subject(s.Context())
+	for {
+		m, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = s.Send(&greeterv1.ChatResponse{
+			Message: fmt.Sprintf("Hello, you said %q", m.GetMessage()),
+			Subject: sub,
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Info describes the server: its name ("greeter-example"), the version of
+// the module it was built from, and whether the call carried a verified
+// token.
+func (Service) Info(ctx context.Context, _ *greeterv1.InfoRequest) (*greeterv1.InfoResponse, error) {
+	_, ok := grpcjwt.ClaimsFromContext(ctx)
+	return &greeterv1.InfoResponse{
+		ServerName:    serverName,
+		Version:       version(),
+		Authenticated: ok,
+		Subject:       subject(ctx),
+	}, nil
+}
+
+// subject returns the verified token's sub, or "" when the call had none.
+func subject(ctx context.Context) string {
+	if c, ok := grpcjwt.ClaimsFromContext(ctx); ok {
+		return c.Subject
+	}
+	return ""
+}
+
+func nameOf(name string) string {
+	if name == "" {
+		return "stranger"
+	}
+	return name
+}
+
+// version is the main module's version: a tag when built with go install
+// pkg@version, "(devel)" when built from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(unknown)"
+}

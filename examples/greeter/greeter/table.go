@@ -1,0 +1,76 @@
+package greeter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/grpcjwt/grpcjwt"
+)
+
+// WriteTable writes rows as an aligned table: number, call, the status
+// code and message the client received, the subject the server's handler
+// saw, and ok or FAIL. Below it come the causes the server saw for the
+// calls it refused, which the client never sees, and for every row that
+// went wrong what was expected.
+func WriteTable(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, " #\tCALL\tCODE\tMESSAGE\tSUBJECT\tRESULT")
+	for i, r := range rows {
+		result := "ok"
+		if !r.OK() {
+			result = "FAIL"
+		}
+		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\t%s\t%s\n", i+1, r.Call, r.Got.Code, orDash(r.Got.Message), orDash(r.Got.Subject), result)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	header := "\nWhy the server refused (its reject hook sees this; the client only the message above):\n"
+	for i, r := range rows {
+		if r.Got.Cause != nil {
+			if _, err := fmt.Fprintf(w, "%s%2d  %s\n", header, i+1, causeText(r.Got.Cause)); err != nil {
+				return err
+			}
+			header = ""
+		}
+	}
+
+	header = "\nCalls that did not go as expected:\n"
+	for i, r := range rows {
+		if !r.OK() {
+			if _, err := fmt.Fprintf(w, "%s%2d  %s\n      want %s\n      got  %s\n", header, i+1, r.Call, r.Want, r.Got); err != nil {
+				return err
+			}
+			header = ""
+		}
+	}
+	return nil
+}
+
+// String formats r for the list of calls that went wrong.
+func (r Result) String() string {
+	return fmt.Sprintf("%s %q, subject %q, server-side cause: %s", r.Code, r.Message, r.Subject, causeText(r.Cause))
+}
+
+// causeText is the short form of a cause: the cause sentinel of a
+// rejected token ("token expired"), without the details meant for
+// operators.
+func causeText(err error) string {
+	if err == nil {
+		return "-"
+	}
+	if te, ok := errors.AsType[*grpcjwt.TokenError](err); ok {
+		return te.Cause.Error()
+	}
+	return err.Error()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

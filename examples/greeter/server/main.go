@@ -1,0 +1,231 @@
+// Command server runs the greeter example API, protected by grpcjwt,
+// against a real OAuth 2.0 / OpenID Connect provider:
+//
+//	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com
+//
+// Every flag falls back to an environment variable (GREETER_ADDR,
+// GRPCJWT_ISSUER, GRPCJWT_AUDIENCE, GRPCJWT_JWKS_URL, GREETER_TLS_CERT,
+// GREETER_TLS_KEY, GREETER_LOG_LEVEL). The server finds the provider's keys
+// through OIDC discovery (or -jwks-url) before it serves; when it cannot
+// within -issuer-timeout it exits 1. Once serving it prints
+// "listening on <host:port>" on standard output, the actual address even
+// for port 0, and logs to standard error. The health service and server
+// reflection need no token, so grpcurl works against it:
+//
+//	grpcurl -plaintext 127.0.0.1:50051 list
+//	grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"name":"Alice"}' \
+//		127.0.0.1:50051 greeter.v1.Greeter/SayHello
+//
+// SIGINT or SIGTERM stop it gracefully: calls in flight get up to 10
+// seconds to finish.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// drainTimeout bounds a graceful stop: streams still open after it (a
+// health Watch, say) are cut.
+const drainTimeout = 10 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type config struct {
+	addr, issuer, audience, jwksURL string
+	tlsCert, tlsKey                 string
+	issuerTimeout                   time.Duration
+	logLevel                        slog.Level
+}
+
+// envOr returns the environment variable name, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// parseFlags returns the configuration, or an error to report with the
+// usage (exit status 2).
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: server -issuer URL -audience ID [flags]
+
+Serves the greeter example API. Calls need an access token from the issuer
+for the audience; health checks and server reflection need none.
+
+Flags (each defaults to the environment variable named in brackets):
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.addr, "addr", envOr("GREETER_ADDR", "127.0.0.1:50051"), "`host:port` to listen on; port 0 picks a free one [GREETER_ADDR]")
+	fs.StringVar(&c.issuer, "issuer", envOr("GRPCJWT_ISSUER", ""), "the provider's issuer `URL`, exactly as in the tokens' iss, e.g. https://tenant.logto.app/oidc (required) [GRPCJWT_ISSUER]")
+	fs.StringVar(&c.audience, "audience", envOr("GRPCJWT_AUDIENCE", ""), "this API's `identifier` (resource indicator), which the tokens' aud must contain (required) [GRPCJWT_AUDIENCE]")
+	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
+	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")
+	fs.StringVar(&c.tlsKey, "tls-key", envOr("GREETER_TLS_KEY", ""), "PEM private key `file` of -tls-cert [GREETER_TLS_KEY]")
+	logLevel := fs.String("log-level", envOr("GREETER_LOG_LEVEL", "info"), "debug, info, warn or error [GREETER_LOG_LEVEL]")
+	fs.DurationVar(&c.issuerTimeout, "issuer-timeout", 15*time.Second, "how long to wait for the provider's discovery document and keys at startup")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errReported // the flag package has printed it
+	}
+	var problems []string
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	}
+	if c.issuer == "" {
+		problems = append(problems, "-issuer is required (or set GRPCJWT_ISSUER)")
+	}
+	if c.audience == "" {
+		problems = append(problems, "-audience is required (or set GRPCJWT_AUDIENCE)")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		problems = append(problems, "-tls-cert and -tls-key go together")
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		problems = append(problems, fmt.Sprintf("-log-level %q: want debug, info, warn or error", *logLevel))
+	}
+	if c.issuerTimeout <= 0 {
+		problems = append(problems, "-issuer-timeout must be positive")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// errReported is a usage error already printed by the flag package.
+var errReported = errors.New("usage error")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	c, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errReported):
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "server: %v\nRun with -help for usage.\n", err)
+		return 2
+	}
+	if err := serve(c, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until SIGINT or SIGTERM. Its errors are fit for
+// an operator.
+func serve(c *config, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var srvOpts []grpc.ServerOption
+	if c.tlsCert != "" {
+		creds, err := credentials.NewServerTLSFromFile(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
+		}
+		srvOpts = append(srvOpts, grpc.Creds(creds))
+	}
+
+	// Listen first: a port in use is reported at once, not after the
+	// provider has been reached.
+	lis, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use; stop the other server or choose another -addr", c.addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", c.addr, err)
+	}
+	defer lis.Close()
+	if c.tlsCert == "" && !isLoopback(lis.Addr()) {
+		log.Warn("serving without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", lis.Addr().String())
+	}
+
+	if c.jwksURL != "" {
+		log.Info("fetching the provider's keys", "issuer", c.issuer, "audience", c.audience, "jwks_url", c.jwksURL)
+	} else {
+		log.Info("fetching the provider's keys through OIDC discovery", "issuer", c.issuer, "audience", c.audience)
+	}
+	vctx, cancel := context.WithTimeout(ctx, c.issuerTimeout)
+	v, err := grpcjwt.NewValidator(vctx, grpcjwt.Config{
+		Issuer:   c.issuer,
+		Audience: c.audience,
+		JWKSURL:  c.jwksURL,
+		Logger:   log,
+	})
+	cancel()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return errors.New("interrupted while fetching the provider's keys")
+		case errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("cannot reach issuer %s within %s (-issuer-timeout): %w", c.issuer, c.issuerTimeout, err)
+		}
+		return fmt.Errorf("cannot set up token validation for issuer %s: %w", c.issuer, err)
+	}
+	defer v.Close()
+
+	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, ServerOptions: srvOpts})
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	log.Info("serving", "addr", lis.Addr().String(), "tls", c.tlsCert != "")
+	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(drainTimeout):
+		log.Warn("calls still running after the drain timeout; cutting them", "timeout", drainTimeout)
+		srv.Stop()
+		<-stopped
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
+}
