@@ -8,6 +8,10 @@
 //	defer iss.Close()
 //	v, _ := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
 //	token := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read"})
+//
+// It also has a minimal token endpoint for the client_credentials grant
+// ([Issuer.AddClient]), so that OAuth 2.0 client code can be tested
+// against it.
 package grpcjwttest
 
 import (
@@ -60,6 +64,8 @@ type Issuer struct {
 	cacheControl    string
 	jwksBody        []byte // overrides the JWKS when set
 
+	clients          map[string]string // client_credentials clients: id -> secret
+
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
 }
@@ -97,6 +103,7 @@ func NewIssuer(opts ...Option) *Issuer {
 		Audience: DefaultAudience,
 		closed:   make(chan struct{}),
 		signing:  make(map[string]*Key),
+		clients:  make(map[string]string),
 	}
 	for _, alg := range cfg.algs {
 		k, err := NewKey(alg)
@@ -109,6 +116,7 @@ func NewIssuer(opts ...Option) *Issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cfg.path+"/.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET "+cfg.path+"/jwks", i.serveJWKS)
+	mux.HandleFunc("POST "+cfg.path+"/token", i.serveToken)
 	// URL is set before the server starts, so handlers never race with it.
 	i.srv = httptest.NewUnstartedServer(mux)
 	i.URL = "http://" + i.srv.Listener.Addr().String() + cfg.path
@@ -197,6 +205,15 @@ func (i *Issuer) Unpublish(kid string) {
 		}
 	}
 	i.published = kept
+}
+
+// AddClient registers an OAuth 2.0 client that may obtain tokens from the
+// issuer's token endpoint (URL+"/token") with the client_credentials grant,
+// authenticating with HTTP Basic or form parameters.
+func (i *Issuer) AddClient(id, secret string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.clients[id] = secret
 }
 
 // TokenOption changes how [Issuer.Token] mints a token.
@@ -336,6 +353,52 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		set.Keys = append(set.Keys, j)
 	}
 	writeJSON(w, set)
+}
+
+// serveToken is a minimal token endpoint: the client_credentials grant for
+// clients added with AddClient. The token's sub and client_id are the
+// client's id, its scope is the requested one, and its aud is the
+// "resource" (RFC 8707) or "audience" parameter, else Audience.
+func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	oauthError := func(status int, code string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthError(http.StatusBadRequest, "invalid_request")
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	i.mu.Lock()
+	want, known := i.clients[id]
+	i.mu.Unlock()
+	if !known || secret != want {
+		oauthError(http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	if r.PostForm.Get("grant_type") != "client_credentials" {
+		oauthError(http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	claims := map[string]any{"sub": id, "client_id": id}
+	if aud := r.PostForm.Get("resource"); aud != "" {
+		claims["aud"] = aud
+	} else if aud := r.PostForm.Get("audience"); aud != "" {
+		claims["aud"] = aud
+	}
+	if scope := r.PostForm.Get("scope"); scope != "" {
+		claims["scope"] = scope
+	}
+	writeJSON(w, map[string]any{
+		"access_token": i.Token(claims),
+		"token_type":   "Bearer",
+		"expires_in":   3600,
+		"scope":        r.PostForm.Get("scope"),
+	})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -66,6 +66,7 @@ func TestCommands(t *testing.T) {
 		// from a flag.
 		srv := startServer(t, server, []string{"GRPCJWT_ISSUER=" + iss.URL, "GRPCJWT_AUDIENCE=" + iss.Audience}, "-addr", "127.0.0.1:0")
 
+		iss.AddClient("m2m", "s3cret")
 		good := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read greet:write"})
 		tokenFile := filepath.Join(t.TempDir(), "token")
 		if err := os.WriteFile(tokenFile, []byte(good+"\n"), 0o600); err != nil {
@@ -88,6 +89,13 @@ func TestCommands(t *testing.T) {
 			{"no token", nil, 1, nil, []string{"SayHello failed: Unauthenticated: auth.authorization_header_missing (reason AUTHORIZATION_HEADER_MISSING, domain grpcjwt)"}},
 			{"expired token", []string{"-token", expired}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token (reason INVALID_TOKEN"}},
 			{"missing scope", []string{"-token", readOnly, "-method", "chat"}, 1, nil, []string{"Chat failed: PermissionDenied: insufficient_scope"}},
+			// The client credentials grant against the issuer's token
+			// endpoint: found by discovery, or given.
+			{"client credentials via discovery", []string{"-client-credentials", "-issuer", iss.URL, "-client-id", "m2m", "-client-secret", "s3cret", "-resource", iss.Audience, "-scopes", "greet:read greet:write", "-method", "chat"}, 0, []string{"subject: m2m\n"}, nil},
+			{"client credentials via token URL", []string{"-client-credentials", "-token-url", iss.URL + "/token", "-client-id", "m2m", "-client-secret", "s3cret", "-audience", iss.Audience, "-scopes", "greet:read"}, 0, []string{"Hello, Alice!\nsubject: m2m\n"}, nil},
+			{"client credentials, scope not asked for", []string{"-client-credentials", "-issuer", iss.URL, "-client-id", "m2m", "-client-secret", "s3cret", "-resource", iss.Audience, "-scopes", "greet:read", "-method", "chat"}, 1, nil, []string{"Chat failed: PermissionDenied: insufficient_scope"}},
+			{"client credentials, wrong secret", []string{"-client-credentials", "-issuer", iss.URL, "-client-id", "m2m", "-client-secret", "wrong"}, 1, nil, []string{"SayHello failed: Unauthenticated: transport: per-RPC creds failed", "invalid_client"}},
+			{"client credentials, wrong issuer", []string{"-client-credentials", "-issuer", iss.URL + "/", "-client-id", "m2m", "-client-secret", "s3cret"}, 2, nil, []string{"issuer mismatch"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := run(t, client, nil, append(base, tc.args...)...)

@@ -3,6 +3,7 @@ package greeter
 import (
 	"context"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -39,3 +40,31 @@ func (b BearerToken) GetRequestMetadata(context.Context, ...string) (map[string]
 // RequireTransportSecurity reports whether gRPC must refuse to send the
 // token without TLS: true unless AllowPlaintext is set.
 func (b BearerToken) RequireTransportSecurity() bool { return !b.AllowPlaintext }
+
+// TokenSource is per-RPC credentials that take each call's access token
+// from an oauth2.TokenSource, which fetches and refreshes tokens itself
+// (for example clientcredentials.Config.TokenSource). Over TLS,
+// oauth.TokenSource from google.golang.org/grpc/credentials/oauth does the
+// same; TokenSource exists for the plaintext loopback case, like
+// [BearerToken].
+type TokenSource struct {
+	Source oauth2.TokenSource
+
+	// AllowPlaintext: as for [BearerToken]. Loopback only.
+	AllowPlaintext bool
+}
+
+var _ credentials.PerRPCCredentials = TokenSource{}
+
+// GetRequestMetadata returns the "authorization" metadata of a current
+// token, fetching a new one when the last has expired.
+func (t TokenSource) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	tok, err := t.Source.Token()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"authorization": "Bearer " + tok.AccessToken}, nil
+}
+
+// RequireTransportSecurity is true unless AllowPlaintext is set.
+func (t TokenSource) RequireTransportSecurity() bool { return !t.AllowPlaintext }
