@@ -426,7 +426,11 @@ func (v *Validator) checkClaims(p *payload, now time.Time) error {
 		if len(p.Aud) == 0 {
 			return tokenErr(ErrMissingClaim, "aud")
 		}
-		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %q, got %d other value(s)", v.audience, len(p.Aud)))
+		got := make([]string, 0, 3)
+		for _, a := range p.Aud[:min(len(p.Aud), 3)] {
+			got = append(got, truncate(a))
+		}
+		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %q, got %q (of %d)", v.audience, got, len(p.Aud)))
 	}
 	if p.Exp == nil {
 		return tokenErr(ErrMissingClaim, "exp")

@@ -64,7 +64,7 @@ type Issuer struct {
 	cacheControl    string
 	jwksBody        []byte // overrides the JWKS when set
 
-	clients          map[string]string // client_credentials clients: id -> secret
+	clients map[string]string // client_credentials clients: id -> secret
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64

@@ -1,0 +1,387 @@
+package interop_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// seen is what the test greeter's handler found in its context: the
+// verified claims. The greeter returns it as JSON in each response message.
+type seen struct {
+	Subject  string    `json:"sub"`
+	ClientID string    `json:"client_id"`
+	Scopes   []string  `json:"scopes"`
+	IssuedAt time.Time `json:"iat"`
+	Expires  time.Time `json:"exp"`
+	// ScopeClaim names the payload claims the scopes came from: "scope"
+	// (a space-separated string), "scp" (Hydra's array) or "scope+scp".
+	ScopeClaim string `json:"scope_claim"`
+}
+
+// echoGreeter implements the greeter by returning what it saw as JSON.
+type echoGreeter struct {
+	greeterv1.UnimplementedGreeterServer
+}
+
+// seenJSON reports the claims in ctx; a call that reaches a protected
+// handler without claims is an error.
+func seenJSON(ctx context.Context) (string, error) {
+	c, ok := grpcjwt.ClaimsFromContext(ctx)
+	if !ok {
+		return "", status.Error(codes.Internal, "handler found no claims")
+	}
+	var from []string
+	for _, name := range []string{"scope", "scp"} {
+		if ok, _ := c.Get(name, new(json.RawMessage)); ok {
+			from = append(from, name)
+		}
+	}
+	b, err := json.Marshal(seen{
+		Subject:    c.Subject,
+		ClientID:   c.ClientID,
+		Scopes:     c.Scopes,
+		IssuedAt:   c.IssuedAt,
+		Expires:    c.ExpiresAt,
+		ScopeClaim: strings.Join(from, "+"),
+	})
+	return string(b), err
+}
+
+func (echoGreeter) SayHello(ctx context.Context, _ *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
+	msg, err := seenJSON(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &greeterv1.SayHelloResponse{Message: msg}, nil
+}
+
+func (echoGreeter) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
+	msg, err := seenJSON(s.Context())
+	if err != nil {
+		return err
+	}
+	for i := range r.GetCount() {
+		if err := s.Send(&greeterv1.SayHelloStreamResponse{Message: msg, Index: i + 1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (echoGreeter) Chat(s grpc.BidiStreamingServer[greeterv1.ChatRequest, greeterv1.ChatResponse]) error {
+	msg, err := seenJSON(s.Context())
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := s.Recv(); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := s.Send(&greeterv1.ChatResponse{Message: msg}); err != nil {
+			return err
+		}
+	}
+}
+
+// rpc is one protected greeter method and the scope greeter.proto makes it
+// require.
+type rpc struct {
+	name  string
+	scope string // "" when any valid token will do
+	call  func(context.Context, greeterv1.GreeterClient) (string, error)
+}
+
+var (
+	sayHello = rpc{"SayHello", "greet:read", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
+		r, err := c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "interop"})
+		return r.GetMessage(), err
+	}}
+	sayHelloStream = rpc{"SayHelloStream", "", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
+		s, err := c.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: "interop", Count: 2})
+		if err != nil {
+			return "", err
+		}
+		var msgs []string
+		for {
+			r, err := s.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return "", err
+			}
+			msgs = append(msgs, r.GetMessage())
+		}
+		if len(msgs) != 2 || msgs[0] != msgs[1] {
+			return "", fmt.Errorf("stream sent %q, want two equal messages", msgs)
+		}
+		return msgs[0], nil
+	}}
+	chat = rpc{"Chat", "greet:write", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
+		s, err := c.Chat(ctx)
+		if err != nil {
+			return "", err
+		}
+		// A refused stream makes Send fail with io.EOF; Recv has the status.
+		if err := s.Send(&greeterv1.ChatRequest{Message: "hi"}); err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		r, err := s.Recv()
+		if err != nil {
+			return "", err
+		}
+		return r.GetMessage(), s.CloseSend()
+	}}
+
+	// rpcs are the greeter's protected methods: unary, server streaming and
+	// bidirectional streaming.
+	rpcs = []rpc{sayHello, sayHelloStream, chat}
+)
+
+// clock is a Validator's clock: real time plus an offset that a test moves.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// set moves the clock so that it reads at now.
+func (c *clock) set(at time.Time) { c.offset.Store(int64(time.Until(at))) }
+
+// reset puts the clock back to real time.
+func (c *clock) reset() { c.offset.Store(0) }
+
+// fetchCounter is an http.RoundTripper that counts the requests for one URL
+// (the provider's jwks_uri) before passing every request on.
+type fetchCounter struct {
+	base *http.Transport
+	url  string
+	n    atomic.Int64
+}
+
+func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.String() == f.url {
+		f.n.Add(1)
+	}
+	return f.base.RoundTrip(r)
+}
+
+// server is a greeter on loopback behind grpcjwt's unary and stream
+// interceptors, whose Validator trusts one issuer for one audience.
+type server struct {
+	v      *grpcjwt.Validator
+	client greeterv1.GreeterClient
+	clock  *clock        // the Validator's clock
+	jwks   *fetchCounter // the Validator's JWKS fetches, the first included
+}
+
+// newServer starts a protected greeter for issuer and audience. Its
+// Validator finds the keys through discovery, logs to t and counts its
+// fetches of the jwks_uri that discovery names. Everything stops when t
+// ends.
+func newServer(t *testing.T, issuer, audience string) *server {
+	t.Helper()
+	doc := discover(t, issuer)
+	s := &server{
+		clock: &clock{},
+		jwks:  &fetchCounter{base: http.DefaultTransport.(*http.Transport).Clone(), url: doc.JWKSURI},
+	}
+	t.Cleanup(s.jwks.base.CloseIdleConnections)
+	v, err := grpcjwt.NewValidator(t.Context(), grpcjwt.Config{
+		Issuer:     issuer,
+		Audience:   audience,
+		HTTPClient: &http.Client{Transport: s.jwks},
+		Now:        s.clock.now,
+		Logger:     slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	s.v = v
+	if n := s.jwks.n.Load(); n != 1 {
+		t.Fatalf("NewValidator fetched %s %d times, want once", doc.JWKSURI, n)
+	}
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
+	greeterv1.RegisterGreeterServer(srv, echoGreeter{})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s.client = greeterv1.NewGreeterClient(conn)
+	return s
+}
+
+// fetches returns how many times the Validator has requested the JWKS.
+func (s *server) fetches() int64 { return s.jwks.n.Load() }
+
+// do calls r with token as the bearer token.
+func (s *server) do(t *testing.T, r rpc, token string) (string, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	return r.call(ctx, s.client)
+}
+
+// accept asserts that r succeeds with token and returns what the handler
+// saw.
+func (s *server) accept(t *testing.T, r rpc, token string) seen {
+	t.Helper()
+	msg, err := s.do(t, r, token)
+	if err != nil {
+		t.Fatalf("%s: %v, want success", r.name, err)
+	}
+	var got seen
+	if err := json.Unmarshal([]byte(msg), &got); err != nil {
+		t.Fatalf("%s: response %q: %v", r.name, msg, err)
+	}
+	return got
+}
+
+// deny asserts that r fails with token with the gRPC status code and
+// message.
+func (s *server) deny(t *testing.T, r rpc, token string, code codes.Code, msg string) {
+	t.Helper()
+	_, err := s.do(t, r, token)
+	if st, ok := status.FromError(err); !ok || st.Code() != code || st.Message() != msg {
+		t.Errorf("%s: err = %v, want %v %q", r.name, err, code, msg)
+	}
+}
+
+// reject asserts that every RPC refuses token with Unauthenticated
+// "invalid_token", and that the Validator's reason (which never reaches the
+// client) is cause.
+func (s *server) reject(t *testing.T, token string, cause error) {
+	t.Helper()
+	for _, r := range rpcs {
+		s.deny(t, r, token, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	}
+	if _, err := s.v.Validate(t.Context(), token); !errors.Is(err, cause) || !errors.Is(err, grpcjwt.ErrInvalidToken) {
+		t.Errorf("Validate: %v, want invalid_token: %v", err, cause)
+	}
+}
+
+// testLog is an io.Writer that logs each write, a slog record, to t.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// dropTime removes the time from log records: t.Log output has enough.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// discovery is the part of an OpenID Provider Configuration the tests use.
+type discovery struct {
+	Issuer        string `json:"issuer"`
+	JWKSURI       string `json:"jwks_uri"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// discover fetches issuer's OpenID Provider Configuration and checks that
+// it names issuer exactly.
+func discover(t *testing.T, issuer string) discovery {
+	t.Helper()
+	var doc discovery
+	getJSON(t, issuer+"/.well-known/openid-configuration", &doc)
+	if doc.Issuer != issuer || doc.JWKSURI == "" || doc.TokenEndpoint == "" {
+		t.Fatalf("discovery of %s: %+v", issuer, doc)
+	}
+	return doc
+}
+
+// getJSON GETs u (within a minute) and decodes its JSON body into v.
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	if err := fetchJSON(t.Context(), u, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fetchJSON GETs u (within a minute) and decodes its JSON body into v.
+func fetchJSON(ctx context.Context, u string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w in %s", u, err, body)
+	}
+	return nil
+}
+
+// jwsHeader is the part of a token's JOSE header the tests look at.
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// decodeToken decodes, without verifying, a compact JWS's header and its
+// payload.
+func decodeToken(t *testing.T, token string) (jwsHeader, string) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts, want 3", len(parts))
+	}
+	var h jwsHeader
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err == nil {
+		err = json.Unmarshal(hb, &h)
+	}
+	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || err2 != nil {
+		t.Fatalf("token is not a compact JWS: %v %v", err, err2)
+	}
+	return h, string(pb)
+}
