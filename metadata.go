@@ -38,12 +38,15 @@ func parseAuthorization(v string) (string, error) {
 		// Only whitespace: a value was sent but it holds nothing.
 		return "", ErrInvalidFormat
 	}
-	token, rest := nextField(rest)
+	token := trimLeftSpace(rest)
 	if token == "" {
 		return "", ErrInvalidFormat
 	}
-	if extra, _ := nextField(rest); extra != "" {
-		return "", ErrInvalidFormat
+	if i := indexSpace(token); i >= 0 {
+		if trimLeftSpace(token[i:]) != "" {
+			return "", ErrInvalidFormat
+		}
+		token = token[:i]
 	}
 	if !equalFoldASCII(scheme, "Bearer") {
 		return "", ErrTypeNotSupported
@@ -54,23 +57,51 @@ func parseAuthorization(v string) (string, error) {
 // nextField skips leading whitespace and returns the next field and what
 // follows it.
 func nextField(s string) (field, rest string) {
+	s = trimLeftSpace(s)
+	i := indexSpace(s)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
+}
+
+func trimLeftSpace(s string) string {
 	i := 0
 	for i < len(s) && isSpace(s[i]) {
 		i++
 	}
-	j := i
-	for j < len(s) && !isSpace(s[j]) {
-		j++
+	return s[i:]
+}
+
+// indexSpace returns the index of the first white space byte in s, or -1.
+// Tokens run to kilobytes, so it tests eight bytes at a time for one below
+// '!' (the "has less than" bit trick: bytes of 0x80 and above never match)
+// and looks closer only where one is.
+func indexSpace(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (x-ones*'!')&^x&highs != 0 {
+			break
+		}
 	}
-	return s[i:j], s[j:]
+	for ; i < len(s); i++ {
+		if isSpace(s[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 // isSpace reports HTTP whitespace and the other ASCII white space
 // characters. gRPC metadata values are printable ASCII, so Unicode spaces
-// need no handling.
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
+// need no handling. It is a table lookup: the token scan runs it on every
+// byte of every token.
+func isSpace(c byte) bool { return spaceTable[c] }
+
+var spaceTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true}
 
 func equalFoldASCII(s, t string) bool {
 	if len(s) != len(t) {
