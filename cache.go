@@ -26,13 +26,14 @@ type tokenCache struct {
 
 type cacheShard struct {
 	mu         sync.RWMutex
-	m          map[string]*cacheEntry
+	m          map[uint64]*cacheEntry // by the token's hash; the entry holds the token
 	bytes      int64
 	maxEntries int
 	maxBytes   int64
 }
 
 type cacheEntry struct {
+	token  string
 	claims *Claims
 	key    *verifyKey
 	exp    int64 // unix nanoseconds, leeway included
@@ -44,30 +45,33 @@ func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
 	c := &tokenCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.m = make(map[string]*cacheEntry)
+		s.m = make(map[uint64]*cacheEntry)
 		s.maxEntries = max(maxEntries/cacheShards, 1)
 		s.maxBytes = max(maxBytes/cacheShards, 1)
 	}
 	return c
 }
 
-func (c *tokenCache) shard(token string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+// shard hashes token once: the hash picks the shard and is the key in it,
+// so a lookup reads the token twice (hash, compare) whatever its length.
+func (c *tokenCache) shard(token string) (*cacheShard, uint64) {
+	h := maphash.String(c.seed, token)
+	return &c.shards[h%cacheShards], h
 }
 
 // get returns the cached claims of token if they are still valid at now.
 func (c *tokenCache) get(token string, now int64) *Claims {
-	s := c.shard(token)
+	s, h := c.shard(token)
 	s.mu.RLock()
-	e := s.m[token]
+	e := s.m[h]
 	s.mu.RUnlock()
-	if e == nil {
+	if e == nil || e.token != token {
 		return nil
 	}
 	if now > e.exp || now < e.nbf || e.key.removed.Load() {
 		s.mu.Lock()
-		if s.m[token] == e {
-			s.remove(token, e)
+		if s.m[h] == e {
+			s.remove(h, e)
 		}
 		s.mu.Unlock()
 		return nil
@@ -78,6 +82,7 @@ func (c *tokenCache) get(token string, now int64) *Claims {
 // put caches a verified token. A token too large for a shard is not cached.
 func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway time.Duration, now int64) {
 	e := &cacheEntry{
+		token:  token,
 		claims: claims,
 		key:    key,
 		exp:    claims.ExpiresAt.Add(leeway).UnixNano(),
@@ -86,24 +91,25 @@ func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway ti
 	if !claims.NotBefore.IsZero() {
 		e.nbf = claims.NotBefore.Add(-leeway).UnixNano()
 	}
-	s := c.shard(token)
+	s, h := c.shard(token)
 	if e.size > s.maxBytes {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[token]; old != nil {
-		s.remove(token, old)
+	// A token whose hash collides with another's replaces it.
+	if old := s.m[h]; old != nil {
+		s.remove(h, old)
 	}
 	if len(s.m) >= s.maxEntries || s.bytes+e.size > s.maxBytes {
 		s.evict(now, e.size)
 	}
-	s.m[token] = e
+	s.m[h] = e
 	s.bytes += e.size
 }
 
-func (s *cacheShard) remove(token string, e *cacheEntry) {
-	delete(s.m, token)
+func (s *cacheShard) remove(h uint64, e *cacheEntry) {
+	delete(s.m, h)
 	s.bytes -= e.size
 }
 
@@ -111,15 +117,15 @@ func (s *cacheShard) remove(token string, e *cacheEntry) {
 // expired or whose key was dropped, then arbitrary ones (Go's map order is
 // random, which makes this random eviction). s.mu must be held.
 func (s *cacheShard) evict(now, size int64) {
-	for t, e := range s.m {
+	for h, e := range s.m {
 		if now > e.exp || e.key.removed.Load() {
-			s.remove(t, e)
+			s.remove(h, e)
 		}
 	}
-	for t, e := range s.m {
+	for h, e := range s.m {
 		if len(s.m) < s.maxEntries && s.bytes+size <= s.maxBytes {
 			return
 		}
-		s.remove(t, e)
+		s.remove(h, e)
 	}
 }

@@ -154,3 +154,34 @@ func TestCacheDropsEntriesOfRemovedKeys(t *testing.T) {
 		t.Errorf("the entry of an unchanged key was dropped: %v", err)
 	}
 }
+
+// A hash collision must never serve another token's claims.
+func TestCacheHashCollision(t *testing.T) {
+	c := newTokenCache(100, 1<<20)
+	key := &verifyKey{}
+	claims := &Claims{Subject: "b", ExpiresAt: time.Now().Add(time.Hour)}
+	now := time.Now().UnixNano()
+	c.put("token-b", claims, key, 0, now)
+	s, h := c.shard("token-a")
+	sb, hb := c.shard("token-b")
+	// Move b's entry to a's hash, as a collision would place it.
+	sb.mu.Lock()
+	e := sb.m[hb]
+	delete(sb.m, hb)
+	sb.mu.Unlock()
+	s.mu.Lock()
+	s.m[h] = e
+	s.mu.Unlock()
+	if got := c.get("token-a", now); got != nil {
+		t.Fatalf("token-a got token-b's claims (sub %q)", got.Subject)
+	}
+	s.mu.Lock()
+	delete(s.m, h)
+	s.mu.Unlock()
+	sb.mu.Lock()
+	sb.m[hb] = e // back in its own place
+	sb.mu.Unlock()
+	if c.get("token-b", now) != claims {
+		t.Fatal("token-b not found")
+	}
+}
