@@ -1,0 +1,133 @@
+// Command benchserver is the greeter server of the end-to-end benchmark. It
+// starts a grpcjwttest issuer and a greeter.v1.Greeter server on loopback,
+// guarded according to -mode:
+//
+//	none      no interceptor
+//	cacheoff  grpcjwt's unary interceptor, verified-token cache off
+//	cacheon   grpcjwt's unary interceptor, cache at its defaults
+//
+// Once serving it writes one JSON line to stdout: the address, an RS256
+// access token carrying the greet:read scope SayHello needs, and the JWKS
+// fetches the issuer has served. On SIGINT or SIGTERM it stops and writes a
+// second line with the fetch count then, so that a load generator can tell
+// whether any fetch happened under load. With -cpuprofile it writes a CPU
+// profile of its serving time, to see what a call costs the server.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/bench"
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"google.golang.org/grpc"
+)
+
+// Hello is the line benchserver writes once serving.
+type Hello struct {
+	Addr        string `json:"addr"`
+	Token       string `json:"token"`
+	JWKSFetches int64  `json:"jwks_fetches"`
+}
+
+// Bye is the line benchserver writes once stopped.
+type Bye struct {
+	JWKSFetches int64 `json:"jwks_fetches"`
+}
+
+type greeter struct {
+	greeterv1.UnimplementedGreeterServer
+}
+
+func (greeter) SayHello(ctx context.Context, req *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
+	resp := &greeterv1.SayHelloResponse{Message: "Hello, " + req.GetName() + "!"}
+	if c, ok := grpcjwt.ClaimsFromContext(ctx); ok {
+		resp.Subject = c.Subject
+	}
+	return resp, nil
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	mode := flag.String("mode", "cacheon", "none, cacheoff or cacheon")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the time serving to `file`")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("benchserver: ")
+	if err := run(*addr, *mode, *cpuprofile); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, mode, cpuprofile string) error {
+	iss := grpcjwttest.NewIssuer(grpcjwttest.WithAlgorithms("RS256"))
+	defer iss.Close()
+
+	var opts []grpc.ServerOption
+	switch mode {
+	case "none":
+	case "cacheoff", "cacheon":
+		size := 0
+		if mode == "cacheoff" {
+			size = -1
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v, err := bench.NewValidator(ctx, iss, size, 0)
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		opts = append(opts, grpc.UnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)))
+	default:
+		return fmt.Errorf("unknown -mode %q: want none, cacheoff or cacheon", mode)
+	}
+	srv := grpc.NewServer(opts...)
+	greeterv1.RegisterGreeterServer(srv, greeter{})
+
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+
+	enc := json.NewEncoder(os.Stdout)
+	token := iss.Token(bench.TokenClaims(time.Now()))
+	if err := enc.Encode(Hello{Addr: lis.Addr().String(), Token: token, JWKSFetches: iss.JWKSFetches()}); err != nil {
+		return err
+	}
+
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case <-sig:
+	case err := <-errc:
+		return err
+	}
+	srv.Stop()
+	return enc.Encode(Bye{JWKSFetches: iss.JWKSFetches()})
+}
