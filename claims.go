@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,8 +117,10 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || !(b[0] == '-' || ('0' <= b[0] && b[0] <= '9')) {
 		return errNotNumericDate
 	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
+	// The decoder has checked that b is a JSON value, and its first byte
+	// makes it a number, whose grammar ParseFloat accepts as it is.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
 		return errNotNumericDate
 	}
 	// Beyond ±2^53 seconds time.Unix overflows and floats lose integers.
@@ -135,8 +138,8 @@ type audience []string
 func (a *audience) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*a = audience{s}
@@ -156,8 +159,8 @@ type scopeList []string
 func (s *scopeList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
+		str, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*s = strings.Fields(str)
@@ -169,6 +172,17 @@ func (s *scopeList) UnmarshalJSON(b []byte) error {
 	}
 	*s = l
 	return nil
+}
+
+// jsonString decodes a JSON string the decoder has already validated: one
+// without escapes is its bytes between the quotes.
+func jsonString(b []byte) (string, error) {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 // parseClaims decodes a verified-to-be-well-formed payload. It checks types

@@ -302,6 +302,8 @@ func TestClaimChecks(t *testing.T) {
 		{"nbf past", map[string]any{"nbf": sec(-time.Minute)}, nil},
 		{"fractional exp", map[string]any{"exp": float64(sec(time.Hour)) + 0.5}, nil},
 		{"audience array", map[string]any{"aud": []string{"other", iss.Audience}}, nil},
+		{"audience with JSON escapes", map[string]any{"aud": json.RawMessage(`"` + strings.ReplaceAll(iss.Audience, "/", `\/`) + `"`)}, nil},
+		{"exp in exponent form", map[string]any{"exp": json.RawMessage("9.9e9")}, nil},
 		{"typ absent", nil, []grpcjwttest.TokenOption{hdr("typ", nil)}},
 		{"typ JWT", nil, []grpcjwttest.TokenOption{hdr("typ", "JWT")}},
 		{"typ jwt", nil, []grpcjwttest.TokenOption{hdr("typ", "jwt")}},
