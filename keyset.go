@@ -166,14 +166,21 @@ func (ks *keySet) key(ctx context.Context, now time.Time, kid, alg string) (*ver
 	return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q not in the key set", truncate(kid)))
 }
 
-// maybeRefresh starts a periodic refresh when one is due. It never waits.
+// maybeRefresh starts a periodic refresh when one is due. It never waits,
+// and only the one caller that moves the due time on takes the lock: the
+// others, however many arrive while the refresh runs, read one atomic.
 func (ks *keySet) maybeRefresh(now time.Time) {
-	if now.UnixNano() < ks.nextRefresh.Load() {
+	due := ks.nextRefresh.Load()
+	if now.UnixNano() < due {
+		return
+	}
+	// Not due again before minInterval; the fetch sets the real next time.
+	if !ks.nextRefresh.CompareAndSwap(due, now.Add(ks.minInterval).UnixNano()) {
 		return
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if ks.inflight == nil && ks.now().UnixNano() >= ks.nextRefresh.Load() {
+	if ks.inflight == nil { // else a refresh for an unknown kid is doing it
 		ks.startLocked()
 	}
 }
