@@ -24,6 +24,8 @@ type MethodRule struct {
 	Rule
 }
 
+// String formats the rule as one line for logs:
+// "/greeter.v1.Greeter/SayHello required scopes=greet:read (proto:method)".
 func (m MethodRule) String() string {
 	s := m.FullMethod + " " + m.Access.String()
 	if len(m.Scopes) > 0 {

@@ -113,6 +113,7 @@ var errNotNumericDate = errors.New("a NumericDate must be a JSON number")
 // possibly fractional. Strings, booleans and non-finite values are refused.
 type numericDate struct{ t time.Time }
 
+// UnmarshalJSON accepts a JSON number only.
 func (d *numericDate) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || !(b[0] == '-' || ('0' <= b[0] && b[0] <= '9')) {
 		return errNotNumericDate
@@ -135,6 +136,7 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 // audience is "aud": a string or an array of strings.
 type audience []string
 
+// UnmarshalJSON accepts a string or an array of strings.
 func (a *audience) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
@@ -156,6 +158,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // scopeList is "scp": a space-separated string or an array of strings.
 type scopeList []string
 
+// UnmarshalJSON accepts a space-separated string or an array of strings.
 func (s *scopeList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {

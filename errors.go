@@ -68,6 +68,7 @@ type TokenError struct {
 	Detail string // what exactly was wrong, for server logs; may be empty
 }
 
+// Error returns "invalid_token: " followed by the cause and the detail.
 func (e *TokenError) Error() string {
 	if e.Detail == "" {
 		return CodeInvalidToken + ": " + e.Cause.Error()

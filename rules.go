@@ -23,6 +23,7 @@ const (
 	AccessPublic
 )
 
+// String returns "required", "optional" or "public".
 func (a Access) String() string {
 	switch a {
 	case AccessOptional:

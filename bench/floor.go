@@ -35,6 +35,7 @@ type floorClaims struct {
 // stringOrList is "aud", which a token may send as a string or an array.
 type stringOrList []string
 
+// UnmarshalJSON accepts a string or an array of strings.
 func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var one string

@@ -15,6 +15,7 @@ import (
 // the wire: it knows its method, which is all [grpc.Method] reads.
 type methodStream string
 
+// Method returns the call's full method; the rest do nothing.
 func (m methodStream) Method() string             { return string(m) }
 func (methodStream) SetHeader(metadata.MD) error  { return nil }
 func (methodStream) SendHeader(metadata.MD) error { return nil }

@@ -50,6 +50,7 @@ type greeter struct {
 	greeterv1.UnimplementedGreeterServer
 }
 
+// SayHello greets and echoes the subject the interceptor verified.
 func (greeter) SayHello(ctx context.Context, req *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
 	resp := &greeterv1.SayHelloResponse{Message: "Hello, " + req.GetName() + "!"}
 	if c, ok := grpcjwt.ClaimsFromContext(ctx); ok {
