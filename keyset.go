@@ -127,7 +127,6 @@ type keySet struct {
 
 	snap        atomic.Pointer[keySnapshot]
 	nextRefresh atomic.Int64 // unix nanoseconds; periodic refresh is due at or after it
-	fetches     atomic.Int64
 
 	mu          sync.Mutex
 	inflight    *refresh
@@ -235,7 +234,6 @@ func (ks *keySet) close() {
 // fetch downloads the JWKS and installs it. On any failure the last good
 // snapshot stays, and the next periodic attempt waits minInterval.
 func (ks *keySet) fetch(ctx context.Context) error {
-	ks.fetches.Add(1)
 	snap, maxAge, err := ks.download(ctx)
 	now := ks.now()
 	if err != nil {

@@ -121,8 +121,6 @@ type Config struct {
 
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
-
-	ownClient bool // HTTPClient was made by setDefaults
 }
 
 // Validator verifies access tokens. It is safe for concurrent use. Call
@@ -146,6 +144,7 @@ type Validator struct {
 // in any case after HTTPTimeout per request). It fails with a message
 // naming what went wrong.
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
+	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -162,7 +161,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	for _, a := range cfg.Algorithms {
 		v.algs[a] = true
 	}
-	if cfg.ownClient {
+	if ownClient {
 		v.ownClient = cfg.HTTPClient
 	}
 	if cfg.CacheSize > 0 {
@@ -231,7 +230,6 @@ func (c *Config) setDefaults() error {
 	if c.HTTPClient == nil {
 		// A transport of our own, whose idle connections Close can release.
 		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		c.ownClient = true
 	}
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
