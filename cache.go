@@ -2,6 +2,7 @@ package grpcjwt
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -86,7 +87,7 @@ func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway ti
 		claims: claims,
 		key:    key,
 		exp:    claims.ExpiresAt.Add(leeway).UnixNano(),
-		size:   int64(len(token)) + int64(len(claims.raw)) + 256,
+		size:   entrySize(token, claims),
 	}
 	if !claims.NotBefore.IsZero() {
 		e.nbf = claims.NotBefore.Add(-leeway).UnixNano()
@@ -106,6 +107,43 @@ func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway ti
 	}
 	s.m[h] = e
 	s.bytes += e.size
+}
+
+// entryOverhead is what an entry costs beyond its strings and slices: the
+// map slot, the entry and the Claims struct, with allocator rounding.
+const entryOverhead = 384
+
+// entrySize is the memory an entry holds: the token, the payload, and every
+// string and slice of the claims, each rounded up as the allocator does
+// (every string is an allocation of its own, every slice element a string
+// header), so that a token with thousands of tiny scopes is charged for
+// what it really costs.
+func entrySize(token string, c *Claims) int64 {
+	n := entryOverhead + int64(len(token)) + alloc(cap(c.raw))
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID} {
+		n += alloc(len(s))
+	}
+	for _, list := range [...][]string{c.Audience, c.Scopes} {
+		n += alloc(16 * cap(list))
+		for _, s := range list {
+			n += alloc(len(s))
+		}
+	}
+	return n
+}
+
+// alloc rounds a request of n bytes up as Go's allocator does, roughly:
+// to 8 bytes for small objects, to 1/8 of its size class above that.
+func alloc(n int) int64 {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 128:
+		return int64(n+7) &^ 7
+	default:
+		step := 1 << (bits.Len(uint(n)) - 3)
+		return int64((n + step - 1) &^ (step - 1))
+	}
 }
 
 func (s *cacheShard) remove(h uint64, e *cacheEntry) {

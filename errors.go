@@ -55,6 +55,8 @@ var (
 	ErrAudienceMismatch    = errors.New("audience mismatch")
 	ErrTokenExpired        = errors.New("token expired")
 	ErrTokenNotYetValid    = errors.New("token not yet valid")
+	ErrIssuedInFuture      = errors.New("token issued in the future")
+	ErrDuplicateMember     = errors.New("duplicate member in the header or claims")
 	ErrMissingClaim        = errors.New("required claim missing")
 	ErrUnknownKey          = errors.New("no usable key for the token")
 	ErrBadSignature        = errors.New("signature verification failed")

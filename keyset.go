@@ -3,11 +3,6 @@ package grpcjwt
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,18 +17,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
-
-// minRSABits is the smallest RSA modulus a published key may have.
-const minRSABits = 2048
 
 // verifyKey is one usable public key from the provider's JWKS.
 type verifyKey struct {
 	kid string
-	alg string // the JWK's "alg"; "" when the JWK has none
-	pub any    // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
-	raw []byte // the JWK as published, compacted; identifies the key across refreshes
+	alg *jose.Algorithm // the JWK's "alg"; nil when the JWK has none
+	kty string          // "RSA", "EC" or "OKP"
+	crv string          // the curve; "" for RSA
+	pub any             // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	raw []byte          // the JWK as published, compacted; identifies the key across refreshes
 
 	// removed is set when a refresh no longer finds this key upstream, so
 	// that cached verifications made with it stop counting.
@@ -41,29 +36,13 @@ type verifyKey struct {
 }
 
 // fits reports whether the key may verify a token signed with alg: the JWK's
-// own alg, when present, must equal it, and the key type and curve must suit
-// it in any case.
-func (k *verifyKey) fits(alg string) bool {
-	if k.alg != "" && k.alg != alg {
+// own alg, when present, must be it, and the key type and curve must be
+// alg's in any case.
+func (k *verifyKey) fits(alg *jose.Algorithm) bool {
+	if k.alg != nil && k.alg != alg {
 		return false
 	}
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return pub.Curve == elliptic.P256()
-		case "ES384":
-			return pub.Curve == elliptic.P384()
-		case "ES512":
-			return pub.Curve == elliptic.P521()
-		}
-		return false
-	case ed25519.PublicKey:
-		return alg == "EdDSA"
-	}
-	return false
+	return k.kty == alg.KeyType && k.crv == alg.Curve
 }
 
 // keySnapshot is an immutable view of the provider's keys. Lookups read it
@@ -75,7 +54,7 @@ type keySnapshot struct {
 
 // find returns the key for kid that fits alg. A token without kid is
 // verified only when exactly one key fits its alg.
-func (s *keySnapshot) find(kid, alg string) *verifyKey {
+func (s *keySnapshot) find(kid string, alg *jose.Algorithm) *verifyKey {
 	if kid != "" {
 		for _, k := range s.byKID[kid] {
 			if k.fits(alg) {
@@ -97,7 +76,7 @@ func (s *keySnapshot) find(kid, alg string) *verifyKey {
 }
 
 // fitsAny reports whether any key fits alg, whatever its kid.
-func (s *keySnapshot) fitsAny(alg string) bool {
+func (s *keySnapshot) fitsAny(alg *jose.Algorithm) bool {
 	for _, k := range s.keys {
 		if k.fits(alg) {
 			return true
@@ -139,13 +118,13 @@ type keySet struct {
 
 // key returns the key for kid and alg. An unknown kid triggers (or joins) a
 // refresh when the rate limit allows, and waits for it within ctx.
-func (ks *keySet) key(ctx context.Context, now time.Time, kid, alg string) (*verifyKey, error) {
+func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.Algorithm) (*verifyKey, error) {
 	ks.maybeRefresh(now)
 	if k := ks.snap.Load().find(kid, alg); k != nil {
 		return k, nil
 	}
 	if kid == "" && ks.snap.Load().fitsAny(alg) {
-		return nil, tokenErr(ErrUnknownKey, "token has no kid and several keys fit "+alg)
+		return nil, tokenErr(ErrUnknownKey, "token has no kid and several keys fit "+alg.Name)
 	}
 	r := ks.unknownRefresh()
 	if r == nil {
@@ -302,79 +281,6 @@ func (ks *keySet) download(ctx context.Context) (*keySnapshot, time.Duration, er
 	return indexKeys(keys), maxAge(hdr.Get("Cache-Control")), nil
 }
 
-// parseJWKS parses a JWK Set, skipping (and logging) keys that cannot or
-// must not verify signatures. A set with no usable key is an error.
-func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("not a JWK Set: %w", err)
-	}
-	var keys []*verifyKey
-	for i, raw := range doc.Keys {
-		k, err := parseJWK(raw)
-		if err != nil {
-			log.Debug("grpcjwt: skipping JWK", "index", i, "reason", err)
-			continue
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("no usable signing key among %d", len(doc.Keys))
-	}
-	return keys, nil
-}
-
-func parseJWK(raw json.RawMessage) (*verifyKey, error) {
-	var meta struct {
-		Kid    string    `json:"kid"`
-		Use    string    `json:"use"`
-		Alg    string    `json:"alg"`
-		KeyOps *[]string `json:"key_ops"`
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return nil, err
-	}
-	if meta.Use != "" && meta.Use != "sig" {
-		return nil, fmt.Errorf("kid %q: use is %q", meta.Kid, meta.Use)
-	}
-	if meta.KeyOps != nil && !contains(*meta.KeyOps, "verify") {
-		return nil, fmt.Errorf("kid %q: key_ops lack verify", meta.Kid)
-	}
-	if meta.Alg != "" && !supportedAlgs[meta.Alg] {
-		return nil, fmt.Errorf("kid %q: alg %q is not a supported signature algorithm", meta.Kid, meta.Alg)
-	}
-	key, err := jwk.ParseKey(raw)
-	if err != nil {
-		return nil, fmt.Errorf("kid %q: %w", meta.Kid, err)
-	}
-	pub, err := jwk.PublicRawKeyOf(key)
-	if err != nil {
-		return nil, fmt.Errorf("kid %q: %w", meta.Kid, err)
-	}
-	switch p := pub.(type) {
-	case *rsa.PublicKey:
-		if p.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("kid %q: RSA key of %d bits is too small", meta.Kid, p.N.BitLen())
-		}
-	case *ecdsa.PublicKey:
-		switch p.Curve {
-		case elliptic.P256(), elliptic.P384(), elliptic.P521():
-		default:
-			return nil, fmt.Errorf("kid %q: unsupported curve", meta.Kid)
-		}
-	case ed25519.PublicKey:
-	default:
-		return nil, fmt.Errorf("kid %q: key type %T cannot verify signatures", meta.Kid, pub)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, err
-	}
-	return &verifyKey{kid: meta.Kid, alg: meta.Alg, pub: pub, raw: compact.Bytes()}, nil
-}
-
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -437,11 +343,23 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 	if err != nil {
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
 	}
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	var doc struct{ Issuer, JWKSURI string }
+	err = exactjson.Object(body, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "issuer":
+			doc.Issuer, ok = exactjson.String(value)
+		case "jwks_uri":
+			doc.JWKSURI, ok = exactjson.String(value)
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("%q is not a string", name)
+		}
+		return nil
+	})
+	if err != nil {
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
 	}
 	if doc.Issuer != issuer {

@@ -2,12 +2,10 @@ package grpcjwt
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 	"google.golang.org/grpc"
 )
@@ -29,22 +29,12 @@ const (
 	DefaultMinRefreshInterval = time.Minute
 )
 
-// DefaultAlgorithms are the signature algorithms accepted when
+// DefaultAlgorithms returns the signature algorithms accepted when
 // [Config.Algorithms] is empty: every asymmetric JWS algorithm. "none" and
-// the HMAC algorithms can never be enabled.
-var DefaultAlgorithms = []string{
-	"RS256", "RS384", "RS512",
-	"PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512",
-	"EdDSA",
-}
-
-// supportedAlgs maps each algorithm this package can verify to its hash.
-var supportedAlgs = map[string]bool{
-	"RS256": true, "RS384": true, "RS512": true,
-	"PS256": true, "PS384": true, "PS512": true,
-	"ES256": true, "ES384": true, "ES512": true,
-	"EdDSA": true,
+// the HMAC algorithms can never be enabled. Each call returns a new slice,
+// so the defaults cannot be changed from outside.
+func DefaultAlgorithms() []string {
+	return jose.Names()
 }
 
 // Config configures a [Validator]. Issuer and Audience are required; every
@@ -128,7 +118,7 @@ type Config struct {
 type Validator struct {
 	issuer       string
 	audience     string
-	algs         map[string]bool
+	algs         map[string]*jose.Algorithm
 	requireATJWT bool
 	leeway       time.Duration
 	maxSize      int
@@ -151,7 +141,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	v := &Validator{
 		issuer:       cfg.Issuer,
 		audience:     cfg.Audience,
-		algs:         make(map[string]bool, len(cfg.Algorithms)),
+		algs:         make(map[string]*jose.Algorithm, len(cfg.Algorithms)),
 		requireATJWT: cfg.RequireATJWT,
 		leeway:       cfg.Leeway,
 		maxSize:      cfg.MaxTokenSize,
@@ -159,7 +149,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		log:          cfg.Logger,
 	}
 	for _, a := range cfg.Algorithms {
-		v.algs[a] = true
+		v.algs[a] = jose.Lookup(a)
 	}
 	if ownClient {
 		v.ownClient = cfg.HTTPClient
@@ -211,11 +201,11 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	if len(c.Algorithms) == 0 {
-		c.Algorithms = DefaultAlgorithms
+		c.Algorithms = DefaultAlgorithms()
 	}
 	for _, a := range c.Algorithms {
-		if !supportedAlgs[a] {
-			return fmt.Errorf("grpcjwt: Config.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", a, strings.Join(DefaultAlgorithms, ", "))
+		if jose.Lookup(a) == nil {
+			return fmt.Errorf("grpcjwt: Config.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", a, strings.Join(DefaultAlgorithms(), ", "))
 		}
 	}
 	switch {
@@ -275,17 +265,67 @@ func (v *Validator) Close() error {
 
 var b64 = base64.RawURLEncoding.Strict()
 
-// header is the JOSE header fields grpcjwt reads. Fields that are present
-// but must not be (crit, b64, zip, enc) are caught as raw JSON.
+// header is the JOSE header members grpcjwt reads, by their exact names.
 type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  *string         `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
-	Zip  json.RawMessage `json:"zip"`
-	Enc  json.RawMessage `json:"enc"`
+	alg, kid string
+	typ      *string
 }
+
+// parseHeader reads a JOSE header. Members that are present but must not be
+// (crit, b64, zip, enc) refuse the token; jwk, jku, x5u and x5c are never
+// read.
+func parseHeader(raw []byte) (header, error) {
+	var h header
+	err := exactjson.Object(raw, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "alg":
+			h.alg, ok = exactjson.String(value)
+		case "kid":
+			h.kid, ok = exactjson.String(value)
+		case "typ":
+			var t string
+			t, ok = exactjson.String(value)
+			h.typ = &t
+		case "crit", "b64", "zip", "enc":
+			return tokenErr(ErrUnsupportedHeader, "crit, b64, zip and enc are not supported")
+		default:
+			return nil
+		}
+		if !ok {
+			return tokenErr(ErrTokenMalformed, fmt.Sprintf("header member %q has the wrong type", name))
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, exactjson.ErrDuplicate) {
+			return h, tokenErr(ErrDuplicateMember, "header: "+err.Error())
+		}
+		if _, ok := err.(*TokenError); ok {
+			return h, err
+		}
+		return h, tokenErr(ErrTokenMalformed, "header is not a JSON object: "+err.Error())
+	}
+	return h, nil
+}
+
+// isBase64URL reports whether every byte of s is in the base64url alphabet
+// (RFC 4648 §5). The decoder alone would skip CR and LF.
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !b64Alphabet[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var b64Alphabet = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
 
 // Validate verifies token and returns its claims. The checks run cheapest
 // first, so that junk costs neither a signature check nor a key fetch:
@@ -344,26 +384,27 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if dot2 == len(token)-1 {
 		return nil, nil, tokenErr(ErrTokenMalformed, "empty signature")
 	}
+	if !isBase64URL(token[:dot1]) || !isBase64URL(token[dot1+1:dot2]) || !isBase64URL(token[dot2+1:]) {
+		return nil, nil, tokenErr(ErrTokenMalformed, "a byte outside the base64url alphabet")
+	}
 	hdrJSON, err := b64.DecodeString(token[:dot1])
 	if err != nil {
 		return nil, nil, tokenErr(ErrTokenMalformed, "header is not base64url")
 	}
 
 	// 2. Header.
-	var h header
-	if err := json.Unmarshal(hdrJSON, &h); err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "header is not a JSON object of the expected types")
+	h, err := parseHeader(hdrJSON)
+	if err != nil {
+		return nil, nil, err
 	}
-	if !v.algs[h.Alg] {
-		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.Alg)))
+	alg := v.algs[h.alg]
+	if alg == nil {
+		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.alg)))
 	}
-	if h.Crit != nil || h.B64 != nil || h.Zip != nil || h.Enc != nil {
-		return nil, nil, tokenErr(ErrUnsupportedHeader, "crit, b64, zip and enc are not supported")
-	}
-	if !v.typAllowed(h.Typ) {
+	if !v.typAllowed(h.typ) {
 		typ := "(absent)"
-		if h.Typ != nil {
-			typ = fmt.Sprintf("%q", truncate(*h.Typ))
+		if h.typ != nil {
+			typ = fmt.Sprintf("%q", truncate(*h.typ))
 		}
 		return nil, nil, tokenErr(ErrTypeNotAllowed, "typ "+typ)
 	}
@@ -374,11 +415,14 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, tokenErr(ErrTokenMalformed, "payload is not base64url")
 	}
-	p, err := parseClaims(raw)
+	c, has, err := parsePayload(raw)
 	if err != nil {
+		if errors.Is(err, exactjson.ErrDuplicate) {
+			return nil, nil, tokenErr(ErrDuplicateMember, "payload: "+err.Error())
+		}
 		return nil, nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
 	}
-	if err := v.checkClaims(p, now); err != nil {
+	if err := v.checkClaims(c, has, now); err != nil {
 		return nil, nil, err
 	}
 
@@ -387,16 +431,16 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
 	}
-	key, err := v.keys.key(ctx, now, h.Kid, h.Alg)
+	key, err := v.keys.key(ctx, now, h.kid, alg)
 	if err != nil {
 		return nil, nil, err
 	}
 
 	// 5. Signature.
-	if err := verifySignature(key.pub, h.Alg, []byte(token[:dot2]), sig); err != nil {
-		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.Kid), h.Alg))
+	if err := verifySignature(key.pub, alg, []byte(token[:dot2]), sig); err != nil {
+		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.kid), h.alg))
 	}
-	return p.claims(raw), key, nil
+	return c, key, nil
 }
 
 func (v *Validator) typAllowed(typ *string) bool {
@@ -413,56 +457,52 @@ func (v *Validator) typAllowed(typ *string) bool {
 	return !v.requireATJWT && strings.EqualFold(t, "JWT")
 }
 
-func (v *Validator) checkClaims(p *payload, now time.Time) error {
-	if p.Iss == nil {
+func (v *Validator) checkClaims(c *Claims, has present, now time.Time) error {
+	if has&hasIss == 0 {
 		return tokenErr(ErrMissingClaim, "iss")
 	}
-	if *p.Iss != v.issuer {
-		return tokenErr(ErrIssuerMismatch, fmt.Sprintf("want %q, got %q", v.issuer, truncate(*p.Iss)))
+	if c.Issuer != v.issuer {
+		return tokenErr(ErrIssuerMismatch, fmt.Sprintf("want %q, got %q", v.issuer, truncate(c.Issuer)))
 	}
-	if !contains(p.Aud, v.audience) {
-		if len(p.Aud) == 0 {
+	if !contains(c.Audience, v.audience) {
+		if len(c.Audience) == 0 {
 			return tokenErr(ErrMissingClaim, "aud")
 		}
 		got := make([]string, 0, 3)
-		for _, a := range p.Aud[:min(len(p.Aud), 3)] {
+		for _, a := range c.Audience[:min(len(c.Audience), 3)] {
 			got = append(got, truncate(a))
 		}
-		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %q, got %q (of %d)", v.audience, got, len(p.Aud)))
+		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %q, got %q (of %d)", v.audience, got, len(c.Audience)))
 	}
-	if p.Exp == nil {
+	if has&hasExp == 0 {
 		return tokenErr(ErrMissingClaim, "exp")
 	}
-	return v.checkTimes(now, p.Exp.t, p.Nbf)
+	if has&hasIat != 0 && c.IssuedAt.After(now.Add(v.leeway)) {
+		return tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
+	}
+	return v.checkTimes(now, c.ExpiresAt, c.NotBefore)
 }
 
-func (v *Validator) checkTimes(now, exp time.Time, nbf *numericDate) error {
+// checkTimes checks exp and nbf (zero when absent) against now with the
+// leeway.
+func (v *Validator) checkTimes(now, exp, nbf time.Time) error {
 	if now.After(exp.Add(v.leeway)) {
 		return tokenErr(ErrTokenExpired, fmt.Sprintf("expired at %s, now %s, leeway %s", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}
-	if nbf != nil && now.Add(v.leeway).Before(nbf.t) {
-		return tokenErr(ErrTokenNotYetValid, fmt.Sprintf("not before %s, now %s, leeway %s", nbf.t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
+	if !nbf.IsZero() && now.Add(v.leeway).Before(nbf) {
+		return tokenErr(ErrTokenNotYetValid, fmt.Sprintf("not before %s, now %s, leeway %s", nbf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}
 	return nil
 }
 
 // verifySignature checks sig over signingInput with pub. The caller has
 // checked that the key fits alg.
-func verifySignature(pub any, alg string, signingInput, sig []byte) error {
-	var h crypto.Hash
-	switch alg[len(alg)-3:] {
-	case "256":
-		h = crypto.SHA256
-	case "384":
-		h = crypto.SHA384
-	case "512":
-		h = crypto.SHA512
-	}
+func verifySignature(pub any, alg *jose.Algorithm, signingInput, sig []byte) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return jwsbb.VerifyRSA(k, signingInput, sig, h, alg[0] == 'P')
+		return jwsbb.VerifyRSA(k, signingInput, sig, alg.Hash, alg.PSS)
 	case *ecdsa.PublicKey:
-		return jwsbb.VerifyECDSA(k, signingInput, sig, h)
+		return jwsbb.VerifyECDSA(k, signingInput, sig, alg.Hash)
 	case ed25519.PublicKey:
 		return jwsbb.VerifyEdDSA(k, signingInput, sig)
 	}

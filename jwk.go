@@ -1,0 +1,204 @@
+package grpcjwt
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
+)
+
+// minRSABits is the smallest RSA modulus a published key may have.
+const minRSABits = 2048
+
+// parseJWKS parses a JWK Set, skipping (and logging) keys that cannot or
+// must not verify signatures. A set with no usable key is an error, and so
+// is a set that is not one JSON object with a single "keys" array.
+func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
+	var list []byte
+	err := exactjson.Object(body, func(name, value []byte) error {
+		if string(name) == "keys" {
+			list = value
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("not a JWK Set: %w", err)
+	}
+	var keys []*verifyKey
+	n := 0
+	isArray, _ := exactjson.Array(list, func(raw []byte) error {
+		k, err := parseJWK(raw)
+		if err != nil {
+			log.Debug("grpcjwt: skipping JWK", "index", n, "reason", err)
+		} else {
+			keys = append(keys, k)
+		}
+		n++
+		return nil
+	})
+	if !isArray {
+		return nil, errors.New(`not a JWK Set: no "keys" array`)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no usable signing key among %d", n)
+	}
+	return keys, nil
+}
+
+// jwkMembers are the members of a JWK that grpcjwt reads, by exact name.
+type jwkMembers struct {
+	kty, kid, use, alg, crv string
+	n, e, x, y              []byte // base64url, still encoded
+	keyOps                  []string
+	hasKeyOps, private      bool
+}
+
+// parseJWK builds a verification key from one JWK of a set. Keys marked for
+// encryption, without "verify" among their key_ops, with an algorithm or
+// curve grpcjwt does not verify, with private members, RSA keys under 2048
+// bits, and JWKs with a duplicate member are refused.
+func parseJWK(raw []byte) (*verifyKey, error) {
+	var m jwkMembers
+	err := exactjson.Object(raw, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "kty":
+			m.kty, ok = exactjson.String(value)
+		case "kid":
+			m.kid, ok = exactjson.String(value)
+		case "use":
+			m.use, ok = exactjson.String(value)
+		case "alg":
+			m.alg, ok = exactjson.String(value)
+		case "crv":
+			m.crv, ok = exactjson.String(value)
+		case "n":
+			m.n, ok = exactjson.StringBytes(value)
+		case "e":
+			m.e, ok = exactjson.StringBytes(value)
+		case "x":
+			m.x, ok = exactjson.StringBytes(value)
+		case "y":
+			m.y, ok = exactjson.StringBytes(value)
+		case "key_ops":
+			m.hasKeyOps = true
+			m.keyOps, ok = stringOrStrings(value)
+			ok = ok && value[0] == '['
+		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
+			m.private = true
+			return nil
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("member %q has the wrong type", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	kid := truncate(m.kid)
+	switch {
+	case m.private:
+		return nil, fmt.Errorf("kid %q: has private key members", kid)
+	case m.use != "" && m.use != "sig":
+		return nil, fmt.Errorf("kid %q: use is %q", kid, truncate(m.use))
+	case m.hasKeyOps && !contains(m.keyOps, "verify"):
+		return nil, fmt.Errorf("kid %q: key_ops lack verify", kid)
+	}
+	var alg *jose.Algorithm
+	if m.alg != "" {
+		if alg = jose.Lookup(m.alg); alg == nil {
+			return nil, fmt.Errorf("kid %q: alg %q is not a supported signature algorithm", kid, truncate(m.alg))
+		}
+	}
+	pub, err := m.publicKey()
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", kid, err)
+	}
+	if alg != nil && (alg.KeyType != m.kty || (alg.Curve != "" && alg.Curve != m.crv)) {
+		return nil, fmt.Errorf("kid %q: alg %s does not fit a %s %s key", kid, alg.Name, m.kty, m.crv)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	crv := m.crv
+	if m.kty == "RSA" {
+		crv = "" // meaningless for RSA, whatever the JWK says
+	}
+	return &verifyKey{kid: m.kid, alg: alg, kty: m.kty, crv: crv, pub: pub, raw: compact.Bytes()}, nil
+}
+
+// publicKey decodes the key material of m.
+func (m *jwkMembers) publicKey() (any, error) {
+	switch m.kty {
+	case "RSA":
+		n, err1 := decodeB64(m.n)
+		e, err2 := decodeB64(m.e)
+		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
+			return nil, errors.New("bad RSA n or e")
+		}
+		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		if pub.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is too small", pub.N.BitLen())
+		}
+		if pub.E < 3 || pub.E%2 == 0 {
+			return nil, fmt.Errorf("RSA exponent %d", pub.E)
+		}
+		return pub, nil
+	case "EC":
+		var curve elliptic.Curve
+		switch m.crv {
+		case "P-256":
+			curve = elliptic.P256()
+		case "P-384":
+			curve = elliptic.P384()
+		case "P-521":
+			curve = elliptic.P521()
+		default:
+			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		x, err1 := decodeB64(m.x)
+		y, err2 := decodeB64(m.y)
+		if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
+			return nil, errors.New("bad EC x or y")
+		}
+		point := append(append([]byte{4}, x...), y...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
+			return nil, fmt.Errorf("EC point: %w", err)
+		}
+		return pub, nil
+	case "OKP":
+		if m.crv != "Ed25519" {
+			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
+		}
+		x, err := decodeB64(m.x)
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, errors.New("bad Ed25519 x")
+		}
+		return ed25519.PublicKey(x), nil
+	}
+	return nil, fmt.Errorf("key type %q cannot verify signatures", truncate(m.kty))
+}
+
+// decodeB64 decodes unpadded base64url, refusing any byte outside its
+// alphabet.
+func decodeB64(s []byte) ([]byte, error) {
+	if !isBase64URL(string(s)) {
+		return nil, errors.New("not base64url")
+	}
+	return b64.DecodeString(string(s))
+}

@@ -1,0 +1,168 @@
+package grpcjwt
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+)
+
+// present records which of the claims the validator requires or compares
+// a payload has.
+type present uint8
+
+const (
+	hasIss present = 1 << iota
+	hasExp
+	hasNbf
+	hasIat
+)
+
+// parsePayload reads the registered claims of a JWT payload by their exact
+// names. It checks types only (NumericDates must be JSON numbers, aud a
+// string or an array of strings, ...); the validator checks values. A
+// payload that is not one JSON object with unique member names is refused.
+func parsePayload(raw []byte) (*Claims, present, error) {
+	c := &Claims{raw: raw}
+	var has present
+	var scope, scp []byte
+	var azp string
+	err := exactjson.Object(raw, func(name, value []byte) error {
+		if string(value) == "null" {
+			return nil // as if absent
+		}
+		var ok bool
+		switch string(name) {
+		case "iss":
+			c.Issuer, ok = exactjson.String(value)
+			has |= hasIss
+		case "sub":
+			c.Subject, ok = exactjson.String(value)
+		case "aud":
+			c.Audience, ok = stringOrStrings(value)
+		case "exp":
+			c.ExpiresAt, ok = numericDate(value)
+			has |= hasExp
+		case "nbf":
+			c.NotBefore, ok = numericDate(value)
+			has |= hasNbf
+		case "iat":
+			c.IssuedAt, ok = numericDate(value)
+			has |= hasIat
+		case "jti":
+			c.ID, ok = exactjson.String(value)
+		case "client_id":
+			c.ClientID, ok = exactjson.String(value)
+		case "azp":
+			azp, ok = exactjson.String(value)
+		case "scope":
+			scope = value
+			_, ok = exactjson.StringBytes(value)
+		case "scp":
+			scp = value
+			ok = value[0] == '"' || value[0] == '['
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("claim %q has the wrong type", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if c.ClientID == "" {
+		c.ClientID = azp
+	}
+	switch {
+	case scope != nil:
+		s, _ := exactjson.StringBytes(scope)
+		c.Scopes = splitScopes(string(s))
+	case scp != nil:
+		if c.Scopes, err = scpScopes(scp); err != nil {
+			return nil, 0, err
+		}
+	}
+	return c, has, nil
+}
+
+var errNotNumericDate = errors.New("a NumericDate must be a JSON number")
+
+// numericDate reads a NumericDate (RFC 7519 §2): a JSON number of seconds,
+// possibly fractional. Strings, booleans and values beyond ±2^53 (where
+// time.Unix overflows and floats lose integers) are refused.
+func numericDate(value []byte) (time.Time, bool) {
+	f, ok := exactjson.Number(value)
+	if !ok || math.Abs(f) > 1<<53 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// stringOrStrings reads "aud": a string or an array of strings.
+func stringOrStrings(value []byte) ([]string, bool) {
+	if s, ok := exactjson.String(value); ok {
+		return []string{s}, true
+	}
+	var out []string
+	isArray, err := exactjson.Array(value, func(e []byte) error {
+		s, ok := exactjson.String(e)
+		if !ok {
+			return errors.New("not a string")
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, isArray && err == nil
+}
+
+// scpScopes reads "scp": a space-separated string or an array of strings,
+// each of which must be a scope-token to count.
+func scpScopes(value []byte) ([]string, error) {
+	if s, ok := exactjson.String(value); ok {
+		return splitScopes(s), nil
+	}
+	l, ok := stringOrStrings(value)
+	if !ok {
+		return nil, errors.New(`claim "scp" has the wrong type`)
+	}
+	out := l[:0]
+	for _, s := range l {
+		if isScopeToken(s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// splitScopes splits a scope string on U+0020 only (RFC 6749 §3.3) and
+// keeps the items that are scope-tokens.
+func splitScopes(s string) []string {
+	out := make([]string, 0, strings.Count(s, " ")+1)
+	for item := range strings.SplitSeq(s, " ") {
+		if isScopeToken(item) {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// isScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7E || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
