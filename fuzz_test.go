@@ -2,6 +2,7 @@ package grpcjwt_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -58,6 +59,37 @@ func FuzzValidate(f *testing.F) {
 		defer cancel()
 		if c, err := v.Validate(ctx, tok); err == nil {
 			t.Fatalf("accepted a token the issuer did not sign: %q (sub %q)", tok, c.Subject)
+		}
+	})
+}
+
+// FuzzValidateCanonical: a token is accepted in one spelling only. Seeded
+// with tokens the issuer signed, the fuzzer may find others that verify
+// (bytes the base64url decoder skips, say); each must be exactly the
+// base64url encoding of what it decodes to, so that no signed token can be
+// presented as many strings (each a cache entry of its own).
+func FuzzValidateCanonical(f *testing.F) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience, CacheSize: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer v.Close()
+	tok := iss.Token(nil, grpcjwttest.WithAlg("EdDSA"))
+	f.Add(tok)
+	f.Add(tok[:20] + "\n" + tok[20:])
+	f.Add(tok + "\r\n")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if _, err := v.Validate(context.Background(), tok); err != nil {
+			return
+		}
+		parts := strings.Split(tok, ".")
+		for _, p := range parts {
+			b, err := base64.RawURLEncoding.DecodeString(p)
+			if err != nil || base64.RawURLEncoding.EncodeToString(b) != p {
+				t.Fatalf("accepted a token part that is not canonical base64url: %q", p)
+			}
 		}
 	})
 }

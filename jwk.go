@@ -24,7 +24,7 @@ const minRSABits = 2048
 // is a set that is not one JSON object with a single "keys" array.
 func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
 	var list []byte
-	err := exactjson.Object(body, func(name, value []byte) error {
+	err := exactjson.OuterObject(body, func(name, value []byte) error {
 		if string(name) == "keys" {
 			list = value
 		}

@@ -60,6 +60,25 @@ func Object(data []byte, visit Visitor) error {
 	return nil
 }
 
+// OuterObject is [Object] for an envelope whose nested objects its visitor
+// parses on its own (a JWK Set's keys, say): names must be unique in the
+// outer object only, and nested objects are checked for syntax.
+func OuterObject(data []byte, visit Visitor) error {
+	s := scanner{data: data, outerOnly: true}
+	s.skipSpace()
+	if s.pos >= len(data) || data[s.pos] != '{' {
+		return errors.New("not a JSON object")
+	}
+	if err := s.object(0, visit); err != nil {
+		return err
+	}
+	s.skipSpace()
+	if s.pos != len(data) {
+		return s.errorf("data after the object")
+	}
+	return nil
+}
+
 // Valid reports whether data is one JSON value with unique member names in
 // every object.
 func Valid(data []byte) error {
@@ -76,8 +95,9 @@ func Valid(data []byte) error {
 }
 
 type scanner struct {
-	data []byte
-	pos  int
+	data      []byte
+	pos       int
+	outerOnly bool // check names for duplicates in the outermost object only
 }
 
 func (s *scanner) errorf(what string) error {
@@ -155,7 +175,9 @@ func (s *scanner) object(depth int, visit Visitor) error {
 		if escaped {
 			name = unescape(raw)
 		}
-		if many != nil {
+		if s.outerOnly && depth > 0 {
+			// Nested objects are their visitor's to check.
+		} else if many != nil {
 			if _, dup := many[string(name)]; dup {
 				return duplicate(name)
 			}
