@@ -90,8 +90,6 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 	return c, has, nil
 }
 
-var errNotNumericDate = errors.New("a NumericDate must be a JSON number")
-
 // numericDate reads a NumericDate (RFC 7519 §2): a JSON number of seconds,
 // possibly fractional. Strings, booleans and values beyond ±2^53 (where
 // time.Unix overflows and floats lose integers) are refused.
