@@ -88,9 +88,9 @@ func wantReject(t *testing.T, v *grpcjwt.Validator, tok string, cause error) {
 }
 
 func TestValidateAcceptsEveryAlgorithm(t *testing.T) {
-	iss := newIssuer(t, grpcjwttest.WithAlgorithms(grpcjwttest.Algorithms...))
+	iss := newIssuer(t, grpcjwttest.WithAlgorithms(grpcjwttest.Algorithms()...))
 	v := newValidator(t, iss)
-	for _, alg := range grpcjwttest.Algorithms {
+	for _, alg := range grpcjwttest.Algorithms() {
 		t.Run(alg, func(t *testing.T) {
 			tok := iss.Token(map[string]any{"sub": "alice", "scope": "a b"}, grpcjwttest.WithAlg(alg))
 			c, err := v.Validate(context.Background(), tok)

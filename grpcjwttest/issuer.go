@@ -320,7 +320,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint":                        i.URL + "/token",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": Algorithms,
+		"id_token_signing_alg_values_supported": Algorithms(),
 	})
 }
 

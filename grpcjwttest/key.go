@@ -11,18 +11,15 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
-// Algorithms are the signature algorithms a [Key] can be made for.
-var Algorithms = []string{
-	"RS256", "RS384", "RS512",
-	"PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512",
-	"EdDSA",
-}
+// Algorithms returns the signature algorithms a [Key] can be made for:
+// those grpcjwt verifies, from the same table.
+func Algorithms() []string { return jose.Names() }
 
 // Key is a signing key. Its exported fields say how it is published in a
 // JWKS; change them before publishing the key.
@@ -39,23 +36,25 @@ type Key struct {
 // NewKey generates a key for alg (one of [Algorithms]) with a random kid:
 // RSA 2048 bits, the curve of ES256/384/512, or Ed25519.
 func NewKey(alg string) (*Key, error) {
+	a := jose.Lookup(alg)
+	if a == nil {
+		return nil, fmt.Errorf("grpcjwttest: unsupported algorithm %q", alg)
+	}
 	var (
 		s   crypto.Signer
 		err error
 	)
-	switch alg {
-	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+	switch a.Curve {
+	case "":
 		s, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "ES256":
+	case "P-256":
 		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ES384":
+	case "P-384":
 		s, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "ES512":
+	case "P-521":
 		s, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case "EdDSA":
+	case "Ed25519":
 		_, s, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return nil, fmt.Errorf("grpcjwttest: unsupported algorithm %q", alg)
 	}
 	if err != nil {
 		return nil, err
