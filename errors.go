@@ -88,14 +88,37 @@ func tokenErr(cause error, detail string) error {
 	return &TokenError{Cause: cause, Detail: detail}
 }
 
-// Pre-built statuses: a rejection costs no allocation beyond the error value.
-var (
-	statusHeaderMissing     = newStatus(codes.Unauthenticated, CodeHeaderMissing)
-	statusInvalidFormat     = newStatus(codes.Unauthenticated, CodeInvalidFormat)
-	statusTypeNotSupported  = newStatus(codes.Unauthenticated, CodeTypeNotSupported)
-	statusInvalidToken      = newStatus(codes.Unauthenticated, CodeInvalidToken)
-	statusInsufficientScope = newStatus(codes.PermissionDenied, CodeInsufficientScope)
-)
+// wireError is one row of the table of errors the interceptors put on the
+// wire: the sentinel a cause matches, whose text is the exact status
+// message, and the gRPC code. The status, with its ErrorInfo, is built once
+// from the row, so a rejection costs no allocation beyond the error value.
+type wireError struct {
+	sentinel error
+	code     codes.Code
+	status   *status.Status
+}
+
+// wireErrors is every wire error, in the order [Status] tries them.
+var wireErrors = [...]wireError{
+	{sentinel: ErrHeaderMissing, code: codes.Unauthenticated},
+	{sentinel: ErrInvalidFormat, code: codes.Unauthenticated},
+	{sentinel: ErrTypeNotSupported, code: codes.Unauthenticated},
+	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
+	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
+}
+
+// statusInvalidToken is what any error outside the table becomes.
+var statusInvalidToken *status.Status
+
+func init() {
+	for i := range wireErrors {
+		w := &wireErrors[i]
+		w.status = newStatus(w.code, w.sentinel.Error())
+		if w.sentinel == ErrInvalidToken {
+			statusInvalidToken = w.status
+		}
+	}
+}
 
 func newStatus(c codes.Code, code string) *status.Status {
 	s, err := status.New(c, code).WithDetails(&errdetails.ErrorInfo{
@@ -122,19 +145,13 @@ func reason(code string) string {
 // error (from an authorization hook, say) is returned as it is. Any other
 // error becomes Unauthenticated "invalid_token", so that no cause leaks.
 func Status(err error) *status.Status {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, ErrHeaderMissing):
-		return statusHeaderMissing
-	case errors.Is(err, ErrInvalidFormat):
-		return statusInvalidFormat
-	case errors.Is(err, ErrTypeNotSupported):
-		return statusTypeNotSupported
-	case errors.Is(err, ErrInsufficientScope):
-		return statusInsufficientScope
-	case errors.Is(err, ErrInvalidToken):
-		return statusInvalidToken
+	}
+	for i := range wireErrors {
+		if errors.Is(err, wireErrors[i].sentinel) {
+			return wireErrors[i].status
+		}
 	}
 	if s, ok := status.FromError(err); ok {
 		return s
