@@ -53,11 +53,12 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 		for _, m := range info.Methods {
 			full := "/" + name + "/" + m.Name
 			known[full] = true
+			r, _ := resolveRule(full, o)
 			rules = append(rules, MethodRule{
 				FullMethod:   full,
 				ClientStream: m.IsClientStream,
 				ServerStream: m.IsServerStream,
-				Rule:         resolveRule(full, o),
+				Rule:         r,
 			})
 		}
 	}

@@ -62,7 +62,8 @@ var (
 
 // TokenError is the error returned for a rejected token. It matches
 // [ErrInvalidToken] and its Cause with [errors.Is]. Its message names the
-// cause and a detail but never contains the token.
+// cause and a detail but never contains the token; values quoted from the
+// token are cut to 64 bytes and the whole detail to 512.
 type TokenError struct {
 	Cause  error  // one of the Err* cause sentinels
 	Detail string // what exactly was wrong, for server logs; may be empty
@@ -82,8 +83,10 @@ func (e *TokenError) Unwrap() error { return e.Cause }
 // Is reports whether target is [ErrInvalidToken].
 func (e *TokenError) Is(target error) bool { return target == ErrInvalidToken }
 
+// tokenErr builds a TokenError. The detail is bounded here, whatever built
+// it, since it may quote the token and reaches logs and hooks.
 func tokenErr(cause error, detail string) error {
-	return &TokenError{Cause: cause, Detail: detail}
+	return &TokenError{Cause: cause, Detail: truncateTo(detail, maxDetail)}
 }
 
 // Pre-built statuses: a rejection costs no allocation beyond the error value.

@@ -466,12 +466,3 @@ func checkHTTPURL(s string) error {
 	}
 	return nil
 }
-
-// truncate shortens an attacker-controlled string for logs.
-func truncate(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

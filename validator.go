@@ -318,7 +318,7 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		if v.log.Enabled(ctx, slog.LevelDebug) {
 			method, _ := grpc.Method(ctx)
-			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", method, "error", err)
+			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", truncateTo(method, maxMethodName), "error", err)
 		}
 		return nil, err
 	}
