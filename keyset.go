@@ -445,7 +445,7 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("grpcjwt: issuer mismatch: configured %q, discovery says %q", issuer, doc.Issuer)
+		return "", fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, doc.Issuer)
 	}
 	if err := checkHTTPURL(doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)

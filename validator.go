@@ -142,11 +142,15 @@ type Validator struct {
 // NewValidator checks cfg, performs OIDC discovery and fetches the JWKS,
 // all within ctx: a provider that hangs makes it fail when ctx is done (and
 // in any case after HTTPTimeout per request). It fails with a message
-// naming what went wrong.
+// naming what went wrong, and an error that matches, with [errors.Is], one
+// of [ErrConfig] (cfg is invalid), [ErrDiscovery] (also [ErrIssuerMismatch]
+// when the provider names another issuer) or [ErrKeySet] (the JWKS could
+// not be fetched or has no usable key), along with the cause, such as
+// [context.DeadlineExceeded].
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	if err := cfg.setDefaults(); err != nil {
-		return nil, err
+		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
 		issuer:       cfg.Issuer,
@@ -171,7 +175,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if jwksURL == "" {
 		u, err := discover(ctx, cfg.HTTPClient, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
 		if err != nil {
-			return nil, err
+			return nil, &startupError{ErrDiscovery, err}
 		}
 		jwksURL = u
 	}
@@ -190,7 +194,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if err := v.keys.fetch(ctx); err != nil {
 		v.Close()
-		return nil, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
+		return nil, &startupError{ErrKeySet, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)}
 	}
 	return v, nil
 }
