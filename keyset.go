@@ -450,6 +450,9 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 	if err := checkHTTPURL(doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
 	}
+	if err := checkKeysURL(issuer, doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+	}
 	return doc.JWKSURI, nil
 }
 

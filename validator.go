@@ -55,14 +55,16 @@ type Config struct {
 	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
 	// found through OIDC discovery at Issuer, less any trailing slash, plus
 	// "/.well-known/openid-configuration"; the document's "issuer" must
-	// equal Issuer exactly. Plain http:// is allowed, for local providers.
+	// equal Issuer exactly. Plain http:// is allowed, for local providers;
+	// the keys of an https issuer are only ever fetched over https.
 	Issuer string
 
 	// Audience is the API's identifier (resource indicator); it must appear
 	// in the token's "aud", a string or an array.
 	Audience string
 
-	// JWKSURL, when set, is used instead of discovery.
+	// JWKSURL, when set, is used instead of discovery. It must be https
+	// when Issuer is.
 	JWKSURL string
 
 	// Algorithms restricts the accepted signature algorithms; default
@@ -83,7 +85,9 @@ type Config struct {
 
 	// HTTPClient fetches discovery and the JWKS; default a client of the
 	// http package's default transport. Each request is bounded by
-	// HTTPTimeout whatever the client's own settings.
+	// HTTPTimeout whatever the client's own settings. A redirect from https
+	// to http is refused before the client's own CheckRedirect is asked;
+	// the client itself is not modified.
 	HTTPClient *http.Client
 
 	// HTTPTimeout bounds each discovery or JWKS request; default
@@ -171,9 +175,10 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if cfg.CacheSize > 0 {
 		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
 	}
+	client := refuseDowngrade(cfg.HTTPClient)
 	jwksURL := cfg.JWKSURL
 	if jwksURL == "" {
-		u, err := discover(ctx, cfg.HTTPClient, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
+		u, err := discover(ctx, client, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
 		if err != nil {
 			return nil, &startupError{ErrDiscovery, err}
 		}
@@ -182,7 +187,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	v.keys = &keySet{
 		jwksURL:     jwksURL,
-		client:      cfg.HTTPClient,
+		client:      client,
 		timeout:     cfg.HTTPTimeout,
 		maxBody:     cfg.MaxResponseSize,
 		interval:    cfg.RefreshInterval,
@@ -211,6 +216,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.JWKSURL != "" {
 		if err := checkHTTPURL(c.JWKSURL); err != nil {
+			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
+		}
+		if err := checkKeysURL(c.Issuer, c.JWKSURL); err != nil {
 			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
 		}
 	}
