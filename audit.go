@@ -41,8 +41,11 @@ func (m MethodRule) String() string {
 //
 // It returns an error, along with the rules, when an option names a method
 // or service that srv does not have (a typo must not silently leave a
-// method protected differently than intended) or when a method is both
-// public and given scopes. A service can refuse to start on it.
+// method protected differently than intended), when a Go option makes a
+// method both public and scoped, or when a method's rule, from Go or
+// .proto options, is both optional and scoped (a caller would get in
+// without a token, but not with one that lacks the scopes). A service can
+// refuse to start on it.
 func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 	o := evaluateOptions(opts)
 	services := srv.GetServiceInfo()
@@ -53,11 +56,12 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 		for _, m := range info.Methods {
 			full := "/" + name + "/" + m.Name
 			known[full] = true
+			r, _ := resolveRule(full, o)
 			rules = append(rules, MethodRule{
 				FullMethod:   full,
 				ClientStream: m.IsClientStream,
 				ServerStream: m.IsServerStream,
-				Rule:         resolveRule(full, o),
+				Rule:         r,
 			})
 		}
 	}
@@ -74,6 +78,13 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 		}
 		if s := o.rules[name]; s.access == AccessPublic && len(s.scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has scopes %q; public methods read no token", name, s.scopes))
+		}
+	}
+	// Checked on the resolved rules, so that Go and .proto options alike
+	// are covered.
+	for _, m := range rules {
+		if m.Access == AccessOptional && len(m.Scopes) > 0 {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", m.FullMethod, m.Scopes, m.Source))
 		}
 	}
 	return rules, errors.Join(errs...)

@@ -62,9 +62,32 @@ var (
 	ErrBadSignature        = errors.New("signature verification failed")
 )
 
+// Errors of [NewValidator]: each error it returns matches exactly one of
+// them with [errors.Is], and keeps its own message and wrapped causes.
+var (
+	// ErrConfig: the Config is invalid (a required field is missing, a URL
+	// is not an absolute http(s) one, an algorithm is not allowed, ...).
+	ErrConfig = errors.New("grpcjwt: invalid Config")
+	// ErrDiscovery: OIDC discovery failed: the provider configuration could
+	// not be fetched or parsed, its jwks_uri is unusable, or its issuer is
+	// not Config.Issuer, in which case the error also matches
+	// [ErrIssuerMismatch].
+	ErrDiscovery = errors.New("grpcjwt: OIDC discovery failed")
+	// ErrKeySet: the first JWKS fetch failed, or the set has no usable key.
+	ErrKeySet = errors.New("grpcjwt: fetching the JWKS failed")
+)
+
+// startupError gives an error of NewValidator its sentinel, leaving its
+// message as it is.
+type startupError struct{ kind, err error }
+
+func (e *startupError) Error() string   { return e.err.Error() }
+func (e *startupError) Unwrap() []error { return []error{e.kind, e.err} }
+
 // TokenError is the error returned for a rejected token. It matches
 // [ErrInvalidToken] and its Cause with [errors.Is]. Its message names the
-// cause and a detail but never contains the token.
+// cause and a detail but never contains the token; values quoted from the
+// token are cut to 64 bytes and the whole detail to 512.
 type TokenError struct {
 	Cause  error  // one of the Err* cause sentinels
 	Detail string // what exactly was wrong, for server logs; may be empty
@@ -84,8 +107,10 @@ func (e *TokenError) Unwrap() error { return e.Cause }
 // Is reports whether target is [ErrInvalidToken].
 func (e *TokenError) Is(target error) bool { return target == ErrInvalidToken }
 
+// tokenErr builds a TokenError. The detail is bounded here, whatever built
+// it, since it may quote the token and reaches logs and hooks.
 func tokenErr(cause error, detail string) error {
-	return &TokenError{Cause: cause, Detail: detail}
+	return &TokenError{Cause: cause, Detail: truncateTo(detail, maxDetail)}
 }
 
 // wireError is one row of the table of errors the interceptors put on the

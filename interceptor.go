@@ -51,7 +51,7 @@ func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) 
 	c, err := a.check(ctx, method)
 	if err != nil {
 		if a.opts.onReject != nil {
-			a.opts.onReject(ctx, method, err)
+			a.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
 		}
 		return nil, Status(err).Err()
 	}

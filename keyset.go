@@ -363,9 +363,12 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("grpcjwt: issuer mismatch: configured %q, discovery says %q", issuer, doc.Issuer)
+		return "", fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, doc.Issuer)
 	}
 	if err := checkHTTPURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+	}
+	if err := checkKeysURL(issuer, doc.JWKSURI); err != nil {
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
 	}
 	return doc.JWKSURI, nil
@@ -383,13 +386,4 @@ func checkHTTPURL(s string) error {
 		return fmt.Errorf("%q is not an absolute http(s) URL", s)
 	}
 	return nil
-}
-
-// truncate shortens an attacker-controlled string for logs.
-func truncate(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -95,6 +95,12 @@ func WithAuthorizer(f Authorizer) Option {
 // status error. The client only ever sees the status; f is where servers
 // log, count or trace the reason. f runs on the request path: keep it
 // cheap, and never log the token.
+//
+// fullMethod is the name the caller sent, which on a server with an
+// unknown-service handler may be any string: names longer than 256 bytes
+// are cut (and end in "…"), so that it can be logged as it is. It is still
+// the caller's choice: do not use it as a metric label unless it is one the
+// server has. The error's text is bounded too.
 func WithRejectHook(f func(ctx context.Context, fullMethod string, err error)) Option {
 	return func(o *options) { o.onReject = f }
 }

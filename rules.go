@@ -47,17 +47,22 @@ type Rule struct {
 // options entirely: if any Go option names the method or its service, the
 // .proto options are not consulted. Within each, a method rule overrides a
 // service rule.
-func resolveRule(fullMethod string, o *options) Rule {
+//
+// It also reports whether fullMethod is known: named exactly by a Go option
+// or registered in the protobuf registry. Only known names may be cached;
+// any other is a string a caller chose.
+func resolveRule(fullMethod string, o *options) (Rule, bool) {
 	if s, ok := o.rules[fullMethod]; ok {
-		return s.rule("go:method")
+		return s.rule("go:method"), true
 	}
+	r, registered := protoRule(fullMethod)
 	if s, ok := o.rules[serviceOf(fullMethod)]; ok {
-		return s.rule("go:service")
+		return s.rule("go:service"), registered
 	}
-	if r, ok := protoRule(fullMethod); ok {
-		return r
+	if r.Source != "" {
+		return r, registered
 	}
-	return Rule{Access: AccessRequired, Source: "default"}
+	return Rule{Access: AccessRequired, Source: "default"}, registered
 }
 
 func (s *ruleSpec) rule(source string) Rule {
@@ -70,10 +75,19 @@ func (s *ruleSpec) rule(source string) Rule {
 
 // protoRule reads the grpcjwt.v1 method or service option of fullMethod
 // from the global protobuf registry, where generated code registers itself.
+// It returns the rule, with an empty Source when there is none, and whether
+// the method is registered.
 func protoRule(fullMethod string) (Rule, bool) {
 	name := strings.TrimPrefix(fullMethod, "/")
 	svc, method, ok := strings.Cut(name, "/")
 	if !ok {
+		return Rule{}, false
+	}
+	// A service lives directly in its package. Checking the package first
+	// keeps the lookup linear in the name's length: on a miss,
+	// FindDescriptorByName tries every dot-separated prefix, which costs
+	// quadratic time in a name a caller made of dots.
+	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
 		return Rule{}, false
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
@@ -84,15 +98,16 @@ func protoRule(fullMethod string) (Rule, bool) {
 	if !ok {
 		return Rule{}, false
 	}
-	if md := sd.Methods().ByName(protoreflect.Name(method)); md != nil {
+	md := sd.Methods().ByName(protoreflect.Name(method))
+	if md != nil {
 		if r, ok := ruleOption(md.Options(), grpcjwtv1.E_Method); ok {
 			return fromProto(r, "proto:method"), true
 		}
 	}
 	if r, ok := ruleOption(sd.Options(), grpcjwtv1.E_Service); ok {
-		return fromProto(r, "proto:service"), true
+		return fromProto(r, "proto:service"), md != nil
 	}
-	return Rule{}, false
+	return Rule{}, md != nil
 }
 
 // ruleOption returns the grpcjwt.v1 rule set in opts, if one is.
@@ -117,28 +132,34 @@ func fromProto(p *grpcjwtv1.Rule, source string) Rule {
 	return r
 }
 
-// maxCachedRules bounds the rule cache: method names come from clients,
-// and a server with an unknown-service handler sees any name they send.
+// maxCachedRules bounds the rule cache as a backstop. Only known names are
+// cached (see [resolveRule]), so the program, not its callers, sets how many
+// there are.
 const maxCachedRules = 4096
 
-// ruleCache resolves each method's rule once. Lookups after the first are a
-// lock-free map read.
+// ruleCache resolves the rule of each known method once: lookups after the
+// first are a lock-free, allocation-free map read. A name that is neither
+// named by a Go option nor registered in the protobuf registry is resolved
+// on every call and never kept, so that method names a caller makes up
+// (a server with an unknown-service handler sees any it sends) retain no
+// memory. Resolving one costs two map lookups and a registry lookup, and
+// allocates nothing.
 type ruleCache struct {
 	m sync.Map // full method -> *Rule
 	n atomic.Int64
 }
 
-func (c *ruleCache) get(fullMethod string, o *options) *Rule {
+func (c *ruleCache) get(fullMethod string, o *options) Rule {
 	if r, ok := c.m.Load(fullMethod); ok {
-		return r.(*Rule)
+		return *r.(*Rule)
 	}
-	r := resolveRule(fullMethod, o)
-	if c.n.Load() >= maxCachedRules {
-		return &r
+	r, known := resolveRule(fullMethod, o)
+	if !known || c.n.Load() >= maxCachedRules {
+		return r
 	}
-	actual, loaded := c.m.LoadOrStore(fullMethod, &r)
-	if !loaded {
+	kept := r // only a kept rule goes to the heap
+	if _, loaded := c.m.LoadOrStore(fullMethod, &kept); !loaded {
 		c.n.Add(1)
 	}
-	return actual.(*Rule)
+	return r
 }

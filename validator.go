@@ -45,14 +45,16 @@ type Config struct {
 	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
 	// found through OIDC discovery at Issuer, less any trailing slash, plus
 	// "/.well-known/openid-configuration"; the document's "issuer" must
-	// equal Issuer exactly. Plain http:// is allowed, for local providers.
+	// equal Issuer exactly. Plain http:// is allowed, for local providers;
+	// the keys of an https issuer are only ever fetched over https.
 	Issuer string
 
 	// Audience is the API's identifier (resource indicator); it must appear
 	// in the token's "aud", a string or an array.
 	Audience string
 
-	// JWKSURL, when set, is used instead of discovery.
+	// JWKSURL, when set, is used instead of discovery. It must be https
+	// when Issuer is.
 	JWKSURL string
 
 	// Algorithms restricts the accepted signature algorithms; default
@@ -73,7 +75,9 @@ type Config struct {
 
 	// HTTPClient fetches discovery and the JWKS; default a client of the
 	// http package's default transport. Each request is bounded by
-	// HTTPTimeout whatever the client's own settings.
+	// HTTPTimeout whatever the client's own settings. A redirect from https
+	// to http is refused before the client's own CheckRedirect is asked;
+	// the client itself is not modified.
 	HTTPClient *http.Client
 
 	// HTTPTimeout bounds each discovery or JWKS request; default
@@ -132,11 +136,15 @@ type Validator struct {
 // NewValidator checks cfg, performs OIDC discovery and fetches the JWKS,
 // all within ctx: a provider that hangs makes it fail when ctx is done (and
 // in any case after HTTPTimeout per request). It fails with a message
-// naming what went wrong.
+// naming what went wrong, and an error that matches, with [errors.Is], one
+// of [ErrConfig] (cfg is invalid), [ErrDiscovery] (also [ErrIssuerMismatch]
+// when the provider names another issuer) or [ErrKeySet] (the JWKS could
+// not be fetched or has no usable key), along with the cause, such as
+// [context.DeadlineExceeded].
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	if err := cfg.setDefaults(); err != nil {
-		return nil, err
+		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
 		issuer:       cfg.Issuer,
@@ -157,18 +165,19 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if cfg.CacheSize > 0 {
 		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
 	}
+	client := refuseDowngrade(cfg.HTTPClient)
 	jwksURL := cfg.JWKSURL
 	if jwksURL == "" {
-		u, err := discover(ctx, cfg.HTTPClient, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
+		u, err := discover(ctx, client, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
 		if err != nil {
-			return nil, err
+			return nil, &startupError{ErrDiscovery, err}
 		}
 		jwksURL = u
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	v.keys = &keySet{
 		jwksURL:     jwksURL,
-		client:      cfg.HTTPClient,
+		client:      client,
 		timeout:     cfg.HTTPTimeout,
 		maxBody:     cfg.MaxResponseSize,
 		interval:    cfg.RefreshInterval,
@@ -180,7 +189,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if err := v.keys.fetch(ctx); err != nil {
 		v.Close()
-		return nil, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
+		return nil, &startupError{ErrKeySet, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)}
 	}
 	return v, nil
 }
@@ -197,6 +206,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.JWKSURL != "" {
 		if err := checkHTTPURL(c.JWKSURL); err != nil {
+			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
+		}
+		if err := checkKeysURL(c.Issuer, c.JWKSURL); err != nil {
 			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
 		}
 	}
@@ -358,7 +370,7 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		if v.log.Enabled(ctx, slog.LevelDebug) {
 			method, _ := grpc.Method(ctx)
-			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", method, "error", err)
+			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", truncateTo(method, maxMethodName), "error", err)
 		}
 		return nil, err
 	}

@@ -61,6 +61,7 @@ type Issuer struct {
 	jwksMode        Mode
 	discoveryMode   Mode
 	discoveryIssuer string
+	jwksURI         string // the discovery document's jwks_uri
 	cacheControl    string
 	jwksBody        []byte // overrides the JWKS when set
 
@@ -73,6 +74,7 @@ type Issuer struct {
 type config struct {
 	path string
 	algs []string
+	tls  bool
 }
 
 // Option configures [NewIssuer].
@@ -90,6 +92,12 @@ func WithPath(path string) Option {
 // [Issuer.Token], which publishes it then.
 func WithAlgorithms(algs ...string) Option {
 	return func(c *config) { c.algs = algs }
+}
+
+// WithTLS serves the issuer over HTTPS, with httptest's certificate for
+// "127.0.0.1": URL starts with "https://", and [Issuer.Client] trusts it.
+func WithTLS() Option {
+	return func(c *config) { c.tls = true }
 }
 
 // NewIssuer starts an issuer on a loopback port. It panics if it cannot,
@@ -119,9 +127,18 @@ func NewIssuer(opts ...Option) *Issuer {
 	mux.HandleFunc("POST "+cfg.path+"/token", i.serveToken)
 	// URL is set before the server starts, so handlers never race with it.
 	i.srv = httptest.NewUnstartedServer(mux)
-	i.URL = "http://" + i.srv.Listener.Addr().String() + cfg.path
+	scheme := "http://"
+	if cfg.tls {
+		scheme = "https://"
+	}
+	i.URL = scheme + i.srv.Listener.Addr().String() + cfg.path
 	i.discoveryIssuer = i.URL
-	i.srv.Start()
+	i.jwksURI = i.JWKSURL()
+	if cfg.tls {
+		i.srv.StartTLS()
+	} else {
+		i.srv.Start()
+	}
 	return i
 }
 
@@ -153,6 +170,15 @@ func (i *Issuer) SetDiscoveryIssuer(issuer string) {
 	i.discoveryIssuer = issuer
 	i.mu.Unlock()
 }
+
+// SetJWKSURI makes the discovery document name u as jwks_uri instead of
+// [Issuer.JWKSURL], as a provider whose keys are served elsewhere would.
+func (i *Issuer) SetJWKSURI(u string) { i.mu.Lock(); i.jwksURI = u; i.mu.Unlock() }
+
+// Client returns an HTTP client for the issuer: for one started
+// [WithTLS], a client that trusts its certificate (and that of any other
+// httptest TLS server), as httptest.Server.Client does.
+func (i *Issuer) Client() *http.Client { return i.srv.Client() }
 
 // SetCacheControl sets the Cache-Control header of JWKS responses.
 func (i *Issuer) SetCacheControl(v string) { i.mu.Lock(); i.cacheControl = v; i.mu.Unlock() }
@@ -309,14 +335,14 @@ func (i *Issuer) respond(w http.ResponseWriter, r *http.Request, m Mode) bool {
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	i.discoveryFetches.Add(1)
 	i.mu.Lock()
-	m, iss := i.discoveryMode, i.discoveryIssuer
+	m, iss, jwksURI := i.discoveryMode, i.discoveryIssuer, i.jwksURI
 	i.mu.Unlock()
 	if !i.respond(w, r, m) {
 		return
 	}
 	writeJSON(w, map[string]any{
 		"issuer":                                iss,
-		"jwks_uri":                              i.JWKSURL(),
+		"jwks_uri":                              jwksURI,
 		"token_endpoint":                        i.URL + "/token",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
