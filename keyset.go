@@ -5,19 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
 
@@ -279,111 +274,4 @@ func (ks *keySet) download(ctx context.Context) (*keySnapshot, time.Duration, er
 		return nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
 	}
 	return indexKeys(keys), maxAge(hdr.Get("Cache-Control")), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// maxAge returns the max-age of a Cache-Control header, or 0.
-func maxAge(cc string) time.Duration {
-	for _, d := range strings.Split(cc, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(d), "=")
-		if !ok || !strings.EqualFold(name, "max-age") {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
-		if err != nil || n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, int64(365*24*3600))) * time.Second
-	}
-	return 0
-}
-
-// getJSON GETs u within timeout and returns its body, refusing non-200
-// responses and bodies over maxBody bytes.
-func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u string, maxBody int64) ([]byte, http.Header, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if int64(len(body)) > maxBody {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", u, maxBody)
-	}
-	return body, resp.Header, nil
-}
-
-// discover reads the issuer's OpenID Provider Configuration and returns its
-// jwks_uri. The document's issuer must equal the configured one exactly.
-func discover(ctx context.Context, client *http.Client, timeout time.Duration, issuer string, maxBody int64) (string, error) {
-	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	body, _, err := getJSON(ctx, client, timeout, u, maxBody)
-	if err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
-	}
-	var doc struct{ Issuer, JWKSURI string }
-	err = exactjson.Object(body, func(name, value []byte) error {
-		var ok bool
-		switch string(name) {
-		case "issuer":
-			doc.Issuer, ok = exactjson.String(value)
-		case "jwks_uri":
-			doc.JWKSURI, ok = exactjson.String(value)
-		default:
-			return nil
-		}
-		if !ok {
-			return fmt.Errorf("%q is not a string", name)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
-	}
-	if doc.Issuer != issuer {
-		return "", fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, doc.Issuer)
-	}
-	if err := checkHTTPURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
-	}
-	if err := checkKeysURL(issuer, doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
-	}
-	return doc.JWKSURI, nil
-}
-
-func checkHTTPURL(s string) error {
-	if s == "" {
-		return errors.New("missing")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	return nil
 }

@@ -164,3 +164,12 @@ func isScopeToken(s string) bool {
 	}
 	return true
 }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,10 +1,15 @@
 package grpcjwt
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // checkKeysURL refuses keys in the clear for an https issuer: their TLS
@@ -45,4 +50,49 @@ func refuseDowngrade(c *http.Client) *http.Client {
 		return nil
 	}
 	return &cc
+}
+
+// maxAge returns the max-age of a Cache-Control header, or 0.
+func maxAge(cc string) time.Duration {
+	for _, d := range strings.Split(cc, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(d), "=")
+		if !ok || !strings.EqualFold(name, "max-age") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
+		if err != nil || n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(365*24*3600))) * time.Second
+	}
+	return 0
+}
+
+// getJSON GETs u within timeout and returns its body, refusing non-200
+// responses and bodies over maxBody bytes.
+func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u string, maxBody int64) ([]byte, http.Header, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if int64(len(body)) > maxBody {
+		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", u, maxBody)
+	}
+	return body, resp.Header, nil
 }

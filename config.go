@@ -1,0 +1,179 @@
+package grpcjwt
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/jose"
+)
+
+// Defaults for the optional [Config] fields.
+const (
+	DefaultLeeway             = 30 * time.Second
+	DefaultMaxTokenSize       = 64 << 10
+	DefaultHTTPTimeout        = 10 * time.Second
+	DefaultMaxResponseSize    = 1 << 20
+	DefaultRefreshInterval    = time.Hour
+	DefaultMinRefreshInterval = time.Minute
+)
+
+// DefaultAlgorithms returns the signature algorithms accepted when
+// [Config.Algorithms] is empty: every asymmetric JWS algorithm. "none" and
+// the HMAC algorithms can never be enabled. Each call returns a new slice,
+// so the defaults cannot be changed from outside.
+func DefaultAlgorithms() []string {
+	return jose.Names()
+}
+
+// Config configures a [Validator]. Issuer and Audience are required; every
+// other field has a safe default.
+type Config struct {
+	// Issuer is the exact "iss" of accepted tokens, such as
+	// "https://tenant.logto.app/oidc" or "https://tenant.auth0.com/"
+	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
+	// found through OIDC discovery at Issuer, less any trailing slash, plus
+	// "/.well-known/openid-configuration"; the document's "issuer" must
+	// equal Issuer exactly. Plain http:// is allowed, for local providers;
+	// the keys of an https issuer are only ever fetched over https.
+	Issuer string
+
+	// Audience is the API's identifier (resource indicator); it must appear
+	// in the token's "aud", a string or an array.
+	Audience string
+
+	// JWKSURL, when set, is used instead of discovery. It must be https
+	// when Issuer is.
+	JWKSURL string
+
+	// Algorithms restricts the accepted signature algorithms; default
+	// [DefaultAlgorithms]. Unknown names, "none" and HS* are refused.
+	Algorithms []string
+
+	// RequireATJWT accepts only tokens typed "at+jwt" (RFC 9068). By
+	// default "typ" may also be absent or "JWT".
+	RequireATJWT bool
+
+	// Leeway is the clock skew allowed on exp and nbf; default
+	// [DefaultLeeway]. Use a negative value for none.
+	Leeway time.Duration
+
+	// MaxTokenSize bounds a token's length in bytes; default
+	// [DefaultMaxTokenSize]. Longer tokens are refused before any parsing.
+	MaxTokenSize int
+
+	// HTTPClient fetches discovery and the JWKS; default a client of the
+	// http package's default transport. Each request is bounded by
+	// HTTPTimeout whatever the client's own settings. A redirect from https
+	// to http is refused before the client's own CheckRedirect is asked;
+	// the client itself is not modified.
+	HTTPClient *http.Client
+
+	// HTTPTimeout bounds each discovery or JWKS request; default
+	// [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
+
+	// MaxResponseSize bounds the discovery and JWKS bodies; default
+	// [DefaultMaxResponseSize].
+	MaxResponseSize int64
+
+	// RefreshInterval is how often the JWKS is fetched again; default
+	// [DefaultRefreshInterval]. A shorter Cache-Control max-age on the JWKS
+	// response shortens it, down to MinRefreshInterval. Refreshes start
+	// lazily, on a request that finds one due, and never delay it.
+	RefreshInterval time.Duration
+
+	// MinRefreshInterval is the least time between two refreshes caused by
+	// tokens with an unknown kid (the first one is free) and the floor for
+	// Cache-Control; default [DefaultMinRefreshInterval].
+	MinRefreshInterval time.Duration
+
+	// Logger receives rejected tokens (with their cause, never the token)
+	// at Debug, and key-set events (refresh failures at Warn); default: no
+	// logging. See also the interceptors' [WithRejectHook].
+	Logger *slog.Logger
+
+	// CacheSize bounds the verified-token cache in entries; default
+	// [DefaultCacheSize]. A negative value turns the cache off.
+	CacheSize int
+
+	// CacheBytes bounds the cache's memory, counted as the tokens' and
+	// payloads' lengths plus a fixed overhead per entry; default
+	// [DefaultCacheBytes].
+	CacheBytes int64
+
+	// Now is the clock; default time.Now. For tests.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Issuer == "" {
+		return errors.New("grpcjwt: Config.Issuer is required")
+	}
+	if err := checkHTTPURL(c.Issuer); err != nil {
+		return fmt.Errorf("grpcjwt: Config.Issuer: %w", err)
+	}
+	if c.Audience == "" {
+		return errors.New("grpcjwt: Config.Audience is required")
+	}
+	if c.JWKSURL != "" {
+		if err := checkHTTPURL(c.JWKSURL); err != nil {
+			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
+		}
+		if err := checkKeysURL(c.Issuer, c.JWKSURL); err != nil {
+			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
+		}
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = DefaultAlgorithms()
+	}
+	for _, a := range c.Algorithms {
+		if jose.Lookup(a) == nil {
+			return fmt.Errorf("grpcjwt: Config.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", a, strings.Join(DefaultAlgorithms(), ", "))
+		}
+	}
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
+	}
+	if c.MaxTokenSize <= 0 {
+		c.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if c.HTTPClient == nil {
+		// A transport of our own, whose idle connections Close can release.
+		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.HTTPTimeout <= 0 {
+		c.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if c.MaxResponseSize <= 0 {
+		c.MaxResponseSize = DefaultMaxResponseSize
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = DefaultRefreshInterval
+	}
+	if c.MinRefreshInterval <= 0 {
+		c.MinRefreshInterval = DefaultMinRefreshInterval
+	}
+	if c.MinRefreshInterval > c.RefreshInterval {
+		c.MinRefreshInterval = c.RefreshInterval
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

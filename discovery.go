@@ -1,0 +1,66 @@
+package grpcjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+)
+
+// discover reads the issuer's OpenID Provider Configuration and returns its
+// jwks_uri. The document's issuer must equal the configured one exactly.
+func discover(ctx context.Context, client *http.Client, timeout time.Duration, issuer string, maxBody int64) (string, error) {
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	body, _, err := getJSON(ctx, client, timeout, u, maxBody)
+	if err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
+	}
+	var doc struct{ Issuer, JWKSURI string }
+	err = exactjson.Object(body, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "issuer":
+			doc.Issuer, ok = exactjson.String(value)
+		case "jwks_uri":
+			doc.JWKSURI, ok = exactjson.String(value)
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("%q is not a string", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, truncate(doc.Issuer))
+	}
+	if err := checkHTTPURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+	}
+	if err := checkKeysURL(issuer, doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+	}
+	return doc.JWKSURI, nil
+}
+
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
