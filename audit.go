@@ -45,7 +45,9 @@ func (m MethodRule) String() string {
 // method both public and scoped, or when a method's rule, from Go or
 // .proto options, is both optional and scoped (a caller would get in
 // without a token, but not with one that lacks the scopes). A service can
-// refuse to start on it.
+// refuse to start on it. A required scope that is not an RFC 6749
+// scope-token (empty, or with a space or a character outside printable
+// ASCII) is an error too: no token can ever grant it.
 func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 	o := evaluateOptions(opts)
 	services := srv.GetServiceInfo()
@@ -85,6 +87,11 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 	for _, m := range rules {
 		if m.Access == AccessOptional && len(m.Scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", m.FullMethod, m.Scopes, m.Source))
+		}
+		for _, s := range m.Scopes {
+			if !isScopeToken(s) {
+				errs = append(errs, fmt.Errorf("grpcjwt: %s requires scope %q (%s), which is not an RFC 6749 scope-token and can never be granted", m.FullMethod, s, m.Source))
+			}
 		}
 	}
 	return rules, errors.Join(errs...)

@@ -98,6 +98,9 @@ func TestAuditOptionalWithScopes(t *testing.T) {
 		{"go:service", []grpcjwt.Option{fixGet, grpcjwt.WithOptional("/grpc.health.v1.Health/"), grpcjwt.WithScopes("/grpc.health.v1.Health/", "health")}, []string{check + " is optional", "/grpc.health.v1.Health/Watch is optional", "go:service"}},
 		{"optional alone", []grpcjwt.Option{fixGet, grpcjwt.WithOptional(check)}, nil},
 		{"scopes alone", []grpcjwt.Option{grpcjwt.WithScopes(get, "read"), grpcjwt.WithScopes(check, "health")}, nil},
+		{"a scope no token can grant", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "read all")}, []string{check + ` requires scope "read all"`, "scope-token"}},
+		{"an empty scope", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "")}, []string{check + ` requires scope ""`}},
+		{"a non-ASCII scope", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "read:all\u00a0")}, []string{check + " requires scope"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rules, err := grpcjwt.Audit(srv, tc.opts...)
