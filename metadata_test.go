@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// referenceToken is the Bearer rule of DESIGN.md written plainly, to check
+// referenceToken is the Bearer rule of TokenFromMetadata's doc comment (and of
+// README's wire-error table) written plainly, to check
 // TokenFromMetadata's fast scan against.
 func referenceToken(v string) (string, error) {
 	if v == "" {

@@ -258,10 +258,12 @@ func WithAlg(alg string) TokenOption { return func(c *tokenConfig) { c.alg = alg
 // unknown key, or, with k.KID set to a published kid, a forged one.
 func WithKey(k *Key) TokenOption { return func(c *tokenConfig) { c.key = k } }
 
-// WithHeader sets a header field; a nil value removes it (say "kid" or
-// "typ"). The "alg" header is only a label: the signature is made with the
-// key's own algorithm unless the header's alg names another of the same
-// family.
+// WithHeader sets a header member; a nil value removes it (say "kid" or
+// "typ"). Setting "alg" changes the algorithm the token is signed with, so
+// it must suit the key: another hash or padding of the key's family (RS384
+// or PS256 with an RSA key) works, another family (ES256 with an RSA key)
+// makes [Issuer.Token] panic. To mint a token whose alg header the key
+// cannot honour, sign its exact bytes with [Key.SignJSON].
 func WithHeader(name string, value any) TokenOption {
 	return func(c *tokenConfig) {
 		if c.header == nil {
