@@ -1,0 +1,82 @@
+// Package grpcjwtv1 is the Go code generated from grpcjwt/v1/auth.proto: the
+// protobuf options with which a .proto file declares, next to the API itself,
+// which calls need an OAuth 2.0 / OIDC JWT access token and which scopes it
+// must carry. Servers need not call this package: the grpcjwt interceptors
+// read the options.
+//
+// # The options
+//
+// Both options are a [Rule]:
+//
+//   - (grpcjwt.v1.method), an option of an rpc ([E_Method]), is the rule of
+//     that method;
+//   - (grpcjwt.v1.service), an option of a service ([E_Service]), is the
+//     rule of each of its methods that has no (grpcjwt.v1.method) of its own.
+//
+// A Rule has three fields:
+//
+//   - public: no token is needed, and one that is sent is not even parsed.
+//     The handler sees no claims. optional and scopes are ignored.
+//   - optional: a call without a token goes through, and the handler sees no
+//     claims; a token that is sent must be valid and is checked for scopes.
+//   - scopes: the token must grant every one of them (from its "scope" or
+//     "scp" claim), else the call gets PermissionDenied "insufficient_scope".
+//
+// The zero Rule, and a method without any option, requires a valid token
+// with no particular scope.
+//
+// # Annotating a service
+//
+// With the repository's proto/ directory on the import path:
+//
+//	syntax = "proto3";
+//
+//	package greeter.v1;
+//
+//	import "grpcjwt/v1/auth.proto";
+//
+//	service Greeter {
+//	  // Every method needs a token with greet:read, unless it says otherwise.
+//	  option (grpcjwt.v1.service) = {scopes: "greet:read"};
+//
+//	  rpc SayHello(SayHelloRequest) returns (SayHelloResponse);
+//	  // A rule is used whole: list the service's scopes again if needed.
+//	  rpc Rename(RenameRequest) returns (RenameResponse) {
+//	    option (grpcjwt.v1.method) = {scopes: ["greet:read", "greet:write"]};
+//	  }
+//	  rpc Info(InfoRequest) returns (InfoResponse) {
+//	    option (grpcjwt.v1.method) = {public: true};
+//	  }
+//	  rpc Motd(MotdRequest) returns (MotdResponse) {
+//	    option (grpcjwt.v1.method) = {optional: true};
+//	  }
+//	}
+//
+// # How the interceptors read them
+//
+// protoc-gen-go registers every generated file's descriptors, options
+// included, in the global registry
+// ([google.golang.org/protobuf/reflect/protoregistry.GlobalFiles]). The
+// grpcjwt interceptors look a called method up there by its full name, read
+// its options and keep the rule they find. Nothing needs to be passed to
+// them: linking the annotated service's generated Go package into the server
+// binary is enough, and registering the service does that.
+//
+// # Go options take precedence
+//
+// For each call, the first of these that exists is the rule:
+//
+//  1. a Go option given to the interceptors for the full method
+//     ("/greeter.v1.Greeter/SayHello"): [github.com/grpcjwt/grpcjwt.WithPublic],
+//     [github.com/grpcjwt/grpcjwt.WithOptional] or
+//     [github.com/grpcjwt/grpcjwt.WithScopes];
+//  2. a Go option for its service ("/greeter.v1.Greeter/");
+//  3. the method's (grpcjwt.v1.method) option;
+//  4. its service's (grpcjwt.v1.service) option;
+//  5. the default: a valid token, no particular scope.
+//
+// Once a Go option names a method or its service, the .proto options of that
+// method are not read at all, and no rule is merged with another field by
+// field. [github.com/grpcjwt/grpcjwt.Audit] lists the rule each registered
+// method gets and where it came from ("proto:method", "go:service", ...).
+package grpcjwtv1
