@@ -282,3 +282,15 @@ func TestTokenErrorDetailIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestWrappedStatusSendsOnlyItsOwnMessage: an authorizer that wraps a
+// status error with server-side context sends the status, and the wrapping
+// text stays on the server.
+func TestWrappedStatusSendsOnlyItsOwnMessage(t *testing.T) {
+	inner := status.Error(codes.FailedPrecondition, "tenant suspended")
+	wrapped := fmt.Errorf("org check for db row 42: %w", inner)
+	s := grpcjwt.Status(wrapped)
+	if s.Code() != codes.FailedPrecondition || s.Message() != "tenant suspended" {
+		t.Fatalf("Status(wrapped) = %v %q, want FailedPrecondition %q", s.Code(), s.Message(), "tenant suspended")
+	}
+}

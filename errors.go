@@ -167,8 +167,10 @@ func reason(code string) string {
 
 // Status converts an error from this package into the gRPC status a client
 // receives: code, exact message and a google.rpc.ErrorInfo detail. A status
-// error (from an authorization hook, say) is returned as it is. Any other
-// error becomes Unauthenticated "invalid_token", so that no cause leaks.
+// error (from an authorization hook, say) is returned as it is; wrapped in
+// other errors, it is the status itself that is returned, never the text
+// of the wrapping. Any other error becomes Unauthenticated "invalid_token",
+// so that no cause leaks.
 func Status(err error) *status.Status {
 	if err == nil {
 		return nil
@@ -178,8 +180,20 @@ func Status(err error) *status.Status {
 			return wireErrors[i].status
 		}
 	}
-	if s, ok := status.FromError(err); ok {
+	if s, ok := statusOf(err); ok {
 		return s
 	}
 	return statusInvalidToken
+}
+
+// statusOf finds a gRPC status error in err's chain and returns its own
+// status. Unlike status.FromError, it never folds the text of wrapping
+// errors into the message, which would carry a server-side cause to the
+// client.
+func statusOf(err error) (*status.Status, bool) {
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		return se.GRPCStatus(), true
+	}
+	return nil, false
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 )
 
 // UnaryServerInterceptor returns a unary interceptor that authenticates
@@ -87,8 +86,8 @@ func (a *authorizer) check(ctx context.Context, method string) (*Claims, error) 
 	}
 	if a.opts.authorizer != nil {
 		if err := a.opts.authorizer(ctx, method, c); err != nil {
-			if _, ok := status.FromError(err); ok {
-				return nil, err
+			if _, ok := statusOf(err); ok {
+				return nil, err // the hook sees it all; Status sends the status alone
 			}
 			return nil, fmt.Errorf("%w: %w", ErrInsufficientScope, err)
 		}

@@ -10,9 +10,10 @@ type Option func(*options)
 
 // Authorizer is a check beyond scopes (tenant, organization, roles), run
 // after the token is verified and its scopes found sufficient. fullMethod is
-// "/package.Service/Method". A nil error allows the call; an error that is a
-// gRPC status is returned as it is; any other error becomes PermissionDenied
-// "insufficient_scope".
+// "/package.Service/Method". A nil error allows the call; an error that is
+// or wraps a gRPC status sends that status (only its own message, never the
+// text of the wrapping, reaches the client); any other error becomes
+// PermissionDenied "insufficient_scope".
 type Authorizer func(ctx context.Context, fullMethod string, c *Claims) error
 
 type options struct {
