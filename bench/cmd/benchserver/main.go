@@ -29,8 +29,8 @@ import (
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/bench"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
 	"google.golang.org/grpc"
 )
 

@@ -1,7 +1,8 @@
 // Package greeter is the library behind the greeter example: the Greeter
-// service of proto/greeter/v1, a gRPC server protected by grpcjwt's
-// interceptors, per-RPC credentials that send a bearer token, and the demo
-// scenario that `go run ./examples/greeter` runs and prints.
+// service of examples/greeter/proto/greeter/v1/greeter.proto, a gRPC server
+// protected by grpcjwt's interceptors, per-RPC credentials that send a bearer
+// token, and the demo scenario that `go run ./examples/greeter` runs and
+// prints.
 //
 // The commands in the directories above it stay thin:
 //
