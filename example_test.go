@@ -9,7 +9,7 @@ import (
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"

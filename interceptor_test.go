@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -208,7 +208,7 @@ func TestInterceptors(t *testing.T) {
 				t.Run(f.name, func(t *testing.T) {
 					_, err := do(f.ctx, client)
 					if f.name == "missing scope" && kind == "server-stream" {
-						// SayHelloStream requires no scope in greeter.proto.
+						// SayHelloStream requires no scope in testgreeter.proto.
 						if err != nil {
 							t.Fatalf("SayHelloStream needs no scope, got %v", err)
 						}

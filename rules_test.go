@@ -10,7 +10,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"github.com/grpcjwt/grpcjwt"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"

@@ -2,7 +2,10 @@ module github.com/grpcjwt/grpcjwt/bench
 
 go 1.26.0
 
-replace github.com/grpcjwt/grpcjwt => ../
+replace (
+	github.com/grpcjwt/grpcjwt => ../
+	github.com/grpcjwt/grpcjwt/examples => ../examples
+)
 
 require (
 	github.com/MicahParks/keyfunc/v3 v3.9.1
@@ -11,6 +14,7 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	github.com/grpcjwt/grpcjwt v0.0.0-00010101000000-000000000000
+	github.com/grpcjwt/grpcjwt/examples v0.0.0-00010101000000-000000000000
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	google.golang.org/grpc v1.85.0

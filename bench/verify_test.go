@@ -7,8 +7,8 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
 	"google.golang.org/grpc"
 )
 

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,8 +25,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// seen is what the test greeter's handler found in its context: the
-// verified claims. The greeter returns it as JSON in each response message.
+// seen is what the greeter's handler found in its context: the verified
+// claims. The server reports it, as JSON, in the seenHeader response header
+// of every call that reaches the handler.
 type seen struct {
 	Subject  string    `json:"sub"`
 	ClientID string    `json:"client_id"`
@@ -37,17 +39,15 @@ type seen struct {
 	ScopeClaim string `json:"scope_claim"`
 }
 
-// echoGreeter implements the greeter by returning what it saw as JSON.
-type echoGreeter struct {
-	greeterv1.UnimplementedGreeterServer
-}
+// seenHeader is the response header that carries what the handler saw.
+const seenHeader = "x-interop-seen"
 
-// seenJSON reports the claims in ctx; a call that reaches a protected
-// handler without claims is an error.
-func seenJSON(ctx context.Context) (string, error) {
+// seenMD reports the claims in ctx as the seenHeader metadata; a call that
+// reaches a protected handler without claims is an error.
+func seenMD(ctx context.Context) (metadata.MD, error) {
 	c, ok := grpcjwt.ClaimsFromContext(ctx)
 	if !ok {
-		return "", status.Error(codes.Internal, "handler found no claims")
+		return nil, status.Error(codes.Internal, "handler found no claims")
 	}
 	var from []string
 	for _, name := range []string{"scope", "scp"} {
@@ -63,45 +63,47 @@ func seenJSON(ctx context.Context) (string, error) {
 		Expires:    c.ExpiresAt,
 		ScopeClaim: strings.Join(from, "+"),
 	})
-	return string(b), err
+	return metadata.Pairs(seenHeader, string(b)), err
 }
 
-func (echoGreeter) SayHello(ctx context.Context, _ *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
-	msg, err := seenJSON(ctx)
+// reportSeen and reportSeenStream run after grpcjwt's interceptors, right
+// before the greeter's handler, with the context the handler gets: they send
+// the claims in it as the seenHeader response header.
+func reportSeen(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	md, err := seenMD(ctx)
+	if err == nil {
+		err = grpc.SetHeader(ctx, md)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &greeterv1.SayHelloResponse{Message: msg}, nil
+	return handler(ctx, req)
 }
 
-func (echoGreeter) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
-	msg, err := seenJSON(s.Context())
+func reportSeenStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	md, err := seenMD(ss.Context())
+	if err == nil {
+		err = ss.SetHeader(md)
+	}
 	if err != nil {
 		return err
 	}
-	for i := range r.GetCount() {
-		if err := s.Send(&greeterv1.SayHelloStreamResponse{Message: msg, Index: i + 1}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return handler(srv, ss)
 }
 
-func (echoGreeter) Chat(s grpc.BidiStreamingServer[greeterv1.ChatRequest, greeterv1.ChatResponse]) error {
-	msg, err := seenJSON(s.Context())
-	if err != nil {
-		return err
+// reply is what a call got back: the seenHeader response header, and the
+// subject the greeter's handler put in its reply.
+type reply struct {
+	seen    string
+	subject string
+}
+
+// seenIn returns the seenHeader value in md.
+func seenIn(md metadata.MD) string {
+	if v := md.Get(seenHeader); len(v) == 1 {
+		return v[0]
 	}
-	for {
-		if _, err := s.Recv(); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if err := s.Send(&greeterv1.ChatResponse{Message: msg}); err != nil {
-			return err
-		}
-	}
+	return ""
 }
 
 // rpc is one protected greeter method and the scope greeter.proto makes it
@@ -109,49 +111,55 @@ func (echoGreeter) Chat(s grpc.BidiStreamingServer[greeterv1.ChatRequest, greete
 type rpc struct {
 	name  string
 	scope string // "" when any valid token will do
-	call  func(context.Context, greeterv1.GreeterClient) (string, error)
+	call  func(context.Context, greeterv1.GreeterClient) (reply, error)
 }
 
 var (
-	sayHello = rpc{"SayHello", "greet:read", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
-		r, err := c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "interop"})
-		return r.GetMessage(), err
+	sayHello = rpc{"SayHello", "greet:read", func(ctx context.Context, c greeterv1.GreeterClient) (reply, error) {
+		var md metadata.MD
+		r, err := c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "interop"}, grpc.Header(&md))
+		return reply{seenIn(md), r.GetSubject()}, err
 	}}
-	sayHelloStream = rpc{"SayHelloStream", "", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
+	sayHelloStream = rpc{"SayHelloStream", "", func(ctx context.Context, c greeterv1.GreeterClient) (reply, error) {
 		s, err := c.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: "interop", Count: 2})
 		if err != nil {
-			return "", err
+			return reply{}, err
 		}
-		var msgs []string
+		var msgs []*greeterv1.SayHelloStreamResponse
 		for {
 			r, err := s.Recv()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return "", err
+				return reply{}, err
 			}
-			msgs = append(msgs, r.GetMessage())
+			msgs = append(msgs, r)
 		}
-		if len(msgs) != 2 || msgs[0] != msgs[1] {
-			return "", fmt.Errorf("stream sent %q, want two equal messages", msgs)
+		if len(msgs) != 2 || msgs[0].GetIndex() != 1 || msgs[1].GetIndex() != 2 || msgs[0].GetSubject() != msgs[1].GetSubject() {
+			return reply{}, fmt.Errorf("stream sent %v, want greetings 1 and 2 for one subject", msgs)
 		}
-		return msgs[0], nil
+		md, err := s.Header()
+		return reply{seenIn(md), msgs[0].GetSubject()}, err
 	}}
-	chat = rpc{"Chat", "greet:write", func(ctx context.Context, c greeterv1.GreeterClient) (string, error) {
+	chat = rpc{"Chat", "greet:write", func(ctx context.Context, c greeterv1.GreeterClient) (reply, error) {
 		s, err := c.Chat(ctx)
 		if err != nil {
-			return "", err
+			return reply{}, err
 		}
 		// A refused stream makes Send fail with io.EOF; Recv has the status.
 		if err := s.Send(&greeterv1.ChatRequest{Message: "hi"}); err != nil && !errors.Is(err, io.EOF) {
-			return "", err
+			return reply{}, err
 		}
 		r, err := s.Recv()
 		if err != nil {
-			return "", err
+			return reply{}, err
 		}
-		return r.GetMessage(), s.CloseSend()
+		md, err := s.Header()
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{seenIn(md), r.GetSubject()}, s.CloseSend()
 	}}
 
 	// rpcs are the greeter's protected methods: unary, server streaming and
@@ -185,8 +193,8 @@ func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return f.base.RoundTrip(r)
 }
 
-// server is a greeter on loopback behind grpcjwt's unary and stream
-// interceptors, whose Validator trusts one issuer for one audience.
+// server is the example's greeter on loopback behind grpcjwt's unary and
+// stream interceptors, whose Validator trusts one issuer for one audience.
 type server struct {
 	v      *grpcjwt.Validator
 	client greeterv1.GreeterClient
@@ -227,9 +235,9 @@ func newServer(t *testing.T, issuer, audience string) *server {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
-	greeterv1.RegisterGreeterServer(srv, echoGreeter{})
+		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v), reportSeen),
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v), reportSeenStream))
+	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -245,7 +253,7 @@ func newServer(t *testing.T, issuer, audience string) *server {
 func (s *server) fetches() int64 { return s.jwks.n.Load() }
 
 // do calls r with token as the bearer token.
-func (s *server) do(t *testing.T, r rpc, token string) (string, error) {
+func (s *server) do(t *testing.T, r rpc, token string) (reply, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
@@ -256,13 +264,16 @@ func (s *server) do(t *testing.T, r rpc, token string) (string, error) {
 // saw.
 func (s *server) accept(t *testing.T, r rpc, token string) seen {
 	t.Helper()
-	msg, err := s.do(t, r, token)
+	rep, err := s.do(t, r, token)
 	if err != nil {
 		t.Fatalf("%s: %v, want success", r.name, err)
 	}
 	var got seen
-	if err := json.Unmarshal([]byte(msg), &got); err != nil {
-		t.Fatalf("%s: response %q: %v", r.name, msg, err)
+	if err := json.Unmarshal([]byte(rep.seen), &got); err != nil {
+		t.Fatalf("%s: %s header %q: %v", r.name, seenHeader, rep.seen, err)
+	}
+	if rep.subject != got.Subject {
+		t.Fatalf("%s: the handler replied for subject %q, the claims in its context are for %q", r.name, rep.subject, got.Subject)
 	}
 	return got
 }

@@ -1,5 +1,6 @@
 // Command benchserver is the greeter server of the end-to-end benchmark. It
-// starts a grpcjwttest issuer and a greeter.v1.Greeter server on loopback,
+// starts a grpcjwttest issuer and the example's greeter.v1.Greeter service
+// (examples/greeter/greeter) on loopback,
 // guarded according to -mode:
 //
 //	none      no interceptor
@@ -29,8 +30,9 @@ import (
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/bench"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
 	"google.golang.org/grpc"
 )
 
@@ -44,19 +46,6 @@ type Hello struct {
 // Bye is the line benchserver writes once stopped.
 type Bye struct {
 	JWKSFetches int64 `json:"jwks_fetches"`
-}
-
-type greeter struct {
-	greeterv1.UnimplementedGreeterServer
-}
-
-// SayHello greets and echoes the subject the interceptor verified.
-func (greeter) SayHello(ctx context.Context, req *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
-	resp := &greeterv1.SayHelloResponse{Message: "Hello, " + req.GetName() + "!"}
-	if c, ok := grpcjwt.ClaimsFromContext(ctx); ok {
-		resp.Subject = c.Subject
-	}
-	return resp, nil
 }
 
 func main() {
@@ -95,7 +84,7 @@ func run(addr, mode, cpuprofile string) error {
 		return fmt.Errorf("unknown -mode %q: want none, cacheoff or cacheon", mode)
 	}
 	srv := grpc.NewServer(opts...)
-	greeterv1.RegisterGreeterServer(srv, greeter{})
+	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
 
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -15,7 +15,7 @@
 //
 // It fails if any call fails: a benchmark of errors proves nothing.
 //
-//	e2e -server bin/benchserver -ghz bin/ghz -proto ../proto -duration 2s
+//	e2e -server bin/benchserver -ghz bin/ghz -proto ../examples/greeter/proto,../proto -duration 2s
 package main
 
 import (
@@ -46,12 +46,12 @@ var modeNames = map[string]string{
 }
 
 type config struct {
-	server, ghz, protoDir string
-	duration, warmup      time.Duration
-	rounds                int
-	concurrency           []int
-	connections           int
-	paired                time.Duration
+	server, ghz, protoDirs string
+	duration, warmup       time.Duration
+	rounds                 int
+	concurrency            []int
+	connections            int
+	paired                 time.Duration
 }
 
 func main() {
@@ -61,7 +61,7 @@ func main() {
 	)
 	flag.StringVar(&cfg.server, "server", "", "path of the benchserver binary")
 	flag.StringVar(&cfg.ghz, "ghz", "ghz", "path of the ghz binary")
-	flag.StringVar(&cfg.protoDir, "proto", "../proto", "directory of greeter/v1/greeter.proto and its imports")
+	flag.StringVar(&cfg.protoDirs, "proto", "../examples/greeter/proto,../proto", "comma-separated proto import paths: the first has greeter/v1/greeter.proto, the others its imports")
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of each measured ghz run")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "length of the unmeasured run each server gets first")
 	flag.IntVar(&cfg.rounds, "rounds", 6, "measured runs per server and concurrency")
@@ -168,10 +168,11 @@ func (cfg *config) load(s *server, c int, d time.Duration) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	greeterDir, _, _ := strings.Cut(cfg.protoDirs, ",")
 	cmd := exec.Command(cfg.ghz,
 		"--insecure",
-		"--proto", filepath.Join(cfg.protoDir, "greeter/v1/greeter.proto"),
-		"--import-paths", cfg.protoDir,
+		"--proto", filepath.Join(greeterDir, "greeter/v1/greeter.proto"),
+		"--import-paths", cfg.protoDirs,
 		"--call", "greeter.v1.Greeter.SayHello",
 		"--data", `{"name":"bench"}`,
 		"--metadata", string(md),

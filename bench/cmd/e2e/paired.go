@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"

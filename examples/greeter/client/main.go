@@ -41,7 +41,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"

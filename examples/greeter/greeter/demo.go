@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"

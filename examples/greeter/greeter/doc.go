@@ -1,7 +1,9 @@
 // Package greeter is the library behind the greeter example: the Greeter
-// service of proto/greeter/v1, a gRPC server protected by grpcjwt's
-// interceptors, per-RPC credentials that send a bearer token, and the demo
-// scenario that `go run ./examples/greeter` runs and prints.
+// service of examples/greeter/proto/greeter/v1/greeter.proto, a gRPC server
+// protected by grpcjwt's interceptors, per-RPC credentials that send a bearer
+// token, and the demo scenario that `go run ./examples/greeter` runs and
+// prints. [Service] is also the greeter that the interop tests and the
+// benchmarks serve.
 //
 // The commands in the directories above it stay thin:
 //

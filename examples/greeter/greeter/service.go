@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/grpcjwt/grpcjwt"
-	greeterv1 "github.com/grpcjwt/grpcjwt/proto/greeter/v1"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 )
 

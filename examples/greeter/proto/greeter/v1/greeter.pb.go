@@ -500,7 +500,7 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"greet:read\x12Y\n" +
 	"\x0eSayHelloStream\x12!.greeter.v1.SayHelloStreamRequest\x1a\".greeter.v1.SayHelloStreamResponse0\x01\x12P\n" +
 	"\x04Chat\x12\x17.greeter.v1.ChatRequest\x1a\x18.greeter.v1.ChatResponse\"\x11\x92\xa1\x19\r\x1a\vgreet:write(\x010\x01\x12A\n" +
-	"\x04Info\x12\x17.greeter.v1.InfoRequest\x1a\x18.greeter.v1.InfoResponse\"\x06\x92\xa1\x19\x02\b\x01B7Z5github.com/grpcjwt/grpcjwt/proto/greeter/v1;greeterv1b\x06proto3"
+	"\x04Info\x12\x17.greeter.v1.InfoRequest\x1a\x18.greeter.v1.InfoResponse\"\x06\x92\xa1\x19\x02\b\x01BHZFgithub.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1;greeterv1b\x06proto3"
 
 var (
 	file_greeter_v1_greeter_proto_rawDescOnce sync.Once
