@@ -98,7 +98,7 @@ func TestCacheBounds(t *testing.T) {
 	defer iss.Close()
 	v := testValidator(t, iss, func(c *Config) { c.CacheSize = 64; c.CacheBytes = 1 << 30 })
 	for i := range 500 {
-		if _, err := v.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithAlg("EdDSA"))); err != nil {
+		if _, err := v.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithKeyFor("EdDSA"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestCacheBounds(t *testing.T) {
 
 	small := testValidator(t, iss, func(c *Config) { c.CacheBytes = 64 << 10 })
 	for i := range 500 {
-		if _, err := small.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithAlg("EdDSA"))); err != nil {
+		if _, err := small.Validate(context.Background(), iss.Token(map[string]any{"sub": fmt.Sprint(i)}, grpcjwttest.WithKeyFor("EdDSA"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,8 +135,8 @@ func TestCacheDropsEntriesOfRemovedKeys(t *testing.T) {
 	now.Store(time.Now().UnixNano())
 	v := testValidator(t, iss, func(c *Config) { c.Now = func() time.Time { return time.Unix(0, now.Load()) } })
 	old := iss.SigningKey("ES256")
-	kept := iss.Token(nil, grpcjwttest.WithAlg("RS256"))
-	dropped := iss.Token(nil, grpcjwttest.WithAlg("ES256"))
+	kept := iss.Token(nil, grpcjwttest.WithKeyFor("RS256"))
+	dropped := iss.Token(nil, grpcjwttest.WithKeyFor("ES256"))
 	before, err := v.Validate(context.Background(), kept)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestCacheBytesCountParsedClaims(t *testing.T) {
 	scope := strings.TrimSuffix(strings.Repeat("ab ", 6000), " ")
 	toks := make([]string, 600)
 	for i := range toks {
-		toks[i] = iss.Token(map[string]any{"scope": scope, "jti": fmt.Sprint(i)}, grpcjwttest.WithAlg("EdDSA"))
+		toks[i] = iss.Token(map[string]any{"scope": scope, "jti": fmt.Sprint(i)}, grpcjwttest.WithKeyFor("EdDSA"))
 	}
 	before := heapAlloc()
 	for _, tok := range toks {

@@ -12,11 +12,11 @@ import (
 // The error codes grpcjwt puts on the wire. Each is the exact message of the
 // gRPC status a rejected call receives.
 const (
-	CodeHeaderMissing     = "auth.authorization_header_missing"
-	CodeInvalidFormat     = "auth.authorization_token_invalid_format"
-	CodeTypeNotSupported  = "auth.authorization_token_type_not_supported"
-	CodeInvalidToken      = "invalid_token"
-	CodeInsufficientScope = "insufficient_scope"
+	CodeHeaderMissing      = "auth.authorization_header_missing"
+	CodeInvalidFormat      = "auth.authorization_token_invalid_format"
+	CodeSchemeNotSupported = "auth.authorization_token_type_not_supported"
+	CodeInvalidToken       = "invalid_token"
+	CodeInsufficientScope  = "insufficient_scope"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -32,8 +32,9 @@ var (
 	// ErrInvalidFormat: more than one authorization value, or not exactly
 	// two whitespace-separated fields.
 	ErrInvalidFormat = errors.New(CodeInvalidFormat)
-	// ErrTypeNotSupported: the scheme is not Bearer.
-	ErrTypeNotSupported = errors.New(CodeTypeNotSupported)
+	// ErrSchemeNotSupported: the authorization scheme (OAuth's "token
+	// type", hence the wire code) is not Bearer.
+	ErrSchemeNotSupported = errors.New(CodeSchemeNotSupported)
 	// ErrInvalidToken: the token failed a check. The error also matches one
 	// of the cause sentinels below, which never reach the client.
 	ErrInvalidToken = errors.New(CodeInvalidToken)
@@ -49,7 +50,7 @@ var (
 	ErrTokenTooLarge       = errors.New("token exceeds the maximum size")
 	ErrTokenMalformed      = errors.New("token is not a well-formed compact JWS")
 	ErrAlgorithmNotAllowed = errors.New("signing algorithm not allowed")
-	ErrTypeNotAllowed      = errors.New("token type (typ) not allowed")
+	ErrJWTTypeNotAllowed   = errors.New("JWT type (typ header) not allowed")
 	ErrUnsupportedHeader   = errors.New("unsupported critical header")
 	ErrIssuerMismatch      = errors.New("issuer mismatch")
 	ErrAudienceMismatch    = errors.New("audience mismatch")
@@ -127,7 +128,7 @@ type wireError struct {
 var wireErrors = [...]wireError{
 	{sentinel: ErrHeaderMissing, code: codes.Unauthenticated},
 	{sentinel: ErrInvalidFormat, code: codes.Unauthenticated},
-	{sentinel: ErrTypeNotSupported, code: codes.Unauthenticated},
+	{sentinel: ErrSchemeNotSupported, code: codes.Unauthenticated},
 	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
 	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
 }

@@ -76,7 +76,7 @@ func FuzzValidateCanonical(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer v.Close()
-	tok := iss.Token(nil, grpcjwttest.WithAlg("EdDSA"))
+	tok := iss.Token(nil, grpcjwttest.WithKeyFor("EdDSA"))
 	f.Add(tok)
 	f.Add(tok[:20] + "\n" + tok[20:])
 	f.Add(tok + "\r\n")

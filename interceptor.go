@@ -31,26 +31,27 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 // the method from ctx with [grpc.Method], applies its rule, and returns a
 // context carrying the claims, or a status error with a documented message.
 func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
-	a := newAuthorizer(v, evaluateOptions(opts))
-	return a.authenticate
+	return newGuard(v, evaluateOptions(opts)).authenticate
 }
 
-type authorizer struct {
+// guard applies one set of options with one validator: the state behind an
+// [AuthFunc] and the interceptors.
+type guard struct {
 	v     *Validator
 	opts  *options
 	rules ruleCache
 }
 
-func newAuthorizer(v *Validator, o *options) *authorizer {
-	return &authorizer{v: v, opts: o}
+func newGuard(v *Validator, o *options) *guard {
+	return &guard{v: v, opts: o}
 }
 
-func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) {
+func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
-	c, err := a.check(ctx, method)
+	c, err := g.check(ctx, method)
 	if err != nil {
-		if a.opts.onReject != nil {
-			a.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
+		if g.opts.onReject != nil {
+			g.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
 		}
 		return nil, Status(err).Err()
 	}
@@ -63,8 +64,8 @@ func (a *authorizer) authenticate(ctx context.Context) (context.Context, error) 
 // check applies the method's rule. It returns the verified claims, or nil
 // and no error for a call allowed without a token, or the cause of a
 // refusal.
-func (a *authorizer) check(ctx context.Context, method string) (*Claims, error) {
-	r := a.rules.get(method, a.opts)
+func (g *guard) check(ctx context.Context, method string) (*Claims, error) {
+	r := g.rules.get(method, g.opts)
 	if r.Access == AccessPublic {
 		return nil, nil
 	}
@@ -75,7 +76,7 @@ func (a *authorizer) check(ctx context.Context, method string) (*Claims, error) 
 		}
 		return nil, err
 	}
-	c, err := a.v.Validate(ctx, token)
+	c, err := g.v.Validate(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +85,8 @@ func (a *authorizer) check(ctx context.Context, method string) (*Claims, error) 
 			return nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
 		}
 	}
-	if a.opts.authorizer != nil {
-		if err := a.opts.authorizer(ctx, method, c); err != nil {
+	if g.opts.authorizer != nil {
+		if err := g.opts.authorizer(ctx, method, c); err != nil {
 			if _, ok := statusOf(err); ok {
 				return nil, err // the hook sees it all; Status sends the status alone
 			}

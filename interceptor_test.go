@@ -186,8 +186,8 @@ func TestInterceptors(t *testing.T) {
 		{"scheme only", withAuth("Bearer"), codes.Unauthenticated, grpcjwt.CodeInvalidFormat},
 		{"three fields", withAuth("Bearer " + good + " extra"), codes.Unauthenticated, grpcjwt.CodeInvalidFormat},
 		{"only spaces", withAuth("   "), codes.Unauthenticated, grpcjwt.CodeInvalidFormat},
-		{"Basic", withAuth("Basic dXNlcjpwYXNz"), codes.Unauthenticated, grpcjwt.CodeTypeNotSupported},
-		{"Token scheme", withAuth("Token " + good), codes.Unauthenticated, grpcjwt.CodeTypeNotSupported},
+		{"Basic", withAuth("Basic dXNlcjpwYXNz"), codes.Unauthenticated, grpcjwt.CodeSchemeNotSupported},
+		{"Token scheme", withAuth("Token " + good), codes.Unauthenticated, grpcjwt.CodeSchemeNotSupported},
 		{"garbage token", withAuth("Bearer not.a.jwt"), codes.Unauthenticated, grpcjwt.CodeInvalidToken},
 		{"expired", withAuth("Bearer " + iss.Token(map[string]any{"scope": "greet:read greet:write", "exp": time.Now().Add(-time.Hour).Unix()})), codes.Unauthenticated, grpcjwt.CodeInvalidToken},
 		{"other audience", withAuth("Bearer " + iss.Token(map[string]any{"scope": "greet:read greet:write", "aud": "https://other"})), codes.Unauthenticated, grpcjwt.CodeInvalidToken},
@@ -238,7 +238,7 @@ func TestRejectHook(t *testing.T) {
 		text  string
 	}{
 		{nil, grpcjwt.ErrHeaderMissing, ""},
-		{[]string{"Basic x"}, grpcjwt.ErrTypeNotSupported, ""},
+		{[]string{"Basic x"}, grpcjwt.ErrSchemeNotSupported, ""},
 		{[]string{"Bearer " + iss.Token(map[string]any{"scope": "greet:read", "exp": time.Now().Add(-time.Hour).Unix()})}, grpcjwt.ErrTokenExpired, "expired"},
 		{[]string{"Bearer " + iss.Token(map[string]any{"scope": "greet:write"})}, grpcjwt.ErrInsufficientScope, `"greet:read"`},
 	} {

@@ -13,7 +13,7 @@ import (
 //   - more than one value: [ErrInvalidFormat] (ambiguous, so none is picked);
 //   - not exactly two whitespace-separated fields: [ErrInvalidFormat];
 //   - a first field other than "Bearer" (compared case-insensitively):
-//     [ErrTypeNotSupported];
+//     [ErrSchemeNotSupported];
 //   - otherwise the second field is the token. It is not validated here.
 func TokenFromMetadata(ctx context.Context) (string, error) {
 	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
@@ -49,7 +49,7 @@ func parseAuthorization(v string) (string, error) {
 		token = token[:i]
 	}
 	if !equalFoldASCII(scheme, "Bearer") {
-		return "", ErrTypeNotSupported
+		return "", ErrSchemeNotSupported
 	}
 	return token, nil
 }

@@ -22,7 +22,7 @@ func referenceToken(v string) (string, error) {
 		return "", grpcjwt.ErrInvalidFormat
 	}
 	if !strings.EqualFold(f[0], "bearer") || len(f[0]) != len("bearer") {
-		return "", grpcjwt.ErrTypeNotSupported
+		return "", grpcjwt.ErrSchemeNotSupported
 	}
 	return f[1], nil
 }
@@ -52,8 +52,8 @@ func TestTokenFromMetadata(t *testing.T) {
 		{"three fields", []string{"Bearer a b"}, "", grpcjwt.ErrInvalidFormat},
 		{"three fields, long token", []string{"Bearer " + long + " x"}, "", grpcjwt.ErrInvalidFormat},
 		{"tab inside a long token", []string{"Bearer " + long[:13] + "\t" + long}, "", grpcjwt.ErrInvalidFormat},
-		{"Basic", []string{"Basic dXNlcg=="}, "", grpcjwt.ErrTypeNotSupported},
-		{"Bearerx", []string{"Bearerx a"}, "", grpcjwt.ErrTypeNotSupported},
+		{"Basic", []string{"Basic dXNlcg=="}, "", grpcjwt.ErrSchemeNotSupported},
+		{"Bearerx", []string{"Bearerx a"}, "", grpcjwt.ErrSchemeNotSupported},
 		{"Bearer", []string{"Bearer abc"}, "abc", nil},
 		{"bearer", []string{"bearer abc"}, "abc", nil},
 		{"BEARER with tabs", []string{"\tBEARER\t\tabc\t"}, "abc", nil},

@@ -16,11 +16,15 @@ type Option func(*options)
 // PermissionDenied "insufficient_scope".
 type Authorizer func(ctx context.Context, fullMethod string, c *Claims) error
 
+// RejectHook sees every call the interceptors refuse, with the cause; see
+// [WithRejectHook].
+type RejectHook func(ctx context.Context, fullMethod string, err error)
+
 type options struct {
 	rules      map[string]*ruleSpec // by full method, or service prefix ending in "/"
 	order      []string             // rule names in the order first given, for Audit
 	authorizer Authorizer
-	onReject   func(ctx context.Context, fullMethod string, err error)
+	onReject   RejectHook
 }
 
 // ruleSpec is what the options say of one method or service.
@@ -102,7 +106,7 @@ func WithAuthorizer(f Authorizer) Option {
 // are cut (and end in "…"), so that it can be logged as it is. It is still
 // the caller's choice: do not use it as a metric label unless it is one the
 // server has. The error's text is bounded too.
-func WithRejectHook(f func(ctx context.Context, fullMethod string, err error)) Option {
+func WithRejectHook(f RejectHook) Option {
 	return func(o *options) { o.onReject = f }
 }
 

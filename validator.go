@@ -182,7 +182,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 		if h.typ != nil {
 			typ = fmt.Sprintf("%q", truncate(*h.typ))
 		}
-		return nil, nil, tokenErr(ErrTypeNotAllowed, "typ "+typ)
+		return nil, nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
 	}
 
 	// 3. Claims, unverified: only to refuse early, never returned unless the

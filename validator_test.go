@@ -92,7 +92,7 @@ func TestValidateAcceptsEveryAlgorithm(t *testing.T) {
 	v := newValidator(t, iss)
 	for _, alg := range grpcjwttest.Algorithms() {
 		t.Run(alg, func(t *testing.T) {
-			tok := iss.Token(map[string]any{"sub": "alice", "scope": "a b"}, grpcjwttest.WithAlg(alg))
+			tok := iss.Token(map[string]any{"sub": "alice", "scope": "a b"}, grpcjwttest.WithKeyFor(alg))
 			c, err := v.Validate(context.Background(), tok)
 			if err != nil {
 				t.Fatalf("Validate: %v", err)
@@ -281,9 +281,9 @@ func TestClaimChecks(t *testing.T) {
 		{"missing audience", map[string]any{"aud": nil}, nil, grpcjwt.ErrMissingClaim},
 		{"empty audience array", map[string]any{"aud": []string{}}, nil, grpcjwt.ErrMissingClaim},
 		{"audience number", map[string]any{"aud": 5}, nil, grpcjwt.ErrTokenMalformed},
-		{"typ id token", nil, []grpcjwttest.TokenOption{hdr("typ", "id+jwt")}, grpcjwt.ErrTypeNotAllowed},
-		{"typ logout", nil, []grpcjwttest.TokenOption{hdr("typ", "logout+jwt")}, grpcjwt.ErrTypeNotAllowed},
-		{"typ empty", nil, []grpcjwttest.TokenOption{hdr("typ", "")}, grpcjwt.ErrTypeNotAllowed},
+		{"typ id token", nil, []grpcjwttest.TokenOption{hdr("typ", "id+jwt")}, grpcjwt.ErrJWTTypeNotAllowed},
+		{"typ logout", nil, []grpcjwttest.TokenOption{hdr("typ", "logout+jwt")}, grpcjwt.ErrJWTTypeNotAllowed},
+		{"typ empty", nil, []grpcjwttest.TokenOption{hdr("typ", "")}, grpcjwt.ErrJWTTypeNotAllowed},
 		{"typ not a string", nil, []grpcjwttest.TokenOption{hdr("typ", 1)}, grpcjwt.ErrTokenMalformed},
 	}
 	for _, tc := range rejects {
@@ -318,8 +318,8 @@ func TestClaimChecks(t *testing.T) {
 	t.Run("strict at+jwt", func(t *testing.T) {
 		accept(t, strict, iss.Token(nil))
 		accept(t, strict, iss.Token(nil, hdr("typ", "application/at+jwt")))
-		wantReject(t, strict, iss.Token(nil, hdr("typ", "JWT")), grpcjwt.ErrTypeNotAllowed)
-		wantReject(t, strict, iss.Token(nil, hdr("typ", nil)), grpcjwt.ErrTypeNotAllowed)
+		wantReject(t, strict, iss.Token(nil, hdr("typ", "JWT")), grpcjwt.ErrJWTTypeNotAllowed)
+		wantReject(t, strict, iss.Token(nil, hdr("typ", nil)), grpcjwt.ErrJWTTypeNotAllowed)
 	})
 	t.Run("no leeway", func(t *testing.T) {
 		nl := newValidator(t, iss, func(c *grpcjwt.Config) { c.Leeway = -1 })

@@ -41,7 +41,7 @@ func NewFixture() *Fixture {
 	f := &Fixture{Issuer: iss, Tokens: make(map[string]string)}
 	claims := TokenClaims(time.Now())
 	for _, alg := range Algs {
-		f.Tokens[alg] = iss.Token(claims, grpcjwttest.WithAlg(alg))
+		f.Tokens[alg] = iss.Token(claims, grpcjwttest.WithKeyFor(alg))
 	}
 	return f
 }
@@ -71,7 +71,7 @@ func TokenClaims(now time.Time) map[string]any {
 // as providers that put group memberships in tokens do, with as many
 // entries as make a token signed with alg about size bytes long.
 func PaddedClaims(iss *grpcjwttest.Issuer, alg string, now time.Time, size int) (map[string]any, error) {
-	base := len(iss.Token(TokenClaims(now), grpcjwttest.WithAlg(alg)))
+	base := len(iss.Token(TokenClaims(now), grpcjwttest.WithKeyFor(alg)))
 	if size < base {
 		return nil, fmt.Errorf("a %s token is %d bytes without padding, more than %d", alg, base, size)
 	}

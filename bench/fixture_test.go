@@ -16,7 +16,7 @@ func TestPaddedClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := len(f.Issuer.Token(c, grpcjwttest.WithAlg("RS256")))
+		got := len(f.Issuer.Token(c, grpcjwttest.WithKeyFor("RS256")))
 		if d := got - size; d < -size/50 || d > size/50 {
 			t.Errorf("%s token is %d bytes", SizeLabel(size), got)
 		}

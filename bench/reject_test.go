@@ -31,10 +31,10 @@ func TestVerifiersReject(t *testing.T) {
 			name  string
 			token string
 		}{
-			{"expired", f.Issuer.Token(with(map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix()}), grpcjwttest.WithAlg(alg))},
-			{"not yet valid", f.Issuer.Token(with(map[string]any{"nbf": now.Add(time.Hour).Unix()}), grpcjwttest.WithAlg(alg))},
-			{"other issuer", f.Issuer.Token(with(map[string]any{"iss": "https://evil.example/oidc"}), grpcjwttest.WithAlg(alg))},
-			{"other audience", f.Issuer.Token(with(map[string]any{"aud": "https://other.example.com"}), grpcjwttest.WithAlg(alg))},
+			{"expired", f.Issuer.Token(with(map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix()}), grpcjwttest.WithKeyFor(alg))},
+			{"not yet valid", f.Issuer.Token(with(map[string]any{"nbf": now.Add(time.Hour).Unix()}), grpcjwttest.WithKeyFor(alg))},
+			{"other issuer", f.Issuer.Token(with(map[string]any{"iss": "https://evil.example/oidc"}), grpcjwttest.WithKeyFor(alg))},
+			{"other audience", f.Issuer.Token(with(map[string]any{"aud": "https://other.example.com"}), grpcjwttest.WithKeyFor(alg))},
 			{"tampered", tamper(t, f.Tokens[alg])},
 			{"unpublished key", f.Issuer.Token(with(nil), grpcjwttest.WithKey(grpcjwttest.MustKey(alg)))},
 		}

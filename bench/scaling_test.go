@@ -26,7 +26,7 @@ func BenchmarkTokenSize(b *testing.B) {
 			if err != nil {
 				return "", err
 			}
-			return f.Issuer.Token(c, grpcjwttest.WithAlg(alg)), nil
+			return f.Issuer.Token(c, grpcjwttest.WithKeyFor(alg)), nil
 		})
 		b.Run(alg+"/"+SizeLabel(size), func(b *testing.B) {
 			for _, im := range verifyImpls {
@@ -60,7 +60,7 @@ func BenchmarkKeys(b *testing.B) {
 				iss.Publish(k)
 			}
 			iss.SigningKey(alg)
-			return keysFixture{iss, iss.Token(TokenClaims(time.Now()), grpcjwttest.WithAlg(alg))}, nil
+			return keysFixture{iss, iss.Token(TokenClaims(time.Now()), grpcjwttest.WithKeyFor(alg))}, nil
 		})
 		b.Run(fmt.Sprintf("%s/keys=%d", alg, n), func(b *testing.B) {
 			for _, im := range append([]Impl{ImplGRPCJWTCacheOff}, Peers...) {
@@ -116,7 +116,7 @@ func mintDistinct(iss *grpcjwttest.Issuer, alg string, n int) []string {
 	parallel(n, func(i int) {
 		c := TokenClaims(now)
 		c["jti"] = fmt.Sprintf("jti-%08d", i)
-		tokens[i] = iss.Token(c, grpcjwttest.WithAlg(alg))
+		tokens[i] = iss.Token(c, grpcjwttest.WithKeyFor(alg))
 	})
 	return tokens
 }

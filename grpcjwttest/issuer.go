@@ -251,8 +251,8 @@ type tokenConfig struct {
 	header map[string]any
 }
 
-// WithAlg signs with the issuer's signing key for alg (default RS256).
-func WithAlg(alg string) TokenOption { return func(c *tokenConfig) { c.alg = alg } }
+// WithKeyFor signs with the issuer's signing key for alg (default RS256).
+func WithKeyFor(alg string) TokenOption { return func(c *tokenConfig) { c.alg = alg } }
 
 // WithKey signs with k, which need not be published: a token from an
 // unknown key, or, with k.KID set to a published kid, a forged one.

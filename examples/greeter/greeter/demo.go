@@ -89,7 +89,7 @@ func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
 		{method: Chat, how: "valid token", token: valid, want: ok},
 		{method: Info, how: "no token (public)", want: Result{Code: codes.OK}},
 		{method: Hello, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
-		{method: Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrTypeNotSupported)},
+		{method: Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrSchemeNotSupported)},
 		{method: Hello, how: `header "Bearer" alone`, header: []string{"Bearer"}, want: refused(grpcjwt.ErrInvalidFormat)},
 		{method: Hello, how: "two authorization values", header: []string{"Bearer " + valid, "Bearer " + valid}, want: refused(grpcjwt.ErrInvalidFormat)},
 		{method: Hello, how: "expired token", token: iss.Token(claims(map[string]any{

@@ -36,7 +36,7 @@ func TestRunDemo(t *testing.T) {
 		"Chat: valid token":                        {codes.OK, "", "alice", nil},
 		"Info: no token (public)":                  {codes.OK, "", "", nil},
 		"SayHello: no token":                       unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
-		"SayHello: Basic credentials":              unauthenticated(grpcjwt.CodeTypeNotSupported, grpcjwt.ErrTypeNotSupported),
+		"SayHello: Basic credentials":              unauthenticated(grpcjwt.CodeSchemeNotSupported, grpcjwt.ErrSchemeNotSupported),
 		`SayHello: header "Bearer" alone`:          unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
 		"SayHello: two authorization values":       unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
 		"SayHello: expired token":                  unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrTokenExpired),
