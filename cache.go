@@ -60,14 +60,15 @@ func (c *tokenCache) shard(token string) (*cacheShard, uint64) {
 	return &c.shards[h%cacheShards], h
 }
 
-// get returns the cached claims of token if they are still valid at now.
-func (c *tokenCache) get(token string, now int64) *Claims {
+// get returns the cached claims of token, and the key that verified them,
+// if they are still valid at now.
+func (c *tokenCache) get(token string, now int64) (*Claims, *verifyKey) {
 	s, h := c.shard(token)
 	s.mu.RLock()
 	e := s.m[h]
 	s.mu.RUnlock()
 	if e == nil || e.token != token {
-		return nil
+		return nil, nil
 	}
 	if now > e.exp || now < e.nbf || e.key.removed.Load() {
 		s.mu.Lock()
@@ -75,9 +76,9 @@ func (c *tokenCache) get(token string, now int64) *Claims {
 			s.remove(h, e)
 		}
 		s.mu.Unlock()
-		return nil
+		return nil, nil
 	}
-	return e.claims
+	return e.claims, e.key
 }
 
 // put caches a verified token. A token too large for a shard is not cached.
@@ -120,7 +121,7 @@ const entryOverhead = 384
 // what it really costs.
 func entrySize(token string, c *Claims) int64 {
 	n := entryOverhead + int64(len(token)) + alloc(cap(c.raw))
-	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID} {
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.OrganizationID} {
 		n += alloc(len(s))
 	}
 	for _, list := range [...][]string{c.Audience, c.Scopes} {

@@ -145,7 +145,7 @@ func TestCacheDropsEntriesOfRemovedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	iss.Unpublish(old.KID)
-	if err := v.keys.fetch(context.Background()); err != nil {
+	if err := v.first.keys.fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Validate(context.Background(), dropped); err == nil {
@@ -174,7 +174,7 @@ func TestCacheHashCollision(t *testing.T) {
 	s.mu.Lock()
 	s.m[h] = e
 	s.mu.Unlock()
-	if got := c.get("token-a", now); got != nil {
+	if got, _ := c.get("token-a", now); got != nil {
 		t.Fatalf("token-a got token-b's claims (sub %q)", got.Subject)
 	}
 	s.mu.Lock()
@@ -183,7 +183,7 @@ func TestCacheHashCollision(t *testing.T) {
 	sb.mu.Lock()
 	sb.m[hb] = e // back in its own place
 	sb.mu.Unlock()
-	if c.get("token-b", now) != claims {
+	if got, _ := c.get("token-b", now); got != claims {
 		t.Fatal("token-b not found")
 	}
 }

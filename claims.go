@@ -37,6 +37,20 @@ type Claims struct {
 	// are left out, so that they can never satisfy a rule.
 	Scopes []string
 
+	// MatchedAudience is the audience of "aud" that the issuer accepted:
+	// one of its exact audiences, or one that starts with one of its
+	// AudiencePrefixes.
+	MatchedAudience string
+
+	// AudienceSuffix is, for an audience accepted by a prefix, the part
+	// after the prefix: the organization ID of a Logto organization token
+	// (aud "urn:logto:organization:<id>"); empty otherwise.
+	AudienceSuffix string
+
+	// OrganizationID is the "organization_id" claim (Logto's
+	// organization-scoped API resource tokens); empty when absent.
+	OrganizationID string
+
 	raw []byte // the decoded JSON payload
 }
 

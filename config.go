@@ -1,11 +1,8 @@
 package grpcjwt
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/jose"
@@ -29,8 +26,10 @@ func DefaultAlgorithms() []string {
 	return jose.Names()
 }
 
-// Config configures a [Validator]. Issuer and Audience are required; every
-// other field has a safe default.
+// Config configures a [Validator]. Issuer and Audience are required (or
+// Issuers); every other field has a safe default. Settings that are not
+// about one issuer (leeway, sizes, HTTP, the cache, the logger, the clock)
+// apply to every issuer.
 type Config struct {
 	// Issuer is the exact "iss" of accepted tokens, such as
 	// "https://tenant.logto.app/oidc" or "https://tenant.auth0.com/"
@@ -44,6 +43,31 @@ type Config struct {
 	// Audience is the API's identifier (resource indicator); it must appear
 	// in the token's "aud", a string or an array.
 	Audience string
+
+	// Audiences are more exact audiences accepted for Issuer, beside
+	// Audience; a token needs one of them in its "aud".
+	Audiences []string
+
+	// AudiencePrefixes accept for Issuer any audience that starts with one
+	// of them and goes on, such as "urn:logto:organization:" for Logto's
+	// organization tokens. [Claims.MatchedAudience] is the audience that
+	// matched and [Claims.AudienceSuffix] what follows the prefix (there,
+	// the organization ID). Exact audiences are tried first.
+	AudiencePrefixes []string
+
+	// ScopeClaims name more claims of Issuer's tokens whose values count as
+	// scopes for rules and [Claims.HasScope]: a top-level name
+	// ("permissions", Auth0 RBAC) or a dotted path into objects
+	// ("realm_access.roles", Keycloak), holding a string (split on spaces)
+	// or an array of strings. They add to "scope" or "scp".
+	ScopeClaims []string
+
+	// Issuers are more trusted issuers, each with its own keys, refresh,
+	// limits, audiences and algorithms; see [IssuerConfig]. A token is
+	// routed by its exact "iss" to one of Issuer and Issuers; any other
+	// "iss" is refused ([ErrUntrustedIssuer]) without a network request.
+	// Issuer may be empty when Issuers is not.
+	Issuers []IssuerConfig
 
 	// JWKSURL, when set, is used instead of discovery. It must be https
 	// when Issuer is.
@@ -110,31 +134,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Issuer == "" {
-		return errors.New("grpcjwt: Config.Issuer is required")
-	}
-	if err := checkHTTPURL(c.Issuer); err != nil {
-		return fmt.Errorf("grpcjwt: Config.Issuer: %w", err)
-	}
-	if c.Audience == "" {
-		return errors.New("grpcjwt: Config.Audience is required")
-	}
-	if c.JWKSURL != "" {
-		if err := checkHTTPURL(c.JWKSURL); err != nil {
-			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
-		}
-		if err := checkKeysURL(c.Issuer, c.JWKSURL); err != nil {
-			return fmt.Errorf("grpcjwt: Config.JWKSURL: %w", err)
-		}
-	}
-	if len(c.Algorithms) == 0 {
-		c.Algorithms = DefaultAlgorithms()
-	}
-	for _, a := range c.Algorithms {
-		if jose.Lookup(a) == nil {
-			return fmt.Errorf("grpcjwt: Config.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", a, strings.Join(DefaultAlgorithms(), ", "))
-		}
-	}
 	switch {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway

@@ -53,6 +53,9 @@ var (
 	ErrJWTTypeNotAllowed   = errors.New("JWT type (typ header) not allowed")
 	ErrUnsupportedHeader   = errors.New("unsupported critical header")
 	ErrIssuerMismatch      = errors.New("issuer mismatch")
+	// ErrUntrustedIssuer is ErrIssuerMismatch under the name that fits a
+	// Validator with several issuers: the token's iss is none of them.
+	ErrUntrustedIssuer = ErrIssuerMismatch
 	ErrAudienceMismatch    = errors.New("audience mismatch")
 	ErrTokenExpired        = errors.New("token expired")
 	ErrTokenNotYetValid    = errors.New("token not yet valid")

@@ -78,18 +78,35 @@ var b64Alphabet = func() (t [256]bool) {
 	return t
 }()
 
-func (v *Validator) typAllowed(typ *string) bool {
+// checkHeader checks the header's alg and typ against the issuer's
+// settings and returns the algorithm.
+func (t *trustedIssuer) checkHeader(h header) (*jose.Algorithm, error) {
+	alg := t.algs[h.alg]
+	if alg == nil {
+		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q for issuer %q", truncate(h.alg), t.name))
+	}
+	if !t.typAllowed(h.typ) {
+		typ := "(absent)"
+		if h.typ != nil {
+			typ = fmt.Sprintf("%q", truncate(*h.typ))
+		}
+		return nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
+	}
+	return alg, nil
+}
+
+func (t *trustedIssuer) typAllowed(typ *string) bool {
 	if typ == nil {
-		return !v.requireATJWT
+		return !t.requireATJWT
 	}
-	t := *typ
-	if len(t) > len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
-		t = t[len("application/"):]
+	s := *typ
+	if len(s) > len("application/") && strings.EqualFold(s[:len("application/")], "application/") {
+		s = s[len("application/"):]
 	}
-	if strings.EqualFold(t, "at+jwt") {
+	if strings.EqualFold(s, "at+jwt") {
 		return true
 	}
-	return !v.requireATJWT && strings.EqualFold(t, "JWT")
+	return !t.requireATJWT && strings.EqualFold(s, "JWT")
 }
 
 // verifySignature checks sig over signingInput with pub. The caller has

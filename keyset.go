@@ -24,6 +24,7 @@ type verifyKey struct {
 	crv string          // the curve; "" for RSA
 	pub any             // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 	raw []byte          // the JWK as published, compacted; identifies the key across refreshes
+	set *keySet         // the issuer's key set it belongs to
 
 	// removed is set when a refresh no longer finds this key upstream, so
 	// that cached verifications made with it stop counting.
@@ -272,6 +273,9 @@ func (ks *keySet) download(ctx context.Context) (*keySnapshot, time.Duration, er
 	keys, err := parseJWKS(body, ks.log)
 	if err != nil {
 		return nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
+	}
+	for _, k := range keys {
+		k.set = ks
 	}
 	return indexKeys(keys), maxAge(hdr.Get("Cache-Control")), nil
 }

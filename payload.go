@@ -56,6 +56,8 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 			c.ID, ok = exactjson.String(value)
 		case "client_id":
 			c.ClientID, ok = exactjson.String(value)
+		case "organization_id":
+			c.OrganizationID, ok = exactjson.String(value)
 		case "azp":
 			azp, ok = exactjson.String(value)
 		case "scope":

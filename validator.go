@@ -10,31 +10,32 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
-	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"google.golang.org/grpc"
 )
 
-// Validator verifies access tokens. It is safe for concurrent use. Call
-// [Validator.Close] when done with it to stop a key refresh in flight.
+// Validator verifies access tokens from one or more trusted issuers. It is
+// safe for concurrent use. Call [Validator.Close] when done with it to stop
+// key refreshes in flight.
 type Validator struct {
-	issuer       string
-	audience     string
-	algs         map[string]*jose.Algorithm
-	requireATJWT bool
-	leeway       time.Duration
-	maxSize      int
-	now          func() time.Time
-	log          *slog.Logger
-	keys         *keySet
-	cache        *tokenCache // nil when off
-	ownClient    *http.Client
+	issuers   map[string]*trustedIssuer // by exact name
+	first     *trustedIssuer            // the only one, or Config.Issuer
+	algs      map[string]bool           // every issuer's algorithms, to refuse junk early
+	leeway    time.Duration
+	maxSize   int
+	now       func() time.Time
+	log       *slog.Logger
+	cache     *tokenCache // nil when off
+	ownClient *http.Client
 }
 
-// NewValidator checks cfg, performs OIDC discovery and fetches the JWKS,
-// all within ctx: a provider that hangs makes it fail when ctx is done (and
-// in any case after HTTPTimeout per request). It fails with a message
-// naming what went wrong, and an error that matches, with [errors.Is], one
-// of [ErrConfig] (cfg is invalid), [ErrDiscovery] (also [ErrIssuerMismatch]
+// NewValidator checks cfg, performs OIDC discovery and fetches the JWKS of
+// every trusted issuer, concurrently, all within ctx: a provider that hangs
+// makes it fail when ctx is done (and in any case after HTTPTimeout per
+// request). With several issuers it fails if any one of them cannot be
+// reached, naming each that failed: a trusted issuer whose keys are unknown
+// would refuse every one of its tokens. It fails with a message naming what
+// went wrong, and an error that matches, with [errors.Is], one of
+// [ErrConfig] (cfg is invalid), [ErrDiscovery] (also [ErrIssuerMismatch]
 // when the provider names another issuer) or [ErrKeySet] (the JWKS could
 // not be fetched or has no usable key), along with the cause, such as
 // [context.DeadlineExceeded].
@@ -43,18 +44,22 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, &startupError{ErrConfig, err}
 	}
-	v := &Validator{
-		issuer:       cfg.Issuer,
-		audience:     cfg.Audience,
-		algs:         make(map[string]*jose.Algorithm, len(cfg.Algorithms)),
-		requireATJWT: cfg.RequireATJWT,
-		leeway:       cfg.Leeway,
-		maxSize:      cfg.MaxTokenSize,
-		now:          cfg.Now,
-		log:          cfg.Logger,
+	ics, err := cfg.checkIssuers()
+	if err != nil {
+		return nil, &startupError{ErrConfig, err}
 	}
-	for _, a := range cfg.Algorithms {
-		v.algs[a] = jose.Lookup(a)
+	v := &Validator{
+		issuers: make(map[string]*trustedIssuer, len(ics)),
+		algs:    make(map[string]bool),
+		leeway:  cfg.Leeway,
+		maxSize: cfg.MaxTokenSize,
+		now:     cfg.Now,
+		log:     cfg.Logger,
+	}
+	for _, ic := range ics {
+		for _, a := range ic.Algorithms {
+			v.algs[a] = true
+		}
 	}
 	if ownClient {
 		v.ownClient = cfg.HTTPClient
@@ -62,31 +67,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	if cfg.CacheSize > 0 {
 		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
 	}
-	client := refuseDowngrade(cfg.HTTPClient)
-	jwksURL := cfg.JWKSURL
-	if jwksURL == "" {
-		u, err := discover(ctx, client, cfg.HTTPTimeout, cfg.Issuer, cfg.MaxResponseSize)
-		if err != nil {
-			return nil, &startupError{ErrDiscovery, err}
-		}
-		jwksURL = u
-	}
-	bg, cancel := context.WithCancel(context.Background())
-	v.keys = &keySet{
-		jwksURL:     jwksURL,
-		client:      client,
-		timeout:     cfg.HTTPTimeout,
-		maxBody:     cfg.MaxResponseSize,
-		interval:    cfg.RefreshInterval,
-		minInterval: cfg.MinRefreshInterval,
-		now:         cfg.Now,
-		log:         cfg.Logger,
-		ctx:         bg,
-		cancel:      cancel,
-	}
-	if err := v.keys.fetch(ctx); err != nil {
+	if err := v.startIssuers(ctx, &cfg, ics); err != nil {
 		v.Close()
-		return nil, &startupError{ErrKeySet, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)}
+		return nil, err
 	}
 	return v, nil
 }
@@ -96,7 +79,9 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 // closed Validator still verifies tokens against the keys it has, but no
 // longer refreshes them.
 func (v *Validator) Close() error {
-	v.keys.close()
+	for _, t := range v.issuers {
+		t.keys.close()
+	}
 	if v.ownClient != nil {
 		v.ownClient.CloseIdleConnections()
 	}
@@ -125,8 +110,8 @@ func (v *Validator) Close() error {
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	if v.cache != nil && len(token) <= v.maxSize {
-		if c := v.cache.get(token, now.UnixNano()); c != nil {
-			v.keys.maybeRefresh(now)
+		if c, key := v.cache.get(token, now.UnixNano()); c != nil {
+			key.set.maybeRefresh(now)
 			return c, nil
 		}
 	}
@@ -173,16 +158,8 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	alg := v.algs[h.alg]
-	if alg == nil {
+	if !v.algs[h.alg] {
 		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.alg)))
-	}
-	if !v.typAllowed(h.typ) {
-		typ := "(absent)"
-		if h.typ != nil {
-			typ = fmt.Sprintf("%q", truncate(*h.typ))
-		}
-		return nil, nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
 	}
 
 	// 3. Claims, unverified: only to refuse early, never returned unless the
@@ -198,7 +175,18 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 		}
 		return nil, nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
 	}
-	if err := v.checkClaims(c, has, now); err != nil {
+	if has&hasIss == 0 {
+		return nil, nil, tokenErr(ErrMissingClaim, "iss")
+	}
+	t, err := v.route(c.Issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	alg, err := t.checkHeader(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.checkClaims(t, c, has, now); err != nil {
 		return nil, nil, err
 	}
 
@@ -207,7 +195,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
 	}
-	key, err := v.keys.key(ctx, now, h.kid, alg)
+	key, err := t.keys.key(ctx, now, h.kid, alg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -219,14 +207,24 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	return c, key, nil
 }
 
-func (v *Validator) checkClaims(c *Claims, has present, now time.Time) error {
-	if has&hasIss == 0 {
-		return tokenErr(ErrMissingClaim, "iss")
+// route returns the trusted issuer called exactly iss. Any other iss is
+// refused here, before a key is looked up or fetched.
+func (v *Validator) route(iss string) (*trustedIssuer, error) {
+	if v.first != nil && v.first.name == iss {
+		return v.first, nil
 	}
-	if c.Issuer != v.issuer {
-		return tokenErr(ErrIssuerMismatch, fmt.Sprintf("want %q, got %q", v.issuer, truncate(c.Issuer)))
+	if t := v.issuers[iss]; t != nil {
+		return t, nil
 	}
-	if !contains(c.Audience, v.audience) {
+	if len(v.issuers) == 1 {
+		return nil, tokenErr(ErrUntrustedIssuer, fmt.Sprintf("want %q, got %q", v.first.name, truncate(iss)))
+	}
+	return nil, tokenErr(ErrUntrustedIssuer, fmt.Sprintf("%q is not one of the %d trusted issuers", truncate(iss), len(v.issuers)))
+}
+
+// checkClaims checks the claims of a token routed to t.
+func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now time.Time) error {
+	if !t.matchAudience(c) {
 		if len(c.Audience) == 0 {
 			return tokenErr(ErrMissingClaim, "aud")
 		}
@@ -234,7 +232,7 @@ func (v *Validator) checkClaims(c *Claims, has present, now time.Time) error {
 		for _, a := range c.Audience[:min(len(c.Audience), 3)] {
 			got = append(got, truncate(a))
 		}
-		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %q, got %q (of %d)", v.audience, got, len(c.Audience)))
+		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %s, got %q (of %d)", t.describeAudiences(), got, len(c.Audience)))
 	}
 	if has&hasExp == 0 {
 		return tokenErr(ErrMissingClaim, "exp")
@@ -242,7 +240,13 @@ func (v *Validator) checkClaims(c *Claims, has present, now time.Time) error {
 	if has&hasIat != 0 && c.IssuedAt.After(now.Add(v.leeway)) {
 		return tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}
-	return v.checkTimes(now, c.ExpiresAt, c.NotBefore)
+	if err := v.checkTimes(now, c.ExpiresAt, c.NotBefore); err != nil {
+		return err
+	}
+	if err := t.addScopeClaims(c); err != nil {
+		return tokenErr(ErrTokenMalformed, err.Error())
+	}
+	return nil
 }
 
 // checkTimes checks exp and nbf (zero when absent) against now with the

@@ -1,0 +1,303 @@
+package grpcjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
+)
+
+// IssuerConfig is one more issuer a [Validator] trusts, beside
+// [Config.Issuer]: a provider migration, a partner's IdP, a service IdP next
+// to the customer one. Each issuer has its own discovery, key set, refresh
+// schedule, unknown-kid rate limit, stale-on-error, audiences and
+// algorithms; what one issuer's provider does (hang, fail, rotate, serve a
+// storm of unknown kids) never delays or limits another's tokens. A token
+// is routed by its exact "iss" to the one issuer of that name, before any
+// key is looked up.
+//
+// The fields mean what the [Config] fields of the same names mean for
+// Config.Issuer. Issuer is required, and at least one of Audience,
+// Audiences or AudiencePrefixes. RefreshInterval and MinRefreshInterval
+// default to the Config's.
+type IssuerConfig struct {
+	Issuer             string
+	Audience           string
+	Audiences          []string
+	AudiencePrefixes   []string
+	JWKSURL            string
+	Algorithms         []string
+	RequireATJWT       bool
+	ScopeClaims        []string
+	RefreshInterval    time.Duration
+	MinRefreshInterval time.Duration
+}
+
+// trustedIssuer is an issuer's settings and its keys.
+type trustedIssuer struct {
+	name         string
+	audiences    []string // exact
+	prefixes     []string
+	algs         map[string]*jose.Algorithm
+	requireATJWT bool
+	scopeClaims  [][]string // dotted paths, split
+	keys         *keySet
+	cfg          IssuerConfig // as given, with defaults; for startup
+}
+
+// issuerConfigs returns every issuer cfg trusts, Config.Issuer first.
+func (c *Config) issuerConfigs() []IssuerConfig {
+	var out []IssuerConfig
+	if c.Issuer != "" {
+		out = append(out, IssuerConfig{
+			Issuer: c.Issuer, Audience: c.Audience, Audiences: c.Audiences, AudiencePrefixes: c.AudiencePrefixes,
+			JWKSURL: c.JWKSURL, Algorithms: c.Algorithms, RequireATJWT: c.RequireATJWT, ScopeClaims: c.ScopeClaims,
+		})
+	}
+	return append(out, c.Issuers...)
+}
+
+// check validates one issuer's settings, named label in errors ("Config"
+// or "Config.Issuers[1]"), and fills its defaults from c.
+func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) error {
+	if ic.Issuer == "" {
+		return fmt.Errorf("%s.Issuer is required", label)
+	}
+	if err := checkHTTPURL(ic.Issuer); err != nil {
+		return fmt.Errorf("%s.Issuer: %w", label, err)
+	}
+	if seen[ic.Issuer] {
+		return fmt.Errorf("%s.Issuer: %q is configured twice", label, ic.Issuer)
+	}
+	seen[ic.Issuer] = true
+	if ic.Audience == "" && len(ic.Audiences) == 0 && len(ic.AudiencePrefixes) == 0 {
+		return fmt.Errorf("%s.Audience is required (or Audiences, or AudiencePrefixes)", label)
+	}
+	for _, a := range append(append([]string{}, ic.Audiences...), ic.AudiencePrefixes...) {
+		if a == "" {
+			return fmt.Errorf("%s: an empty audience or audience prefix would match anything", label)
+		}
+	}
+	if ic.JWKSURL != "" {
+		if err := checkHTTPURL(ic.JWKSURL); err != nil {
+			return fmt.Errorf("%s.JWKSURL: %w", label, err)
+		}
+		if err := checkKeysURL(ic.Issuer, ic.JWKSURL); err != nil {
+			return fmt.Errorf("%s.JWKSURL: %w", label, err)
+		}
+	}
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = DefaultAlgorithms()
+	}
+	for _, a := range ic.Algorithms {
+		if jose.Lookup(a) == nil {
+			return fmt.Errorf("%s.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", label, a, strings.Join(DefaultAlgorithms(), ", "))
+		}
+	}
+	for _, p := range ic.ScopeClaims {
+		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
+			return fmt.Errorf("%s.ScopeClaims: %q is not a claim name or a dotted path", label, p)
+		}
+	}
+	if ic.RefreshInterval <= 0 {
+		ic.RefreshInterval = c.RefreshInterval
+	}
+	if ic.MinRefreshInterval <= 0 {
+		ic.MinRefreshInterval = c.MinRefreshInterval
+	}
+	ic.MinRefreshInterval = min(ic.MinRefreshInterval, ic.RefreshInterval)
+	return nil
+}
+
+// checkIssuers validates every issuer of c (after c's own defaults are
+// set) and returns them with their defaults, Config.Issuer first.
+func (c *Config) checkIssuers() ([]IssuerConfig, error) {
+	if c.Issuer == "" && len(c.Issuers) == 0 {
+		return nil, errors.New("grpcjwt: Config.Issuer is required")
+	}
+	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "") {
+		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes and JWKSURL belong to Config.Issuer, which is empty")
+	}
+	ics := c.issuerConfigs()
+	seen := make(map[string]bool, len(ics))
+	for i := range ics {
+		label := "Config"
+		if c.Issuer == "" || i > 0 {
+			label = fmt.Sprintf("Config.Issuers[%d]", i-btoi(c.Issuer != ""))
+		}
+		if err := ics[i].check(label, c, seen); err != nil {
+			return nil, fmt.Errorf("grpcjwt: %w", err)
+		}
+	}
+	return ics, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// newTrustedIssuer makes an issuer whose key set is not fetched yet.
+func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *trustedIssuer {
+	bg, cancel := context.WithCancel(context.Background())
+	t := &trustedIssuer{
+		name:         ic.Issuer,
+		prefixes:     ic.AudiencePrefixes,
+		algs:         make(map[string]*jose.Algorithm, len(ic.Algorithms)),
+		requireATJWT: ic.RequireATJWT,
+		cfg:          ic,
+		keys: &keySet{
+			jwksURL:     ic.JWKSURL,
+			client:      client,
+			timeout:     cfg.HTTPTimeout,
+			maxBody:     cfg.MaxResponseSize,
+			interval:    ic.RefreshInterval,
+			minInterval: ic.MinRefreshInterval,
+			now:         cfg.Now,
+			log:         cfg.Logger.With("issuer", ic.Issuer),
+			ctx:         bg,
+			cancel:      cancel,
+		},
+	}
+	if ic.Audience != "" {
+		t.audiences = append(t.audiences, ic.Audience)
+	}
+	t.audiences = append(t.audiences, ic.Audiences...)
+	for _, a := range ic.Algorithms {
+		t.algs[a] = jose.Lookup(a)
+	}
+	for _, p := range ic.ScopeClaims {
+		t.scopeClaims = append(t.scopeClaims, strings.Split(p, "."))
+	}
+	return t
+}
+
+// matchAudience finds the audience of c the issuer accepts: an exact one
+// first, in the order the issuer lists them, then one that starts with a
+// prefix. It records the match in c.
+func (t *trustedIssuer) matchAudience(c *Claims) bool {
+	for _, want := range t.audiences {
+		for _, a := range c.Audience {
+			if a == want {
+				c.MatchedAudience = a
+				return true
+			}
+		}
+	}
+	for _, p := range t.prefixes {
+		for _, a := range c.Audience {
+			if len(a) > len(p) && strings.HasPrefix(a, p) {
+				c.MatchedAudience, c.AudienceSuffix = a, a[len(p):]
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// describeAudiences says what the issuer accepts, for an error's detail.
+func (t *trustedIssuer) describeAudiences() string {
+	s := fmt.Sprintf("%q", t.audiences)
+	if len(t.prefixes) > 0 {
+		s += fmt.Sprintf(" or a prefix of %q", t.prefixes)
+	}
+	return s
+}
+
+// addScopeClaims appends to c.Scopes the values of the issuer's extra
+// scope claims: each a string (split on spaces, as scope is) or an array of
+// strings, at a top-level name or a dotted path into nested objects.
+func (t *trustedIssuer) addScopeClaims(c *Claims) error {
+	for _, path := range t.scopeClaims {
+		value := lookupPath(c.raw, path)
+		if value == nil || string(value) == "null" {
+			continue
+		}
+		if s, ok := exactjson.String(value); ok {
+			c.Scopes = append(c.Scopes, splitScopes(s)...)
+			continue
+		}
+		l, ok := stringOrStrings(value)
+		if !ok {
+			return fmt.Errorf("scope claim %q is not a string or an array of strings", strings.Join(path, "."))
+		}
+		for _, s := range l {
+			if isScopeToken(s) {
+				c.Scopes = append(c.Scopes, s)
+			}
+		}
+	}
+	return nil
+}
+
+// lookupPath returns the value at path in the JSON object raw, which has
+// been checked, or nil.
+func lookupPath(raw []byte, path []string) []byte {
+	for _, name := range path {
+		var found []byte
+		_ = exactjson.Object(raw, func(n, v []byte) error {
+			if string(n) == name {
+				found = v
+			}
+			return nil
+		})
+		if found == nil {
+			return nil
+		}
+		raw = found
+	}
+	return raw
+}
+
+// startIssuers performs discovery and the first key fetch of every issuer,
+// concurrently, each within ctx. If any fails, every key set is closed and
+// the errors are joined, each naming its issuer.
+func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerConfig) error {
+	client := refuseDowngrade(cfg.HTTPClient)
+	errs := make([]error, len(ics))
+	done := make(chan struct{})
+	for i, ic := range ics {
+		t := newTrustedIssuer(ic, cfg, client)
+		v.issuers[ic.Issuer] = t
+		if i == 0 {
+			v.first = t
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			errs[i] = t.start(ctx, cfg, len(ics) > 1)
+		}()
+	}
+	for range ics {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+// start finds the issuer's JWKS through discovery, unless it is configured,
+// and fetches it. With several issuers, the error names this one.
+func (t *trustedIssuer) start(ctx context.Context, cfg *Config, named bool) error {
+	fail := func(kind, err error) error {
+		if named {
+			err = fmt.Errorf("issuer %q: %w", t.name, err)
+		}
+		return &startupError{kind, err}
+	}
+	if t.keys.jwksURL == "" {
+		u, err := discover(ctx, t.keys.client, cfg.HTTPTimeout, t.name, cfg.MaxResponseSize)
+		if err != nil {
+			return fail(ErrDiscovery, err)
+		}
+		t.keys.jwksURL = u
+	}
+	if err := t.keys.fetch(ctx); err != nil {
+		return fail(ErrKeySet, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err))
+	}
+	return nil
+}
