@@ -55,15 +55,15 @@ var (
 	ErrIssuerMismatch      = errors.New("issuer mismatch")
 	// ErrUntrustedIssuer is ErrIssuerMismatch under the name that fits a
 	// Validator with several issuers: the token's iss is none of them.
-	ErrUntrustedIssuer = ErrIssuerMismatch
-	ErrAudienceMismatch    = errors.New("audience mismatch")
-	ErrTokenExpired        = errors.New("token expired")
-	ErrTokenNotYetValid    = errors.New("token not yet valid")
-	ErrIssuedInFuture      = errors.New("token issued in the future")
-	ErrDuplicateMember     = errors.New("duplicate member in the header or claims")
-	ErrMissingClaim        = errors.New("required claim missing")
-	ErrUnknownKey          = errors.New("no usable key for the token")
-	ErrBadSignature        = errors.New("signature verification failed")
+	ErrUntrustedIssuer  = ErrIssuerMismatch
+	ErrAudienceMismatch = errors.New("audience mismatch")
+	ErrTokenExpired     = errors.New("token expired")
+	ErrTokenNotYetValid = errors.New("token not yet valid")
+	ErrIssuedInFuture   = errors.New("token issued in the future")
+	ErrDuplicateMember  = errors.New("duplicate member in the header or claims")
+	ErrMissingClaim     = errors.New("required claim missing")
+	ErrUnknownKey       = errors.New("no usable key for the token")
+	ErrBadSignature     = errors.New("signature verification failed")
 )
 
 // Errors of [NewValidator]: each error it returns matches exactly one of
