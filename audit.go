@@ -31,6 +31,9 @@ func (m MethodRule) String() string {
 	if len(m.Scopes) > 0 {
 		s += " scopes=" + strings.Join(m.Scopes, ",")
 	}
+	if m.Organization != nil {
+		s += " " + m.Organization.String()
+	}
 	return s + " (" + m.Source + ")"
 }
 
@@ -45,7 +48,10 @@ func (m MethodRule) String() string {
 // method both public and scoped, or when a method's rule, from Go or
 // .proto options, is both optional and scoped (a caller would get in
 // without a token, but not with one that lacks the scopes). A service can
-// refuse to start on it. A required scope that is not an RFC 6749
+// refuse to start on it. An organization rule whose field the method's
+// request message does not have, is not a string, or whose pattern is not
+// well formed is an error (a typo must never switch tenant isolation off;
+// at run time such a rule refuses every call). A required scope that is not an RFC 6749
 // scope-token (empty, or with a space or a character outside printable
 // ASCII) is an error too: no token can ever grant it.
 func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
@@ -59,6 +65,7 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 			full := "/" + name + "/" + m.Name
 			known[full] = true
 			r, _ := resolveRule(full, o)
+			r.compile(full)
 			rules = append(rules, MethodRule{
 				FullMethod:   full,
 				ClientStream: m.IsClientStream,
@@ -81,12 +88,23 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 		if s := o.rules[name]; s.access == AccessPublic && len(s.scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has scopes %q; public methods read no token", name, s.scopes))
 		}
+		if s := o.rules[name]; s.access == AccessPublic && s.org != nil {
+			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has an organization rule; public methods read no token", name))
+		}
 	}
 	// Checked on the resolved rules, so that Go and .proto options alike
 	// are covered.
 	for _, m := range rules {
 		if m.Access == AccessOptional && len(m.Scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", m.FullMethod, m.Scopes, m.Source))
+		}
+		if m.Organization != nil && m.Access != AccessPublic {
+			if m.orgErr != nil {
+				errs = append(errs, fmt.Errorf("grpcjwt: %s: %w (%s); every call would be refused", m.FullMethod, m.orgErr, m.Source))
+			}
+			if m.Access == AccessOptional {
+				errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has an organization rule (%s); callers without a token would always be refused", m.FullMethod, m.Source))
+			}
 		}
 		for _, s := range m.Scopes {
 			if !isScopeToken(s) {

@@ -81,7 +81,7 @@ type Config struct {
 	// default "typ" may also be absent or "JWT".
 	RequireATJWT bool
 
-	// Leeway is the clock skew allowed on exp and nbf; default
+	// Leeway is the clock skew allowed on exp, nbf and iat; default
 	// [DefaultLeeway]. Use a negative value for none.
 	Leeway time.Duration
 

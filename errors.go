@@ -17,6 +17,9 @@ const (
 	CodeSchemeNotSupported = "auth.authorization_token_type_not_supported"
 	CodeInvalidToken       = "invalid_token"
 	CodeInsufficientScope  = "insufficient_scope"
+	// CodeOrganizationMismatch: a valid token, but not for the organization
+	// the request is about (or the request or the token names none).
+	CodeOrganizationMismatch = "organization_mismatch"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -41,6 +44,10 @@ var (
 	// ErrInsufficientScope: the token is valid but lacks a required scope
 	// or was refused by an authorization hook.
 	ErrInsufficientScope = errors.New(CodeInsufficientScope)
+	// ErrOrganizationMismatch: the method has an organization rule and the
+	// token is not for the organization the request names, or one of them
+	// names none. See [OrganizationRule].
+	ErrOrganizationMismatch = errors.New(CodeOrganizationMismatch)
 )
 
 // Causes of [ErrInvalidToken]. A rejected token's error matches both
@@ -133,6 +140,7 @@ var wireErrors = [...]wireError{
 	{sentinel: ErrInvalidFormat, code: codes.Unauthenticated},
 	{sentinel: ErrSchemeNotSupported, code: codes.Unauthenticated},
 	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
+	{sentinel: ErrOrganizationMismatch, code: codes.PermissionDenied},
 	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
 }
 

@@ -11,27 +11,87 @@ import (
 
 // UnaryServerInterceptor returns a unary interceptor that authenticates
 // every call with v and applies the per-method rules of opts and of the
-// methods' .proto options. It is built on go-grpc-middleware's auth
-// interceptor: a service implementing [auth.ServiceAuthFuncOverride] takes
-// over its own authentication, and the interceptor composes with selector.
-// Handlers find the claims with [ClaimsFromContext].
+// methods' .proto options, organization rules included (checked against
+// the request before the handler runs). As go-grpc-middleware's auth
+// interceptor does, it lets a service implementing
+// [auth.ServiceAuthFuncOverride] take over its own authentication, and it
+// composes with selector. Handlers find the claims with
+// [ClaimsFromContext].
 func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterceptor {
-	return auth.UnaryServerInterceptor(AuthFunc(v, opts...))
+	g := newGuard(v, evaluateOptions(opts))
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if o, ok := info.Server.(auth.ServiceAuthFuncOverride); ok {
+			newCtx, err := o.AuthFuncOverride(ctx, info.FullMethod)
+			if err != nil {
+				return nil, err
+			}
+			return handler(newCtx, req)
+		}
+		newCtx, r, c, err := g.authorize(ctx, info.FullMethod)
+		if err == nil && r.hasOrganization() {
+			err = r.checkOrganization(c, req)
+		}
+		if err != nil {
+			return nil, g.reject(ctx, info.FullMethod, err)
+		}
+		return handler(newCtx, req)
+	}
 }
 
 // StreamServerInterceptor is the streaming form of
 // [UnaryServerInterceptor]. The decision is made once, when the stream
-// opens; the handler's stream context carries the claims.
+// opens; the handler's stream context carries the claims. With an
+// organization rule, every message the handler receives is checked first:
+// a message about another organization ends the stream with
+// PermissionDenied, and the handler's context is cancelled.
 func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInterceptor {
-	return auth.StreamServerInterceptor(AuthFunc(v, opts...))
+	g := newGuard(v, evaluateOptions(opts))
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		if o, ok := srv.(auth.ServiceAuthFuncOverride); ok {
+			newCtx, err := o.AuthFuncOverride(ctx, info.FullMethod)
+			if err != nil {
+				return err
+			}
+			return handler(srv, &contextStream{ServerStream: ss, ctx: newCtx})
+		}
+		newCtx, r, c, err := g.authorize(ctx, info.FullMethod)
+		if err != nil {
+			return g.reject(ctx, info.FullMethod, err)
+		}
+		if !r.hasOrganization() {
+			return handler(srv, &contextStream{ServerStream: ss, ctx: newCtx})
+		}
+		newCtx, cancel := context.WithCancel(newCtx)
+		defer cancel()
+		st := &orgStream{contextStream: contextStream{ServerStream: ss, ctx: newCtx}, rule: &r, claims: c, cancel: cancel}
+		herr := handler(srv, st)
+		if st.denied != nil {
+			return g.reject(ctx, info.FullMethod, st.denied)
+		}
+		return herr
+	}
 }
 
 // AuthFunc returns the go-grpc-middleware auth function the interceptors
 // use, for building chains by hand (for example under selector). It reads
 // the method from ctx with [grpc.Method], applies its rule, and returns a
 // context carrying the claims, or a status error with a documented message.
+// An auth function sees no request, so it refuses calls to methods with an
+// organization rule (fail closed): use the interceptors for those.
 func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
-	return newGuard(v, evaluateOptions(opts)).authenticate
+	g := newGuard(v, evaluateOptions(opts))
+	return func(ctx context.Context) (context.Context, error) {
+		method, _ := grpc.Method(ctx)
+		newCtx, r, _, err := g.authorize(ctx, method)
+		if err == nil && r.hasOrganization() {
+			err = fmt.Errorf("%w: AuthFunc cannot read the request its organization rule needs; use the interceptors", ErrOrganizationMismatch)
+		}
+		if err != nil {
+			return nil, g.reject(ctx, method, err)
+		}
+		return newCtx, nil
+	}
 }
 
 // guard applies one set of options with one validator: the state behind an
@@ -46,26 +106,30 @@ func newGuard(v *Validator, o *options) *guard {
 	return &guard{v: v, opts: o}
 }
 
-func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
-	method, _ := grpc.Method(ctx)
-	c, err := g.check(ctx, method)
-	if err != nil {
-		if g.opts.onReject != nil {
-			g.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
-		}
-		return nil, Status(err).Err()
+// authorize applies the method's rule to the call's token. It returns the
+// context for the handler, the rule, and the verified claims (nil for a
+// call allowed without a token), or the cause of a refusal.
+func (g *guard) authorize(ctx context.Context, method string) (context.Context, Rule, *Claims, error) {
+	r := g.rules.get(method, g.opts)
+	c, err := g.check(ctx, method, &r)
+	if err != nil || c == nil {
+		return ctx, r, nil, err
 	}
-	if c == nil {
-		return ctx, nil
-	}
-	return ContextWithClaims(ctx, c), nil
+	return ContextWithClaims(ctx, c), r, c, nil
 }
 
-// check applies the method's rule. It returns the verified claims, or nil
-// and no error for a call allowed without a token, or the cause of a
-// refusal.
-func (g *guard) check(ctx context.Context, method string) (*Claims, error) {
-	r := g.rules.get(method, g.opts)
+// reject tells the reject hook the cause and returns the status error for
+// the client.
+func (g *guard) reject(ctx context.Context, method string, err error) error {
+	if g.opts.onReject != nil {
+		g.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
+	}
+	return Status(err).Err()
+}
+
+// check applies rule r. It returns the verified claims, or nil and no error
+// for a call allowed without a token, or the cause of a refusal.
+func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, error) {
 	if r.Access == AccessPublic {
 		return nil, nil
 	}
@@ -94,4 +158,39 @@ func (g *guard) check(ctx context.Context, method string) (*Claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// contextStream is a server stream with the handler's context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the handler's context, which carries the claims.
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// orgStream checks every message received against an organization rule.
+type orgStream struct {
+	contextStream
+	rule   *Rule
+	claims *Claims
+	cancel context.CancelFunc
+	denied error // the first refusal; the stream ends with it
+}
+
+// RecvMsg receives a message and refuses it, ending the stream, when it is
+// about another organization than the token's.
+func (s *orgStream) RecvMsg(m any) error {
+	if s.denied != nil {
+		return Status(s.denied).Err()
+	}
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := s.rule.checkOrganization(s.claims, m); err != nil {
+		s.denied = err
+		s.cancel()
+		return Status(err).Err()
+	}
+	return nil
 }

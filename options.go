@@ -31,6 +31,7 @@ type options struct {
 type ruleSpec struct {
 	access Access
 	scopes []string
+	org    *OrganizationRule
 }
 
 func (o *options) spec(name string) *ruleSpec {

@@ -1,6 +1,7 @@
 package grpcjwt
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,32 @@ func (a Access) String() string {
 type Rule struct {
 	Access Access
 	Scopes []string // all required; none for public methods
+	// Organization, when set, ties the request's organization to the
+	// token's; see [OrganizationRule].
+	Organization *OrganizationRule
 	// Source says where the rule came from: "default", "go:method",
 	// "go:service", "proto:method" or "proto:service".
 	Source string
+
+	org    *orgCheck // Organization compiled against the request message
+	orgErr error     // why Organization could not be compiled
+}
+
+// compile prepares the rule's organization check against the request
+// message of fullMethod, found in the protobuf registry.
+func (r *Rule) compile(fullMethod string) {
+	if r.Organization == nil || r.Access == AccessPublic {
+		return
+	}
+	md := findMethod(fullMethod)
+	if md == nil {
+		r.orgErr = fmt.Errorf("%s is not in the protobuf registry, so its request cannot be read", truncate(fullMethod))
+		return
+	}
+	r.org, r.orgErr = compileOrg(r.Organization.withDefaults(), md.Input())
+	if r.org != nil {
+		r.Organization = r.org.rule
+	}
 }
 
 // resolveRule computes the rule of fullMethod. Go options override .proto
@@ -69,6 +93,7 @@ func (s *ruleSpec) rule(source string) Rule {
 	r := Rule{Access: s.access, Source: source}
 	if s.access != AccessPublic {
 		r.Scopes = s.scopes
+		r.Organization = s.org
 	}
 	return r
 }
@@ -129,7 +154,29 @@ func fromProto(p *grpcjwtv1.Rule, source string) Rule {
 		r.Access = AccessOptional
 	}
 	r.Scopes = p.GetScopes()
+	r.Organization = orgFromProto(p.GetOrganization())
 	return r
+}
+
+// findMethod returns the descriptor of fullMethod from the protobuf
+// registry, or nil.
+func findMethod(fullMethod string) protoreflect.MethodDescriptor {
+	svc, method, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	if !ok {
+		return nil
+	}
+	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
+		return nil
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil
+	}
+	return sd.Methods().ByName(protoreflect.Name(method))
 }
 
 // maxCachedRules bounds the rule cache as a backstop. Only known names are
@@ -154,6 +201,7 @@ func (c *ruleCache) get(fullMethod string, o *options) Rule {
 		return *r.(*Rule)
 	}
 	r, known := resolveRule(fullMethod, o)
+	r.compile(fullMethod)
 	if !known || c.n.Load() >= maxCachedRules {
 		return r
 	}

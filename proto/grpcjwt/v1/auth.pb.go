@@ -61,6 +61,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// TokenOrganization is where a token names its organization.
+type TokenOrganization int32
+
+const (
+	// The claim or the audience, whichever the token has; a token that names
+	// two different organizations is refused.
+	TokenOrganization_TOKEN_ORGANIZATION_UNSPECIFIED TokenOrganization = 0
+	// Only the claim (Logto organization-level API resource tokens).
+	TokenOrganization_TOKEN_ORGANIZATION_CLAIM TokenOrganization = 1
+	// Only an audience made of the prefix and the organization (Logto
+	// organization tokens).
+	TokenOrganization_TOKEN_ORGANIZATION_AUDIENCE TokenOrganization = 2
+)
+
+// Enum value maps for TokenOrganization.
+var (
+	TokenOrganization_name = map[int32]string{
+		0: "TOKEN_ORGANIZATION_UNSPECIFIED",
+		1: "TOKEN_ORGANIZATION_CLAIM",
+		2: "TOKEN_ORGANIZATION_AUDIENCE",
+	}
+	TokenOrganization_value = map[string]int32{
+		"TOKEN_ORGANIZATION_UNSPECIFIED": 0,
+		"TOKEN_ORGANIZATION_CLAIM":       1,
+		"TOKEN_ORGANIZATION_AUDIENCE":    2,
+	}
+)
+
+func (x TokenOrganization) Enum() *TokenOrganization {
+	p := new(TokenOrganization)
+	*p = x
+	return p
+}
+
+func (x TokenOrganization) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TokenOrganization) Descriptor() protoreflect.EnumDescriptor {
+	return file_grpcjwt_v1_auth_proto_enumTypes[0].Descriptor()
+}
+
+func (TokenOrganization) Type() protoreflect.EnumType {
+	return &file_grpcjwt_v1_auth_proto_enumTypes[0]
+}
+
+func (x TokenOrganization) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TokenOrganization.Descriptor instead.
+func (TokenOrganization) EnumDescriptor() ([]byte, []int) {
+	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
 // Rule says what a call must present to be let through.
 //
 // The zero Rule (no fields set) means: a valid access token is required, and
@@ -83,7 +138,14 @@ type Rule struct {
 	// claim (a string or a list of strings). All of them are required, not any
 	// one of them. A valid token that lacks one is rejected with
 	// PERMISSION_DENIED. Empty: any valid token will do.
-	Scopes        []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// organization: the request names the organization it is about, and the
+	// token must be for that organization (tenant isolation, as Logto's
+	// organization tokens need). A call whose token is for another
+	// organization, whose token names none, or whose request field is empty
+	// or absent is rejected with PERMISSION_DENIED "organization_mismatch". On
+	// client-streaming and bidi calls every message received is checked.
+	Organization  *Organization `protobuf:"bytes,4,opt,name=organization,proto3" json:"organization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +201,109 @@ func (x *Rule) GetScopes() []string {
 	return nil
 }
 
+func (x *Rule) GetOrganization() *Organization {
+	if x != nil {
+		return x.Organization
+	}
+	return nil
+}
+
+// Organization says where a request names its organization and where the
+// token names its own.
+//
+//	rpc GetProject(GetProjectRequest) returns (Project) {
+//	  option (grpcjwt.v1.method) = {
+//	    scopes: "project:read"
+//	    organization: { field: "name" pattern: "organizations/{organization}/projects/*" }
+//	  };
+//	}
+type Organization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// field: the request field that holds the organization: a string field of
+	// the request message, or of a message inside it ("project.org_id").
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// pattern: when set, the field holds a resource name (AIP-122) and the
+	// pattern says which of its segments is the organization, written
+	// `{organization}`: "organizations/{organization}/projects/*". A `*`
+	// matches any one segment, and a final `**` any number of them.
+	Pattern string `protobuf:"bytes,2,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	// token: where the token names its organization.
+	Token TokenOrganization `protobuf:"varint,3,opt,name=token,proto3,enum=grpcjwt.v1.TokenOrganization" json:"token,omitempty"`
+	// claim: the claim that names the organization; default
+	// "organization_id" (Logto).
+	Claim string `protobuf:"bytes,4,opt,name=claim,proto3" json:"claim,omitempty"`
+	// audience_prefix: the audience prefix that names the organization;
+	// default "urn:logto:organization:" (Logto organization tokens).
+	AudiencePrefix string `protobuf:"bytes,5,opt,name=audience_prefix,json=audiencePrefix,proto3" json:"audience_prefix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Organization) Reset() {
+	*x = Organization{}
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Organization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Organization) ProtoMessage() {}
+
+func (x *Organization) ProtoReflect() protoreflect.Message {
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Organization.ProtoReflect.Descriptor instead.
+func (*Organization) Descriptor() ([]byte, []int) {
+	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Organization) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Organization) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *Organization) GetToken() TokenOrganization {
+	if x != nil {
+		return x.Token
+	}
+	return TokenOrganization_TOKEN_ORGANIZATION_UNSPECIFIED
+}
+
+func (x *Organization) GetClaim() string {
+	if x != nil {
+		return x.Claim
+	}
+	return ""
+}
+
+func (x *Organization) GetAudiencePrefix() string {
+	if x != nil {
+		return x.AudiencePrefix
+	}
+	return ""
+}
+
 var file_grpcjwt_v1_auth_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -182,11 +347,22 @@ var File_grpcjwt_v1_auth_proto protoreflect.FileDescriptor
 const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15grpcjwt/v1/auth.proto\x12\n" +
-	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"R\n" +
+	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\x90\x01\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x1a\n" +
 	"\boptional\x18\x02 \x01(\bR\boptional\x12\x16\n" +
-	"\x06scopes\x18\x03 \x03(\tR\x06scopes:J\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12<\n" +
+	"\forganization\x18\x04 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\"\xb2\x01\n" +
+	"\fOrganization\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
+	"\apattern\x18\x02 \x01(\tR\apattern\x123\n" +
+	"\x05token\x18\x03 \x01(\x0e2\x1d.grpcjwt.v1.TokenOrganizationR\x05token\x12\x14\n" +
+	"\x05claim\x18\x04 \x01(\tR\x05claim\x12'\n" +
+	"\x0faudience_prefix\x18\x05 \x01(\tR\x0eaudiencePrefix*v\n" +
+	"\x11TokenOrganization\x12\"\n" +
+	"\x1eTOKEN_ORGANIZATION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TOKEN_ORGANIZATION_CLAIM\x10\x01\x12\x1f\n" +
+	"\x1bTOKEN_ORGANIZATION_AUDIENCE\x10\x02:J\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\x92\x94\x03 \x01(\v2\x10.grpcjwt.v1.RuleR\x06method:M\n" +
 	"\aservice\x12\x1f.google.protobuf.ServiceOptions\x18\x92\x94\x03 \x01(\v2\x10.grpcjwt.v1.RuleR\aserviceB7Z5github.com/grpcjwt/grpcjwt/proto/grpcjwt/v1;grpcjwtv1b\x06proto3"
 
@@ -202,22 +378,27 @@ func file_grpcjwt_v1_auth_proto_rawDescGZIP() []byte {
 	return file_grpcjwt_v1_auth_proto_rawDescData
 }
 
-var file_grpcjwt_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_grpcjwt_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_grpcjwt_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_grpcjwt_v1_auth_proto_goTypes = []any{
-	(*Rule)(nil),                        // 0: grpcjwt.v1.Rule
-	(*descriptorpb.MethodOptions)(nil),  // 1: google.protobuf.MethodOptions
-	(*descriptorpb.ServiceOptions)(nil), // 2: google.protobuf.ServiceOptions
+	(TokenOrganization)(0),              // 0: grpcjwt.v1.TokenOrganization
+	(*Rule)(nil),                        // 1: grpcjwt.v1.Rule
+	(*Organization)(nil),                // 2: grpcjwt.v1.Organization
+	(*descriptorpb.MethodOptions)(nil),  // 3: google.protobuf.MethodOptions
+	(*descriptorpb.ServiceOptions)(nil), // 4: google.protobuf.ServiceOptions
 }
 var file_grpcjwt_v1_auth_proto_depIdxs = []int32{
-	1, // 0: grpcjwt.v1.method:extendee -> google.protobuf.MethodOptions
-	2, // 1: grpcjwt.v1.service:extendee -> google.protobuf.ServiceOptions
-	0, // 2: grpcjwt.v1.method:type_name -> grpcjwt.v1.Rule
-	0, // 3: grpcjwt.v1.service:type_name -> grpcjwt.v1.Rule
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	2, // [2:4] is the sub-list for extension type_name
-	0, // [0:2] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: grpcjwt.v1.Rule.organization:type_name -> grpcjwt.v1.Organization
+	0, // 1: grpcjwt.v1.Organization.token:type_name -> grpcjwt.v1.TokenOrganization
+	3, // 2: grpcjwt.v1.method:extendee -> google.protobuf.MethodOptions
+	4, // 3: grpcjwt.v1.service:extendee -> google.protobuf.ServiceOptions
+	1, // 4: grpcjwt.v1.method:type_name -> grpcjwt.v1.Rule
+	1, // 5: grpcjwt.v1.service:type_name -> grpcjwt.v1.Rule
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	4, // [4:6] is the sub-list for extension type_name
+	2, // [2:4] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_grpcjwt_v1_auth_proto_init() }
@@ -230,13 +411,14 @@ func file_grpcjwt_v1_auth_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grpcjwt_v1_auth_proto_rawDesc), len(file_grpcjwt_v1_auth_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   1,
+			NumEnums:      1,
+			NumMessages:   2,
 			NumExtensions: 2,
 			NumServices:   0,
 		},
 		GoTypes:           file_grpcjwt_v1_auth_proto_goTypes,
 		DependencyIndexes: file_grpcjwt_v1_auth_proto_depIdxs,
+		EnumInfos:         file_grpcjwt_v1_auth_proto_enumTypes,
 		MessageInfos:      file_grpcjwt_v1_auth_proto_msgTypes,
 		ExtensionInfos:    file_grpcjwt_v1_auth_proto_extTypes,
 	}.Build()

@@ -1,0 +1,309 @@
+package grpcjwt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	grpcjwtv1 "github.com/grpcjwt/grpcjwt/proto/grpcjwt/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Defaults of an [OrganizationRule]: Logto's names.
+const (
+	DefaultOrganizationClaim          = "organization_id"
+	DefaultOrganizationAudiencePrefix = "urn:logto:organization:"
+)
+
+// TokenOrganization says where a token names its organization.
+type TokenOrganization int
+
+const (
+	// OrganizationFromClaimOrAudience: the claim or the audience, whichever
+	// the token has (the default). A token that names two different
+	// organizations is refused.
+	OrganizationFromClaimOrAudience TokenOrganization = iota
+	// OrganizationFromClaim: only the claim (Logto's organization-level API
+	// resource tokens: aud is the API, organization_id the organization).
+	OrganizationFromClaim
+	// OrganizationFromAudience: only an audience made of the prefix and the
+	// organization (Logto's organization tokens).
+	OrganizationFromAudience
+)
+
+// OrganizationRule declares that a method's request names the organization
+// it is about, and that the token must be for that organization. A call
+// whose token is for another organization, names none, or names two, or
+// whose request field is empty, absent or does not match Pattern, is
+// refused with PermissionDenied "organization_mismatch"; the client is not
+// told more, the reject hook is. See [WithOrganization] and the
+// organization field of the grpcjwt.v1 .proto rule.
+type OrganizationRule struct {
+	// Field is the request field that holds the organization: a string
+	// field of the request message, or of messages inside it ("a.b.c").
+	Field string
+
+	// Pattern, when set, says that Field holds a resource name (AIP-122)
+	// and which segment is the organization, written "{organization}":
+	// "organizations/{organization}/projects/*". A "*" matches any one
+	// segment and a final "**" any number of them.
+	Pattern string
+
+	// Token is where the token names its organization.
+	Token TokenOrganization
+
+	// Claim names the organization; default [DefaultOrganizationClaim].
+	Claim string
+
+	// AudiencePrefix, followed by the organization, is an audience that
+	// names it; default [DefaultOrganizationAudiencePrefix]. The issuer
+	// must accept such audiences (see [Config.AudiencePrefixes]).
+	AudiencePrefix string
+}
+
+// String formats the rule for [MethodRule.String].
+func (r *OrganizationRule) String() string {
+	s := "organization=" + r.Field
+	if r.Pattern != "" {
+		s += "~" + r.Pattern
+	}
+	switch r.Token {
+	case OrganizationFromClaim:
+		s += " from claim " + r.Claim
+	case OrganizationFromAudience:
+		s += " from audience " + r.AudiencePrefix + "*"
+	default:
+		s += " from claim " + r.Claim + " or audience " + r.AudiencePrefix + "*"
+	}
+	return s
+}
+
+// WithOrganization gives method (a full method, or a service ending in
+// "/") an organization rule; see [OrganizationRule]. It adds to the
+// method's other Go options (access, scopes), and like them overrides the
+// .proto options. Only the interceptors can check it: [AuthFunc] sees no
+// request, so it refuses calls to methods with an organization rule.
+func WithOrganization(method string, r OrganizationRule) Option {
+	return func(o *options) {
+		rc := r
+		o.spec(method).org = &rc
+	}
+}
+
+func orgFromProto(p *grpcjwtv1.Organization) *OrganizationRule {
+	if p == nil {
+		return nil
+	}
+	return &OrganizationRule{
+		Field:          p.GetField(),
+		Pattern:        p.GetPattern(),
+		Token:          TokenOrganization(p.GetToken()),
+		Claim:          p.GetClaim(),
+		AudiencePrefix: p.GetAudiencePrefix(),
+	}
+}
+
+// withDefaults returns a copy of r with its defaults filled in.
+func (r OrganizationRule) withDefaults() *OrganizationRule {
+	if r.Claim == "" {
+		r.Claim = DefaultOrganizationClaim
+	}
+	if r.AudiencePrefix == "" {
+		r.AudiencePrefix = DefaultOrganizationAudiencePrefix
+	}
+	return &r
+}
+
+// orgCheck is an organization rule compiled against a request message.
+type orgCheck struct {
+	rule    *OrganizationRule
+	path    []protoreflect.FieldDescriptor
+	pattern []string // segments; nil without a pattern
+	orgSeg  int      // index of "{organization}" in pattern
+}
+
+// compileOrg checks r against the request message in and prepares it.
+func compileOrg(r *OrganizationRule, in protoreflect.MessageDescriptor) (*orgCheck, error) {
+	oc := &orgCheck{rule: r}
+	if r.Field == "" {
+		return nil, errors.New("organization rule names no request field")
+	}
+	if r.Token < OrganizationFromClaimOrAudience || r.Token > OrganizationFromAudience {
+		return nil, fmt.Errorf("organization rule has an unknown token source %d", r.Token)
+	}
+	md := in
+	parts := strings.Split(r.Field, ".")
+	for i, name := range parts {
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			return nil, fmt.Errorf("request %s has no field %q (organization field %q)", md.FullName(), name, r.Field)
+		}
+		if fd.IsList() || fd.IsMap() {
+			return nil, fmt.Errorf("organization field %q: %s is repeated", r.Field, fd.FullName())
+		}
+		oc.path = append(oc.path, fd)
+		if i < len(parts)-1 {
+			if fd.Kind() != protoreflect.MessageKind {
+				return nil, fmt.Errorf("organization field %q: %s is not a message", r.Field, fd.FullName())
+			}
+			md = fd.Message()
+		} else if fd.Kind() != protoreflect.StringKind {
+			return nil, fmt.Errorf("organization field %q: %s is a %s, not a string", r.Field, fd.FullName(), fd.Kind())
+		}
+	}
+	if r.Pattern != "" {
+		segs := strings.Split(r.Pattern, "/")
+		oc.orgSeg = -1
+		for i, s := range segs {
+			switch {
+			case s == "{organization}":
+				if oc.orgSeg >= 0 {
+					return nil, fmt.Errorf("organization pattern %q has {organization} twice", r.Pattern)
+				}
+				oc.orgSeg = i
+			case s == "**":
+				if i != len(segs)-1 {
+					return nil, fmt.Errorf("organization pattern %q: ** must be the last segment", r.Pattern)
+				}
+			case s == "" || strings.ContainsAny(s, "{}*"):
+				return nil, fmt.Errorf("organization pattern %q: segment %q is not a name, *, ** or {organization}", r.Pattern, s)
+			}
+		}
+		if oc.orgSeg < 0 {
+			return nil, fmt.Errorf("organization pattern %q has no {organization}", r.Pattern)
+		}
+		oc.pattern = segs
+	}
+	return oc, nil
+}
+
+// requestOrg reads the organization the request names. It allocates
+// nothing.
+func (oc *orgCheck) requestOrg(req any) (string, error) {
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return "", errors.New("the request is not a protobuf message")
+	}
+	m := msg.ProtoReflect()
+	if m.Descriptor() != oc.path[0].ContainingMessage() {
+		return "", fmt.Errorf("the request is a %s, the rule was made for %s", m.Descriptor().FullName(), oc.path[0].ContainingMessage().FullName())
+	}
+	for _, fd := range oc.path[:len(oc.path)-1] {
+		if !m.Has(fd) {
+			return "", fmt.Errorf("the request has no %s", oc.rule.Field)
+		}
+		m = m.Get(fd).Message()
+	}
+	v := m.Get(oc.path[len(oc.path)-1]).String()
+	if v == "" {
+		return "", fmt.Errorf("the request's %s is empty", oc.rule.Field)
+	}
+	if oc.pattern == nil {
+		return v, nil
+	}
+	org, ok := matchName(oc.pattern, oc.orgSeg, v)
+	if !ok {
+		return "", fmt.Errorf("the request's %s %q does not match %q", oc.rule.Field, truncate(v), oc.rule.Pattern)
+	}
+	return org, nil
+}
+
+// matchName matches a resource name against pattern segments and returns
+// the segment at orgSeg. It allocates nothing.
+func matchName(pattern []string, orgSeg int, name string) (string, bool) {
+	var org string
+	for i, p := range pattern {
+		if p == "**" {
+			return org, true
+		}
+		seg, rest, more := strings.Cut(name, "/")
+		if seg == "" {
+			return "", false
+		}
+		switch {
+		case i == orgSeg:
+			org = seg
+		case p == "*":
+		case p != seg:
+			return "", false
+		}
+		last := i == len(pattern)-1
+		switch {
+		case !more && last:
+			return org, true
+		case !more:
+			return org, len(pattern) == i+2 && pattern[i+1] == "**"
+		case last:
+			return "", false
+		}
+		name = rest
+	}
+	return "", false
+}
+
+// tokenOrg reads the organization the token names.
+func (oc *orgCheck) tokenOrg(c *Claims) (string, error) {
+	var claim, aud string
+	if oc.rule.Token != OrganizationFromAudience {
+		if oc.rule.Claim == DefaultOrganizationClaim {
+			claim = c.OrganizationID
+		} else if b, ok := exactjson.StringBytes(lookupPath(c.raw, []string{oc.rule.Claim})); ok {
+			claim = string(b)
+		}
+	}
+	if oc.rule.Token != OrganizationFromClaim {
+		p := oc.rule.AudiencePrefix
+		for _, a := range c.Audience {
+			if len(a) > len(p) && a[:len(p)] == p {
+				if aud != "" && aud != a[len(p):] {
+					return "", fmt.Errorf("the token's audiences name two organizations, %q and %q", truncate(aud), truncate(a[len(p):]))
+				}
+				aud = a[len(p):]
+			}
+		}
+	}
+	switch {
+	case claim != "" && aud != "" && claim != aud:
+		return "", fmt.Errorf("the token names two organizations: claim %s %q, audience %q", oc.rule.Claim, truncate(claim), truncate(aud))
+	case claim != "":
+		return claim, nil
+	case aud != "":
+		return aud, nil
+	}
+	return "", errors.New("the token names no organization")
+}
+
+// check refuses a request that is not about the token's organization.
+func (oc *orgCheck) check(c *Claims, req any) error {
+	if c == nil {
+		return fmt.Errorf("%w: the call has no token", ErrOrganizationMismatch)
+	}
+	want, err := oc.requestOrg(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrOrganizationMismatch, err)
+	}
+	got, err := oc.tokenOrg(c)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrOrganizationMismatch, err)
+	}
+	if got != want {
+		return fmt.Errorf("%w: the token is for organization %q, the request for %q", ErrOrganizationMismatch, truncate(got), truncate(want))
+	}
+	return nil
+}
+
+// hasOrganization reports whether the rule has an organization check.
+func (r *Rule) hasOrganization() bool {
+	return r.Access != AccessPublic && r.Organization != nil
+}
+
+// checkOrganization applies the rule's organization check to a request
+// message; a rule that could not be compiled refuses every call.
+func (r *Rule) checkOrganization(c *Claims, req any) error {
+	if r.org == nil {
+		return fmt.Errorf("%w: the organization rule cannot be checked: %w", ErrOrganizationMismatch, r.orgErr)
+	}
+	return r.org.check(c, req)
+}
