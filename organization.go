@@ -167,6 +167,7 @@ func compileOrg(r *OrganizationRule, in protoreflect.MessageDescriptor) (*orgChe
 				if i != len(segs)-1 {
 					return nil, fmt.Errorf("organization pattern %q: ** must be the last segment", r.Pattern)
 				}
+			case s == "*":
 			case s == "" || strings.ContainsAny(s, "{}*"):
 				return nil, fmt.Errorf("organization pattern %q: segment %q is not a name, *, ** or {organization}", r.Pattern, s)
 			}
