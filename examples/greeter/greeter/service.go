@@ -34,6 +34,15 @@ func (Service) SayHello(ctx context.Context, r *greeterv1.SayHelloRequest) (*gre
 	}, nil
 }
 
+// GreetOrganization greets the organization r names. The interceptors have
+// checked, from the method's .proto option, that the token is for it.
+func (Service) GreetOrganization(ctx context.Context, r *greeterv1.GreetOrganizationRequest) (*greeterv1.GreetOrganizationResponse, error) {
+	return &greeterv1.GreetOrganizationResponse{
+		Message: fmt.Sprintf("Hello, members of %s!", nameOf(r.GetParent())),
+		Subject: subject(ctx),
+	}, nil
+}
+
 // SayHelloStream sends r's count greetings, at least 1 and at most 100.
 func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
 	n := min(max(r.GetCount(), 1), maxStreamCount)

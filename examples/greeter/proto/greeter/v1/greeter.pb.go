@@ -353,6 +353,103 @@ func (x *ChatResponse) GetSubject() string {
 }
 
 // InfoRequest is the request of Greeter.Info. It has no fields.
+type GreetOrganizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization, as "organizations/<id>".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GreetOrganizationRequest) Reset() {
+	*x = GreetOrganizationRequest{}
+	mi := &file_greeter_v1_greeter_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GreetOrganizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GreetOrganizationRequest) ProtoMessage() {}
+
+func (x *GreetOrganizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_v1_greeter_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GreetOrganizationRequest.ProtoReflect.Descriptor instead.
+func (*GreetOrganizationRequest) Descriptor() ([]byte, []int) {
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GreetOrganizationRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type GreetOrganizationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GreetOrganizationResponse) Reset() {
+	*x = GreetOrganizationResponse{}
+	mi := &file_greeter_v1_greeter_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GreetOrganizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GreetOrganizationResponse) ProtoMessage() {}
+
+func (x *GreetOrganizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_v1_greeter_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GreetOrganizationResponse.ProtoReflect.Descriptor instead.
+func (*GreetOrganizationResponse) Descriptor() ([]byte, []int) {
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GreetOrganizationResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *GreetOrganizationResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
 type InfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -361,7 +458,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_greeter_v1_greeter_proto_msgTypes[6]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +470,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_v1_greeter_proto_msgTypes[6]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +483,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{6}
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{8}
 }
 
 // InfoResponse is the response of Greeter.Info.
@@ -409,7 +506,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_greeter_v1_greeter_proto_msgTypes[7]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +518,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_v1_greeter_proto_msgTypes[7]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +531,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{7}
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InfoResponse) GetServerName() string {
@@ -487,6 +584,11 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\tR\amessage\"B\n" +
 	"\fChatResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"2\n" +
+	"\x18GreetOrganizationRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"O\n" +
+	"\x19GreetOrganizationResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"\r\n" +
 	"\vInfoRequest\"\x89\x01\n" +
 	"\fInfoResponse\x12\x1f\n" +
@@ -494,12 +596,15 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"serverName\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
 	"\rauthenticated\x18\x03 \x01(\bR\rauthenticated\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject2\xd2\x02\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject2\xef\x03\n" +
 	"\aGreeter\x12W\n" +
 	"\bSayHello\x12\x1b.greeter.v1.SayHelloRequest\x1a\x1c.greeter.v1.SayHelloResponse\"\x10\x92\xa1\x19\f\x1a\n" +
 	"greet:read\x12Y\n" +
 	"\x0eSayHelloStream\x12!.greeter.v1.SayHelloStreamRequest\x1a\".greeter.v1.SayHelloStreamResponse0\x01\x12P\n" +
-	"\x04Chat\x12\x17.greeter.v1.ChatRequest\x1a\x18.greeter.v1.ChatResponse\"\x11\x92\xa1\x19\r\x1a\vgreet:write(\x010\x01\x12A\n" +
+	"\x04Chat\x12\x17.greeter.v1.ChatRequest\x1a\x18.greeter.v1.ChatResponse\"\x11\x92\xa1\x19\r\x1a\vgreet:write(\x010\x01\x12\x9a\x01\n" +
+	"\x11GreetOrganization\x12$.greeter.v1.GreetOrganizationRequest\x1a%.greeter.v1.GreetOrganizationResponse\"8\x92\xa1\x194\x1a\n" +
+	"greet:read\"&\n" +
+	"\x06parent\x12\x1corganizations/{organization}\x12A\n" +
 	"\x04Info\x12\x17.greeter.v1.InfoRequest\x1a\x18.greeter.v1.InfoResponse\"\x06\x92\xa1\x19\x02\b\x01BHZFgithub.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1;greeterv1b\x06proto3"
 
 var (
@@ -514,28 +619,32 @@ func file_greeter_v1_greeter_proto_rawDescGZIP() []byte {
 	return file_greeter_v1_greeter_proto_rawDescData
 }
 
-var file_greeter_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_greeter_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_greeter_v1_greeter_proto_goTypes = []any{
-	(*SayHelloRequest)(nil),        // 0: greeter.v1.SayHelloRequest
-	(*SayHelloResponse)(nil),       // 1: greeter.v1.SayHelloResponse
-	(*SayHelloStreamRequest)(nil),  // 2: greeter.v1.SayHelloStreamRequest
-	(*SayHelloStreamResponse)(nil), // 3: greeter.v1.SayHelloStreamResponse
-	(*ChatRequest)(nil),            // 4: greeter.v1.ChatRequest
-	(*ChatResponse)(nil),           // 5: greeter.v1.ChatResponse
-	(*InfoRequest)(nil),            // 6: greeter.v1.InfoRequest
-	(*InfoResponse)(nil),           // 7: greeter.v1.InfoResponse
+	(*SayHelloRequest)(nil),           // 0: greeter.v1.SayHelloRequest
+	(*SayHelloResponse)(nil),          // 1: greeter.v1.SayHelloResponse
+	(*SayHelloStreamRequest)(nil),     // 2: greeter.v1.SayHelloStreamRequest
+	(*SayHelloStreamResponse)(nil),    // 3: greeter.v1.SayHelloStreamResponse
+	(*ChatRequest)(nil),               // 4: greeter.v1.ChatRequest
+	(*ChatResponse)(nil),              // 5: greeter.v1.ChatResponse
+	(*GreetOrganizationRequest)(nil),  // 6: greeter.v1.GreetOrganizationRequest
+	(*GreetOrganizationResponse)(nil), // 7: greeter.v1.GreetOrganizationResponse
+	(*InfoRequest)(nil),               // 8: greeter.v1.InfoRequest
+	(*InfoResponse)(nil),              // 9: greeter.v1.InfoResponse
 }
 var file_greeter_v1_greeter_proto_depIdxs = []int32{
 	0, // 0: greeter.v1.Greeter.SayHello:input_type -> greeter.v1.SayHelloRequest
 	2, // 1: greeter.v1.Greeter.SayHelloStream:input_type -> greeter.v1.SayHelloStreamRequest
 	4, // 2: greeter.v1.Greeter.Chat:input_type -> greeter.v1.ChatRequest
-	6, // 3: greeter.v1.Greeter.Info:input_type -> greeter.v1.InfoRequest
-	1, // 4: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.SayHelloResponse
-	3, // 5: greeter.v1.Greeter.SayHelloStream:output_type -> greeter.v1.SayHelloStreamResponse
-	5, // 6: greeter.v1.Greeter.Chat:output_type -> greeter.v1.ChatResponse
-	7, // 7: greeter.v1.Greeter.Info:output_type -> greeter.v1.InfoResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	6, // 3: greeter.v1.Greeter.GreetOrganization:input_type -> greeter.v1.GreetOrganizationRequest
+	8, // 4: greeter.v1.Greeter.Info:input_type -> greeter.v1.InfoRequest
+	1, // 5: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.SayHelloResponse
+	3, // 6: greeter.v1.Greeter.SayHelloStream:output_type -> greeter.v1.SayHelloStreamResponse
+	5, // 7: greeter.v1.Greeter.Chat:output_type -> greeter.v1.ChatResponse
+	7, // 8: greeter.v1.Greeter.GreetOrganization:output_type -> greeter.v1.GreetOrganizationResponse
+	9, // 9: greeter.v1.Greeter.Info:output_type -> greeter.v1.InfoResponse
+	5, // [5:10] is the sub-list for method output_type
+	0, // [0:5] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -552,7 +661,7 @@ func file_greeter_v1_greeter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_greeter_v1_greeter_proto_rawDesc), len(file_greeter_v1_greeter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

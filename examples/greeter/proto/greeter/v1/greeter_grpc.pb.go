@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Greeter_SayHello_FullMethodName       = "/greeter.v1.Greeter/SayHello"
-	Greeter_SayHelloStream_FullMethodName = "/greeter.v1.Greeter/SayHelloStream"
-	Greeter_Chat_FullMethodName           = "/greeter.v1.Greeter/Chat"
-	Greeter_Info_FullMethodName           = "/greeter.v1.Greeter/Info"
+	Greeter_SayHello_FullMethodName          = "/greeter.v1.Greeter/SayHello"
+	Greeter_SayHelloStream_FullMethodName    = "/greeter.v1.Greeter/SayHelloStream"
+	Greeter_Chat_FullMethodName              = "/greeter.v1.Greeter/Chat"
+	Greeter_GreetOrganization_FullMethodName = "/greeter.v1.Greeter/GreetOrganization"
+	Greeter_Info_FullMethodName              = "/greeter.v1.Greeter/Info"
 )
 
 // GreeterClient is the client API for Greeter service.
@@ -49,6 +50,12 @@ type GreeterClient interface {
 	Chat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChatRequest, ChatResponse], error)
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed.
+	// GreetOrganization greets the members of one organization. The request
+	// names the organization as a resource name, and the token must be for
+	// that organization: an `organization_id` claim (a Logto token for an API
+	// resource and an organization) or an audience
+	// `urn:logto:organization:<id>` (a Logto organization token).
+	GreetOrganization(ctx context.Context, in *GreetOrganizationRequest, opts ...grpc.CallOption) (*GreetOrganizationResponse, error)
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 }
 
@@ -102,6 +109,16 @@ func (c *greeterClient) Chat(ctx context.Context, opts ...grpc.CallOption) (grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Greeter_ChatClient = grpc.BidiStreamingClient[ChatRequest, ChatResponse]
 
+func (c *greeterClient) GreetOrganization(ctx context.Context, in *GreetOrganizationRequest, opts ...grpc.CallOption) (*GreetOrganizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GreetOrganizationResponse)
+	err := c.cc.Invoke(ctx, Greeter_GreetOrganization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *greeterClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(InfoResponse)
@@ -131,6 +148,12 @@ type GreeterServer interface {
 	Chat(grpc.BidiStreamingServer[ChatRequest, ChatResponse]) error
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed.
+	// GreetOrganization greets the members of one organization. The request
+	// names the organization as a resource name, and the token must be for
+	// that organization: an `organization_id` claim (a Logto token for an API
+	// resource and an organization) or an audience
+	// `urn:logto:organization:<id>` (a Logto organization token).
+	GreetOrganization(context.Context, *GreetOrganizationRequest) (*GreetOrganizationResponse, error)
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	mustEmbedUnimplementedGreeterServer()
 }
@@ -150,6 +173,9 @@ func (UnimplementedGreeterServer) SayHelloStream(*SayHelloStreamRequest, grpc.Se
 }
 func (UnimplementedGreeterServer) Chat(grpc.BidiStreamingServer[ChatRequest, ChatResponse]) error {
 	return status.Error(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedGreeterServer) GreetOrganization(context.Context, *GreetOrganizationRequest) (*GreetOrganizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GreetOrganization not implemented")
 }
 func (UnimplementedGreeterServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
@@ -211,6 +237,24 @@ func _Greeter_Chat_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Greeter_ChatServer = grpc.BidiStreamingServer[ChatRequest, ChatResponse]
 
+func _Greeter_GreetOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GreetOrganizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GreeterServer).GreetOrganization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Greeter_GreetOrganization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GreeterServer).GreetOrganization(ctx, req.(*GreetOrganizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Greeter_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(InfoRequest)
 	if err := dec(in); err != nil {
@@ -239,6 +283,10 @@ var Greeter_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SayHello",
 			Handler:    _Greeter_SayHello_Handler,
+		},
+		{
+			MethodName: "GreetOrganization",
+			Handler:    _Greeter_GreetOrganization_Handler,
 		},
 		{
 			MethodName: "Info",
