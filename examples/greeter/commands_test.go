@@ -53,7 +53,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 14 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 19 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}
@@ -192,7 +192,7 @@ func TestCommands(t *testing.T) {
 			stderr string
 		}{
 			{"plaintext off loopback", []string{"-addr", "api.example.com:443", "-plaintext", "-token", "t"}, "client: refusing to send a token without TLS to api.example.com:443: -plaintext is for servers on loopback"},
-			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, info)`},
+			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, org, info)`},
 			{"token and token file", []string{"-token", "t", "-token-file", "f"}, "client: give -token or -token-file, not both"},
 			{"Bearer prefix", []string{"-plaintext", "-token", "Bearer t"}, `client: the token contains white space; give the bare token, without "Bearer "`},
 			{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "none")}, "client: reading -token-file:"},
