@@ -53,7 +53,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 14 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 19 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}
@@ -74,14 +74,7 @@ func TestCommands(t *testing.T) {
 		}
 		expired := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read", "exp": time.Now().Add(-time.Hour).Unix()})
 		readOnly := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read"})
-		base := []string{"-addr", srv.addr, "-plaintext"}
-		for _, tc := range []struct {
-			name   string
-			args   []string
-			exit   int
-			stdout []string
-			stderr []string
-		}{
+		runClient(t, client, srv.addr, []clientCall{
 			{"hello", []string{"-token", good}, 0, []string{"Hello, Alice!\nsubject: alice\n"}, nil},
 			{"stream", []string{"-token", good, "-method", "stream", "-name", "Bob"}, 0, []string{"Hello #1, Bob!\nHello #2, Bob!\nHello #3, Bob!\nsubject: alice\n"}, nil},
 			{"chat with a token file", []string{"-token-file", tokenFile, "-method", "chat"}, 0, []string{"Hello, you said \"hi\"\nHello, you said \"how are you?\"\nsubject: alice\n"}, nil},
@@ -96,14 +89,7 @@ func TestCommands(t *testing.T) {
 			{"client credentials, scope not asked for", []string{"-client-credentials", "-issuer", iss.URL, "-client-id", "m2m", "-client-secret", "s3cret", "-resource", iss.Audience, "-scopes", "greet:read", "-method", "chat"}, 1, nil, []string{"Chat failed: PermissionDenied: insufficient_scope"}},
 			{"client credentials, wrong secret", []string{"-client-credentials", "-issuer", iss.URL, "-client-id", "m2m", "-client-secret", "wrong"}, 1, nil, []string{"SayHello failed: Unauthenticated: transport: per-RPC creds failed", "invalid_client"}},
 			{"client credentials, wrong issuer", []string{"-client-credentials", "-issuer", iss.URL + "/", "-client-id", "m2m", "-client-secret", "s3cret"}, 2, nil, []string{"issuer mismatch"}},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				r := run(t, client, nil, append(base, tc.args...)...)
-				r.wantExit(t, tc.exit)
-				r.wantStdout(t, tc.stdout...)
-				r.wantStderr(t, tc.stderr...)
-			})
-		}
+		})
 
 		t.Run("health without a token", func(t *testing.T) {
 			conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -130,6 +116,34 @@ func TestCommands(t *testing.T) {
 
 		srv.stop(t)
 		srv.wantStderr(t, `msg="authorization rule" method=/greeter.v1.Greeter/SayHello access=required scopes=[greet:read]`, "msg=stopped")
+	})
+
+	t.Run("server with two issuers and organization tokens", func(t *testing.T) {
+		t.Parallel()
+		iss, second, untrusted := newIssuer(t), newIssuer(t), newIssuer(t)
+		srv := startServer(t, server, nil, "-issuer", iss.URL, "-audience", iss.Audience,
+			"-audience-prefix", "urn:logto:organization:",
+			"-trust-issuer", "issuer="+second.URL+",audience="+second.Audience,
+			"-addr", "127.0.0.1:0")
+
+		claims := map[string]any{"sub": "alice", "scope": "greet:read"}
+		forOrgA := iss.Token(claims, grpcjwttest.WithOrganization("A"))
+		orgTokenA := iss.Token(claims, grpcjwttest.WithOrganizationAudience("A"))
+		runClient(t, client, srv.addr, []clientCall{
+			{"second issuer", []string{"-token", second.Token(claims)}, 0, []string{"Hello, Alice!\nsubject: alice\n"}, nil},
+			{"untrusted issuer", []string{"-token", untrusted.Token(claims)}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+			{"organization_id for its organization", []string{"-token", forOrgA, "-method", "org", "-name", "A"}, 0, []string{"Hello, members of organizations/A!\nsubject: alice\n"}, nil},
+			{"organization_id for another", []string{"-token", forOrgA, "-method", "org", "-name", "B"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch (reason ORGANIZATION_MISMATCH, domain grpcjwt)"}},
+			{"organization token for its organization", []string{"-token", orgTokenA, "-method", "org", "-name", "A"}, 0, []string{"Hello, members of organizations/A!\nsubject: alice\n"}, nil},
+			{"organization token for another", []string{"-token", orgTokenA, "-method", "org", "-name", "B"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch"}},
+		})
+
+		srv.stop(t)
+		srv.wantStderr(t,
+			`msg="fetching the provider's keys through OIDC discovery" issuer=`+iss.URL+` audience=`+iss.Audience+` audience_prefixes=[urn:logto:organization:]`,
+			`msg="fetching the provider's keys through OIDC discovery" issuer=`+second.URL+` audiences=[`+second.Audience+`]`,
+			`msg="authorization rule" method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim organization_id or audience urn:logto:organization:*"`,
+			`cause="organization_mismatch: the token is for organization \"A\", the request for \"B\""`)
 	})
 
 	t.Run("TLS", func(t *testing.T) {
@@ -172,6 +186,10 @@ func TestCommands(t *testing.T) {
 			{"unreachable issuer", []string{"-issuer", gone.URL, "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuer " + gone.URL + ": grpcjwt: OIDC discovery:", "connection refused"}},
 			{"hanging issuer", []string{"-issuer", hanging.URL, "-audience", "a", "-addr", "127.0.0.1:0", "-issuer-timeout", "300ms"}, 1, []string{"server: cannot reach issuer " + hanging.URL + " within 300ms (-issuer-timeout)"}},
 			{"wrong issuer", []string{"-issuer", iss.URL + "/", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`issuer mismatch: configured "` + iss.URL + `/", discovery says "` + iss.URL + `"`}},
+			{"trusted issuer without an audience", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + iss.URL}, 2, []string{"invalid value", "-trust-issuer: audience= (or audience-prefix=) is required", "Usage: server"}},
+			{"trusted issuer with an unknown key", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "url=" + iss.URL + ",audience=a"}, 2, []string{`-trust-issuer: unknown key "url" (keys: issuer, audience, audience-prefix, jwks-url)`}},
+			{"issuer trusted twice", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + iss.URL + ",audience=b", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuers " + iss.URL + " " + iss.URL + `: grpcjwt: Config.Issuers[0].Issuer: "` + iss.URL + `" is configured twice`}},
+			{"unreachable trusted issuer", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + gone.URL + ",audience=a", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuers " + iss.URL + " " + gone.URL + `: issuer "` + gone.URL + `": grpcjwt: OIDC discovery:`, "connection refused"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := run(t, server, nil, tc.args...)
@@ -192,7 +210,7 @@ func TestCommands(t *testing.T) {
 			stderr string
 		}{
 			{"plaintext off loopback", []string{"-addr", "api.example.com:443", "-plaintext", "-token", "t"}, "client: refusing to send a token without TLS to api.example.com:443: -plaintext is for servers on loopback"},
-			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, info)`},
+			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, org, info)`},
 			{"token and token file", []string{"-token", "t", "-token-file", "f"}, "client: give -token or -token-file, not both"},
 			{"Bearer prefix", []string{"-plaintext", "-token", "Bearer t"}, `client: the token contains white space; give the bare token, without "Bearer "`},
 			{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "none")}, "client: reading -token-file:"},
@@ -212,6 +230,30 @@ func newIssuer(t *testing.T) *grpcjwttest.Issuer {
 	iss := grpcjwttest.NewIssuer()
 	t.Cleanup(iss.Close)
 	return iss
+}
+
+// clientCall is one run of the client and how it must end.
+type clientCall struct {
+	name   string
+	args   []string // after -addr and -plaintext
+	exit   int
+	stdout []string // parts stdout must contain
+	stderr []string
+}
+
+// runClient runs the client once per call, each a subtest, against the
+// plaintext server at addr.
+func runClient(t *testing.T, client, addr string, calls []clientCall) {
+	t.Helper()
+	base := []string{"-addr", addr, "-plaintext"}
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, client, nil, append(base, tc.args...)...)
+			r.wantExit(t, tc.exit)
+			r.wantStdout(t, tc.stdout...)
+			r.wantStderr(t, tc.stderr...)
+		})
+	}
 }
 
 // result is how a process ended.

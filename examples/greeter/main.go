@@ -1,9 +1,12 @@
 // Command greeter is grpcjwt's demo, and needs no outside service: it
-// starts a local OIDC issuer (grpcjwttest), a greeter server protected by
+// starts local OIDC issuers (grpcjwttest), a greeter server protected by
 // grpcjwt's unary and stream interceptors, and a client, all on loopback.
-// The client calls the server with a valid token on each RPC, then in each
-// way a call can be refused, and the demo prints what happened: the gRPC
-// code and message the client received and the subject the server saw.
+// The server trusts two of the issuers and accepts organization tokens.
+// The client calls the server with a valid token on each RPC and with one
+// from the second trusted issuer, then in each way a call can be refused,
+// then for an organization with tokens for it and for another, and the
+// demo prints what happened: the gRPC code and message the client received
+// and the subject the server saw.
 //
 //	go run ./examples/greeter
 //
@@ -28,7 +31,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "greeter demo: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Println("grpcjwt greeter demo: a local OIDC issuer, a protected greeter server and a client, on loopback.")
+	fmt.Println("grpcjwt greeter demo: local OIDC issuers, a protected greeter server and a client, on loopback.")
 	fmt.Println()
 	if err := greeter.WriteTable(os.Stdout, rows); err != nil {
 		fmt.Fprintf(os.Stderr, "greeter demo: %v\n", err)

@@ -51,22 +51,30 @@ func (r Row) OK() bool {
 // demoCall is one call of the scenario.
 type demoCall struct {
 	method Method
+	org    string   // for GreetOrganization, the organization the request names
 	how    string   // how the call is authenticated, for the table
 	token  string   // sent with BearerToken credentials when not empty
 	header []string // otherwise, raw "authorization" values sent as metadata
 	want   Result
 }
 
-// The subject and scopes of the demo's good tokens.
+// The subject and scopes of the demo's good tokens, and the two
+// organizations of the GreetOrganization calls.
 const (
 	demoSubject = "alice"
 	demoScopes  = "greet:read greet:write"
+	demoOrgA    = "A"
+	demoOrgB    = "B"
 )
 
 // scenario returns the demo's calls: every RPC with a valid token, the
-// public Info without one, then each way a call can be refused. Tokens
-// come from iss, which the server trusts, except the one from other.
-func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
+// public Info without one, a token from the second issuer the server
+// trusts, then each way a call can be refused, and last GreetOrganization
+// for the token's organization and for another, with the organization in a
+// claim and in the audience. Tokens come from iss, which the server trusts
+// for its API's audience and for organization tokens, except those from
+// second, which it trusts too, and from untrusted, which it does not.
+func scenario(iss, second, untrusted *grpcjwttest.Issuer) []demoCall {
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
 		for k, v := range extra {
@@ -75,6 +83,10 @@ func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
 		return c
 	}
 	valid := iss.Token(claims(nil))
+	// Both carry greet:read, which GreetOrganization requires besides the
+	// organization.
+	forOrgA := iss.Token(claims(nil), grpcjwttest.WithOrganization(demoOrgA))
+	orgTokenA := iss.Token(claims(nil), grpcjwttest.WithOrganizationAudience(demoOrgA))
 	ok := Result{Code: codes.OK, Subject: demoSubject}
 	refused := func(cause error) Result {
 		return Result{Code: codes.Unauthenticated, Message: cause.Error(), Cause: cause}
@@ -83,11 +95,15 @@ func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
 		return Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Cause: cause}
 	}
 	denied := Result{Code: codes.PermissionDenied, Message: grpcjwt.CodeInsufficientScope, Cause: grpcjwt.ErrInsufficientScope}
+	otherOrg := Result{Code: codes.PermissionDenied, Message: grpcjwt.CodeOrganizationMismatch, Cause: grpcjwt.ErrOrganizationMismatch}
+	orgClaim := "token with organization_id " + demoOrgA
+	orgAudience := "token with aud " + grpcjwt.DefaultOrganizationAudiencePrefix + demoOrgA
 	return []demoCall{
 		{method: Hello, how: "valid token", token: valid, want: ok},
 		{method: Stream, how: "valid token", token: valid, want: ok},
 		{method: Chat, how: "valid token", token: valid, want: ok},
 		{method: Info, how: "no token (public)", want: Result{Code: codes.OK}},
+		{method: Hello, how: "token from the second trusted issuer", token: second.Token(claims(nil)), want: ok},
 		{method: Hello, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
 		{method: Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrSchemeNotSupported)},
 		{method: Hello, how: `header "Bearer" alone`, header: []string{"Bearer"}, want: refused(grpcjwt.ErrInvalidFormat)},
@@ -97,10 +113,14 @@ func scenario(iss, other *grpcjwttest.Issuer) []demoCall {
 			"exp": time.Now().Add(-time.Hour).Unix(),
 		})), want: invalid(grpcjwt.ErrTokenExpired)},
 		{method: Hello, how: "token for another audience", token: iss.Token(claims(map[string]any{"aud": "https://other-api.example.com"})), want: invalid(grpcjwt.ErrAudienceMismatch)},
-		{method: Hello, how: "token from another issuer", token: other.Token(claims(nil)), want: invalid(grpcjwt.ErrIssuerMismatch)},
+		{method: Hello, how: "token from an untrusted issuer", token: untrusted.Token(claims(nil)), want: invalid(grpcjwt.ErrUntrustedIssuer)},
 		{method: Hello, how: "token signed by an unknown key", token: iss.Token(claims(nil), grpcjwttest.WithKey(grpcjwttest.MustKey("RS256"))), want: invalid(grpcjwt.ErrUnknownKey)},
 		{method: Hello, how: "token without greet:read", token: iss.Token(claims(map[string]any{"scope": "greet:write"})), want: denied},
 		{method: Chat, how: "token without greet:write", token: iss.Token(claims(map[string]any{"scope": "greet:read"})), want: denied},
+		{method: Org, org: demoOrgA, how: orgClaim, token: forOrgA, want: ok},
+		{method: Org, org: demoOrgB, how: orgClaim, token: forOrgA, want: otherOrg},
+		{method: Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
+		{method: Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
 	}
 }
 
@@ -119,8 +139,12 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	for _, h := range c.header {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
 	}
+	name, call := "Alice", c.method.RPC()
+	if c.org != "" {
+		name, call = c.org, call+"("+c.org+")"
+	}
 	causes.take() // anything recorded before this call is not about it
-	reply, err := Invoke(ctx, client, c.method, "Alice", opts...)
+	reply, err := Invoke(ctx, client, c.method, name, opts...)
 	got := Result{Cause: causes.take()}
 	if err != nil {
 		s := status.Convert(err)
@@ -128,22 +152,32 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	} else {
 		got.Subject = reply.Subject
 	}
-	return Row{Call: c.method.RPC() + ": " + c.how, Want: c.want, Got: got}
+	return Row{Call: call + ": " + c.how, Want: c.want, Got: got}
 }
 
 // RunDemo runs the demo of `go run ./examples/greeter` within ctx: it
-// starts a local issuer (and a second one the server does not trust), a
+// starts three local issuers (two the server trusts, one it does not), a
 // greeter server from [NewServer] on a loopback port and a client, makes
 // the scenario's calls one after the other, stops everything, and returns
-// a row per call. An error means the demo could not be set up; calls that
-// go wrong are rows whose OK is false.
+// a row per call. The server trusts the first issuer for its API's
+// audience and for organization tokens (audiences starting with
+// [grpcjwt.DefaultOrganizationAudiencePrefix]), and the second, through
+// [grpcjwt.Config.Issuers], for its API's audience. An error means the
+// demo could not be set up; calls that go wrong are rows whose OK is false.
 func RunDemo(ctx context.Context) ([]Row, error) {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
-	other := grpcjwttest.NewIssuer()
-	defer other.Close()
+	second := grpcjwttest.NewIssuer()
+	defer second.Close()
+	untrusted := grpcjwttest.NewIssuer()
+	defer untrusted.Close()
 
-	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
+		Issuer:           iss.URL,
+		Audience:         iss.Audience,
+		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		Issuers:          []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +206,7 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 	client := greeterv1.NewGreeterClient(conn)
 
 	var rows []Row
-	for _, c := range scenario(iss, other) {
+	for _, c := range scenario(iss, second, untrusted) {
 		rows = append(rows, c.run(ctx, client, causes))
 	}
 	return rows, nil

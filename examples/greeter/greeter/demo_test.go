@@ -30,21 +30,27 @@ func TestRunDemo(t *testing.T) {
 	}
 	unauthenticated := func(msg string, cause error) want { return want{codes.Unauthenticated, msg, "", cause} }
 	denied := want{codes.PermissionDenied, grpcjwt.CodeInsufficientScope, "", grpcjwt.ErrInsufficientScope}
+	otherOrg := want{codes.PermissionDenied, grpcjwt.CodeOrganizationMismatch, "", grpcjwt.ErrOrganizationMismatch}
 	wants := map[string]want{
-		"SayHello: valid token":                    {codes.OK, "", "alice", nil},
-		"SayHelloStream: valid token":              {codes.OK, "", "alice", nil},
-		"Chat: valid token":                        {codes.OK, "", "alice", nil},
-		"Info: no token (public)":                  {codes.OK, "", "", nil},
-		"SayHello: no token":                       unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
-		"SayHello: Basic credentials":              unauthenticated(grpcjwt.CodeSchemeNotSupported, grpcjwt.ErrSchemeNotSupported),
-		`SayHello: header "Bearer" alone`:          unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
-		"SayHello: two authorization values":       unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
-		"SayHello: expired token":                  unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrTokenExpired),
-		"SayHello: token for another audience":     unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrAudienceMismatch),
-		"SayHello: token from another issuer":      unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrIssuerMismatch),
-		"SayHello: token signed by an unknown key": unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrUnknownKey),
-		"SayHello: token without greet:read":       denied,
-		"Chat: token without greet:write":          denied,
+		"SayHello: valid token":                                         {codes.OK, "", "alice", nil},
+		"SayHelloStream: valid token":                                   {codes.OK, "", "alice", nil},
+		"Chat: valid token":                                             {codes.OK, "", "alice", nil},
+		"Info: no token (public)":                                       {codes.OK, "", "", nil},
+		"SayHello: token from the second trusted issuer":                {codes.OK, "", "alice", nil},
+		"SayHello: no token":                                            unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
+		"SayHello: Basic credentials":                                   unauthenticated(grpcjwt.CodeSchemeNotSupported, grpcjwt.ErrSchemeNotSupported),
+		`SayHello: header "Bearer" alone`:                               unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
+		"SayHello: two authorization values":                            unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
+		"SayHello: expired token":                                       unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrTokenExpired),
+		"SayHello: token for another audience":                          unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrAudienceMismatch),
+		"SayHello: token from an untrusted issuer":                      unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrUntrustedIssuer),
+		"SayHello: token signed by an unknown key":                      unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrUnknownKey),
+		"SayHello: token without greet:read":                            denied,
+		"Chat: token without greet:write":                               denied,
+		"GreetOrganization(A): token with organization_id A":            {codes.OK, "", "alice", nil},
+		"GreetOrganization(B): token with organization_id A":            otherOrg,
+		"GreetOrganization(A): token with aud urn:logto:organization:A": {codes.OK, "", "alice", nil},
+		"GreetOrganization(B): token with aud urn:logto:organization:A": otherOrg,
 	}
 	if len(rows) != len(wants) {
 		t.Errorf("the demo made %d calls, want %d", len(rows), len(wants))

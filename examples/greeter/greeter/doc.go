@@ -13,7 +13,8 @@
 //
 // The server's rules come from two places. greeter.proto declares the
 // Greeter's own (SayHello needs greet:read, Chat needs greet:write, Info is
-// public, SayHelloStream needs any valid token), and [NewServer] makes the
-// health and reflection services public in Go, so that load balancers and
-// grpcurl can reach them without a token.
+// public, SayHelloStream needs any valid token, GreetOrganization needs
+// greet:read and a token for the organization its request names), and
+// [NewServer] makes the health and reflection services public in Go, so
+// that load balancers and grpcurl can reach them without a token.
 package greeter

@@ -20,11 +20,12 @@ const (
 	Hello  Method = "hello"  // SayHello: unary, needs greet:read
 	Stream Method = "stream" // SayHelloStream: server streaming, any valid token
 	Chat   Method = "chat"   // Chat: bidirectional streaming, needs greet:write
+	Org    Method = "org"    // GreetOrganization: unary, needs greet:read and a token for the organization
 	Info   Method = "info"   // Info: unary, public
 )
 
 // methods lists every Method, in the order of greeter.proto.
-var methods = []Method{Hello, Stream, Chat, Info}
+var methods = []Method{Hello, Stream, Chat, Org, Info}
 
 // ParseMethod returns the Method called s, or an error listing the valid
 // names.
@@ -50,6 +51,8 @@ func (m Method) RPC() string {
 		return "SayHelloStream"
 	case Chat:
 		return "Chat"
+	case Org:
+		return "GreetOrganization"
 	case Info:
 		return "Info"
 	}
@@ -70,8 +73,10 @@ type Reply struct {
 
 // Invoke makes one call of m on c, greeting name, and returns the server's
 // reply. It asks SayHelloStream for 3 greetings, and sends Chat two lines,
-// each answered before the next, then closes its side of the stream. The error of a rejected call is the server's status error, even
-// on a stream where it arrives with the first receive.
+// each answered before the next, then closes its side of the stream. For
+// GreetOrganization, name is the organization's ID, sent as the parent
+// "organizations/<name>". The error of a rejected call is the server's
+// status error, even on a stream where it arrives with the first receive.
 func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name string, opts ...grpc.CallOption) (*Reply, error) {
 	switch m {
 	case Hello:
@@ -84,6 +89,12 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 		return invokeStream(ctx, c, name, opts)
 	case Chat:
 		return invokeChat(ctx, c, opts)
+	case Org:
+		r, err := c.GreetOrganization(ctx, &greeterv1.GreetOrganizationRequest{Parent: "organizations/" + name}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &Reply{Messages: []string{r.GetMessage()}, Subject: r.GetSubject()}, nil
 	case Info:
 		r, err := c.Info(ctx, &greeterv1.InfoRequest{}, opts...)
 		if err != nil {

@@ -25,9 +25,9 @@ var PublicServices = []string{
 
 // ServerConfig holds the optional settings of [NewServer].
 type ServerConfig struct {
-	// Logger receives the audited rule of every method at Info when the
-	// server is built, and every refused call with its cause at Info;
-	// default: no logging.
+	// Logger receives the audited rule of every method (with its
+	// organization rule, if any) at Info when the server is built, and
+	// every refused call with its cause at Info; default: no logging.
 	Logger *slog.Logger
 
 	// Rules are grpcjwt options applied after the server's own, which make
@@ -73,7 +73,11 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 	}
 	if cfg.Logger != nil {
 		for _, m := range audited {
-			cfg.Logger.Info("authorization rule", "method", m.FullMethod, "access", m.Access.String(), "scopes", m.Scopes, "source", m.Source)
+			attrs := []any{"method", m.FullMethod, "access", m.Access.String(), "scopes", m.Scopes}
+			if m.Organization != nil {
+				attrs = append(attrs, "organization", m.Organization.String())
+			}
+			cfg.Logger.Info("authorization rule", append(attrs, "source", m.Source)...)
 		}
 	}
 	return srv, nil

@@ -68,6 +68,7 @@ func TestNewServer(t *testing.T) {
 		"method=/greeter.v1.Greeter/SayHello access=required scopes=[greet:read] source=proto:method",
 		"method=/greeter.v1.Greeter/SayHelloStream access=required scopes=[] source=default",
 		"method=/greeter.v1.Greeter/Chat access=required scopes=[greet:write] source=proto:method",
+		`method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim organization_id or audience urn:logto:organization:*" source=proto:method`,
 		"method=/greeter.v1.Greeter/Info access=public scopes=[] source=proto:method",
 		"method=/grpc.health.v1.Health/Check access=public scopes=[] source=go:service",
 		"method=/grpc.health.v1.Health/Watch access=public scopes=[] source=go:service",
@@ -221,7 +222,7 @@ func TestParseMethod(t *testing.T) {
 			t.Errorf("ParseMethod(%q) = %q, %v", m, got, err)
 		}
 	}
-	if _, err := ParseMethod("SayHello"); err == nil || !strings.Contains(err.Error(), "hello, stream, chat, info") {
+	if _, err := ParseMethod("SayHello"); err == nil || !strings.Contains(err.Error(), "hello, stream, chat, org, info") {
 		t.Errorf("ParseMethod(SayHello): err = %v, want one listing the methods", err)
 	}
 }

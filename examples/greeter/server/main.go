@@ -3,18 +3,31 @@
 //
 //	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com
 //
-// Every flag falls back to an environment variable (GREETER_ADDR,
+// -audience-prefix accepts, beside -audience, any audience that starts with
+// a prefix, such as Logto's organization tokens (aud
+// "urn:logto:organization:<id>"), and -trust-issuer trusts one more issuer,
+// with audiences of its own; both may be repeated:
+//
+//	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com \
+//		-audience-prefix urn:logto:organization: \
+//		-trust-issuer issuer=https://<partner>/,audience=https://api.example.com
+//
+// The single-valued flags fall back to environment variables (GREETER_ADDR,
 // GRPCJWT_ISSUER, GRPCJWT_AUDIENCE, GRPCJWT_JWKS_URL, GREETER_TLS_CERT,
-// GREETER_TLS_KEY, GREETER_LOG_LEVEL). The server finds the provider's keys
+// GREETER_TLS_KEY, GREETER_LOG_LEVEL). The server finds every issuer's keys
 // through OIDC discovery (or -jwks-url) before it serves; when it cannot
-// within -issuer-timeout it exits 1. Once serving it prints
-// "listening on <host:port>" on standard output, the actual address even
-// for port 0, and logs to standard error. The health service and server
-// reflection need no token, so grpcurl works against it:
+// within -issuer-timeout it exits 1. It logs the rule of every method, as
+// grpcjwt.Audit resolves it, and exits 1 when Audit finds one wrong. Once
+// serving it prints "listening on <host:port>" on standard output, the
+// actual address even for port 0, and logs to standard error. The health
+// service and server reflection need no token, so grpcurl works against
+// it:
 //
 //	grpcurl -plaintext 127.0.0.1:50051 list
 //	grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"name":"Alice"}' \
 //		127.0.0.1:50051 greeter.v1.Greeter/SayHello
+//	grpcurl -plaintext -H "authorization: Bearer $ORG_TOKEN" -d '{"parent":"organizations/<id>"}' \
+//		127.0.0.1:50051 greeter.v1.Greeter/GreetOrganization
 //
 // SIGINT or SIGTERM stop it gracefully: calls in flight get up to 10
 // seconds to finish.
@@ -50,6 +63,8 @@ func main() {
 
 type config struct {
 	addr, issuer, audience, jwksURL string
+	audiencePrefixes                stringsFlag
+	trustIssuers                    trustIssuerFlag
 	tlsCert, tlsKey                 string
 	issuerTimeout                   time.Duration
 	logLevel                        slog.Level
@@ -73,15 +88,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprint(fs.Output(), `Usage: server -issuer URL -audience ID [flags]
 
 Serves the greeter example API. Calls need an access token from the issuer
-for the audience; health checks and server reflection need none.
+for the audience (or from an issuer of -trust-issuer, for one of its
+audiences); health checks and server reflection need none.
 
-Flags (each defaults to the environment variable named in brackets):
+Flags (those with a variable in brackets default to it):
 `)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.addr, "addr", envOr("GREETER_ADDR", "127.0.0.1:50051"), "`host:port` to listen on; port 0 picks a free one [GREETER_ADDR]")
 	fs.StringVar(&c.issuer, "issuer", envOr("GRPCJWT_ISSUER", ""), "the provider's issuer `URL`, exactly as in the tokens' iss, e.g. https://tenant.logto.app/oidc (required) [GRPCJWT_ISSUER]")
-	fs.StringVar(&c.audience, "audience", envOr("GRPCJWT_AUDIENCE", ""), "this API's `identifier` (resource indicator), which the tokens' aud must contain (required) [GRPCJWT_AUDIENCE]")
+	fs.StringVar(&c.audience, "audience", envOr("GRPCJWT_AUDIENCE", ""), "this API's `identifier` (resource indicator), which the tokens' aud must contain (required unless -audience-prefix is given) [GRPCJWT_AUDIENCE]")
+	fs.Var(&c.audiencePrefixes, "audience-prefix", "also accept from -issuer any audience that starts with `prefix`, e.g. urn:logto:organization: for Logto organization tokens; repeatable")
+	fs.Var(&c.trustIssuers, "trust-issuer", "trust one more issuer: `issuer=URL,audience=ID` with optional audience-prefix=P and jwks-url=URL; audience and audience-prefix may repeat (one of them is required); repeatable")
 	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")
 	fs.StringVar(&c.tlsKey, "tls-key", envOr("GREETER_TLS_KEY", ""), "PEM private key `file` of -tls-cert [GREETER_TLS_KEY]")
@@ -100,7 +118,7 @@ Flags (each defaults to the environment variable named in brackets):
 	if c.issuer == "" {
 		problems = append(problems, "-issuer is required (or set GRPCJWT_ISSUER)")
 	}
-	if c.audience == "" {
+	if c.audience == "" && len(c.audiencePrefixes) == 0 {
 		problems = append(problems, "-audience is required (or set GRPCJWT_AUDIENCE)")
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -169,27 +187,34 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		log.Warn("serving without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", lis.Addr().String())
 	}
 
-	if c.jwksURL != "" {
-		log.Info("fetching the provider's keys", "issuer", c.issuer, "audience", c.audience, "jwks_url", c.jwksURL)
-	} else {
-		log.Info("fetching the provider's keys through OIDC discovery", "issuer", c.issuer, "audience", c.audience)
+	cfg := grpcjwt.Config{
+		Issuer:           c.issuer,
+		Audience:         c.audience,
+		AudiencePrefixes: c.audiencePrefixes,
+		JWKSURL:          c.jwksURL,
+		Issuers:          c.trustIssuers,
+		Logger:           log,
+	}
+	logIssuer(log, grpcjwt.IssuerConfig{Issuer: c.issuer, Audience: c.audience, AudiencePrefixes: c.audiencePrefixes, JWKSURL: c.jwksURL})
+	for _, ic := range c.trustIssuers {
+		logIssuer(log, ic)
+	}
+	// With several issuers, grpcjwt's errors name the one that failed.
+	issuers := "issuer " + c.issuer
+	if len(c.trustIssuers) > 0 {
+		issuers = "issuers " + c.issuer + " " + c.trustIssuers.String()
 	}
 	vctx, cancel := context.WithTimeout(ctx, c.issuerTimeout)
-	v, err := grpcjwt.NewValidator(vctx, grpcjwt.Config{
-		Issuer:   c.issuer,
-		Audience: c.audience,
-		JWKSURL:  c.jwksURL,
-		Logger:   log,
-	})
+	v, err := grpcjwt.NewValidator(vctx, cfg)
 	cancel()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return errors.New("interrupted while fetching the provider's keys")
 		case errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("cannot reach issuer %s within %s (-issuer-timeout): %w", c.issuer, c.issuerTimeout, err)
+			return fmt.Errorf("cannot reach %s within %s (-issuer-timeout): %w", issuers, c.issuerTimeout, err)
 		}
-		return fmt.Errorf("cannot set up token validation for issuer %s: %w", c.issuer, err)
+		return fmt.Errorf("cannot set up token validation for %s: %w", issuers, err)
 	}
 	defer v.Close()
 
@@ -223,6 +248,26 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// logIssuer logs where the keys of a trusted issuer are about to be
+// fetched from, and the audiences accepted from it.
+func logIssuer(log *slog.Logger, ic grpcjwt.IssuerConfig) {
+	attrs := []any{"issuer", ic.Issuer}
+	if ic.Audience != "" {
+		attrs = append(attrs, "audience", ic.Audience)
+	}
+	if len(ic.Audiences) > 0 {
+		attrs = append(attrs, "audiences", ic.Audiences)
+	}
+	if len(ic.AudiencePrefixes) > 0 {
+		attrs = append(attrs, "audience_prefixes", ic.AudiencePrefixes)
+	}
+	if ic.JWKSURL != "" {
+		log.Info("fetching the provider's keys", append(attrs, "jwks_url", ic.JWKSURL)...)
+		return
+	}
+	log.Info("fetching the provider's keys through OIDC discovery", attrs...)
 }
 
 func isLoopback(a net.Addr) bool {
