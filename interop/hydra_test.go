@@ -33,9 +33,10 @@ type hydra struct {
 }
 
 // startHydra starts bin and waits until it is ready, has made its keys and
-// has the clients clientID (greet:read greet:write, audiences apiAudience
-// and otherAudience, tokens for an hour) and shortClientID (the same, but
-// tokens for shortTTL). It is stopped when t ends.
+// has the clients clientID (greet:read greet:write, audiences apiAudience,
+// otherAudience and Logto's organization audience for acme, tokens for an
+// hour) and shortClientID (the same, but tokens for shortTTL). It is
+// stopped when t ends.
 func startHydra(t *testing.T, bin string) *hydra {
 	t.Helper()
 	h := &hydra{out: &syncBuffer{}}
@@ -84,7 +85,7 @@ func startHydra(t *testing.T, bin string) *hydra {
 			"client_secret":              clientSecret,
 			"grant_types":                []string{"client_credentials"},
 			"scope":                      strings.Join(allScopes, " "),
-			"audience":                   []string{apiAudience, otherAudience},
+			"audience":                   []string{apiAudience, otherAudience, organizationAudience("acme")},
 			"token_endpoint_auth_method": "client_secret_basic",
 		}, http.StatusCreated)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,8 @@ const normalTTL = time.Hour
 
 // oidcProvider is node-oidc-provider run by oidc-provider/provider.mjs. Its
 // access tokens are JWTs with header typ "at+jwt", aud a string, and the
-// scopes in a "scope" string. Its keys and token lifetime are fixed at
+// scopes in a "scope" string; it mints Logto's organization tokens too
+// (organization_test.go). Its keys and token lifetime are fixed at
 // start, so changing them means a restart on the same port, which keeps the
 // issuer.
 type oidcProvider struct {
@@ -41,8 +43,9 @@ type oidcProvider struct {
 	starts   int
 }
 
-// startOIDCProvider starts provider.mjs with node and one ES256 key, and
-// waits until it is ready. It is stopped when t ends.
+// startOIDCProvider starts provider.mjs with node and one ES256 key, its
+// client a member of memberOrganizations, and waits until it is ready. It
+// is stopped when t ends.
 func startOIDCProvider(t *testing.T, node string) *oidcProvider {
 	t.Helper()
 	p := &oidcProvider{
@@ -85,6 +88,7 @@ func (p *oidcProvider) start(t *testing.T, ttl time.Duration) {
 		"PORT=" + p.port,
 		"JWKS_FILE=" + file,
 		"ACCESS_TOKEN_TTL=" + strconv.Itoa(int(ttl/time.Second)),
+		"ORGANIZATIONS=" + strings.Join(memberOrganizations, " "),
 	}, p.node, filepath.Join("oidc-provider", "provider.mjs"))
 	if err != nil {
 		t.Fatalf("starting oidc-provider: %v", err)
@@ -154,14 +158,20 @@ func (p *oidcProvider) scopeClaim() string { return "scope" }
 // serves no other resource: it refuses any other with invalid_target.
 func (p *oidcProvider) token(t *testing.T, scopes ...string) string {
 	t.Helper()
-	return fetchToken(t, &clientcredentials.Config{
+	return fetchToken(t, p.tokenRequest(url.Values{"resource": {apiAudience}}, scopes...))
+}
+
+// tokenRequest is a client_credentials token request to the provider with
+// params (resource, organization_id) and scopes.
+func (p *oidcProvider) tokenRequest(params url.Values, scopes ...string) *clientcredentials.Config {
+	return &clientcredentials.Config{
 		ClientID:       clientID,
 		ClientSecret:   clientSecret,
 		TokenURL:       p.tokenURL,
 		Scopes:         scopes,
-		EndpointParams: url.Values{"resource": {apiAudience}},
+		EndpointParams: params,
 		AuthStyle:      oauth2.AuthStyleInHeader,
-	})
+	}
 }
 
 // shortToken restarts the provider with a token lifetime of shortTTL, gets

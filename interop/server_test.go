@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ import (
 // claims. The server reports it, as JSON, in the seenHeader response header
 // of every call that reaches the handler.
 type seen struct {
+	Issuer   string    `json:"iss"`
 	Subject  string    `json:"sub"`
 	ClientID string    `json:"client_id"`
 	Scopes   []string  `json:"scopes"`
@@ -37,6 +39,11 @@ type seen struct {
 	// ScopeClaim names the payload claims the scopes came from: "scope"
 	// (a space-separated string), "scp" (Hydra's array) or "scope+scp".
 	ScopeClaim string `json:"scope_claim"`
+	// The organization claims: Claims.MatchedAudience, AudienceSuffix
+	// and OrganizationID.
+	MatchedAudience string `json:"matched_aud"`
+	AudienceSuffix  string `json:"aud_suffix"`
+	OrganizationID  string `json:"organization_id"`
 }
 
 // seenHeader is the response header that carries what the handler saw.
@@ -56,12 +63,16 @@ func seenMD(ctx context.Context) (metadata.MD, error) {
 		}
 	}
 	b, err := json.Marshal(seen{
-		Subject:    c.Subject,
-		ClientID:   c.ClientID,
-		Scopes:     c.Scopes,
-		IssuedAt:   c.IssuedAt,
-		Expires:    c.ExpiresAt,
-		ScopeClaim: strings.Join(from, "+"),
+		Issuer:          c.Issuer,
+		Subject:         c.Subject,
+		ClientID:        c.ClientID,
+		Scopes:          c.Scopes,
+		IssuedAt:        c.IssuedAt,
+		Expires:         c.ExpiresAt,
+		ScopeClaim:      strings.Join(from, "+"),
+		MatchedAudience: c.MatchedAudience,
+		AudienceSuffix:  c.AudienceSuffix,
+		OrganizationID:  c.OrganizationID,
 	})
 	return metadata.Pairs(seenHeader, string(b)), err
 }
@@ -178,28 +189,33 @@ func (c *clock) set(at time.Time) { c.offset.Store(int64(time.Until(at))) }
 // reset puts the clock back to real time.
 func (c *clock) reset() { c.offset.Store(0) }
 
-// fetchCounter is an http.RoundTripper that counts the requests for one URL
-// (the provider's jwks_uri) before passing every request on.
+// fetchCounter is an http.RoundTripper that counts the requests for some
+// URLs (the providers' jwks_uri) before passing every request on.
 type fetchCounter struct {
 	base *http.Transport
-	url  string
-	n    atomic.Int64
+	n    map[string]*atomic.Int64 // by URL; the map is not changed after it is made
 }
 
 func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.String() == f.url {
-		f.n.Add(1)
+	if n := f.n[r.URL.String()]; n != nil {
+		n.Add(1)
 	}
 	return f.base.RoundTrip(r)
 }
 
 // server is the example's greeter on loopback behind grpcjwt's unary and
-// stream interceptors, whose Validator trusts one issuer for one audience.
+// stream interceptors, whose Validator trusts one issuer for one audience
+// (newServer) or what a Config says (newServerFor).
 type server struct {
 	v      *grpcjwt.Validator
 	client greeterv1.GreeterClient
-	clock  *clock        // the Validator's clock
-	jwks   *fetchCounter // the Validator's JWKS fetches, the first included
+	clock  *clock            // the Validator's clock
+	jwks   *fetchCounter     // the Validator's JWKS fetches, the first included
+	jwksOf map[string]string // each issuer's jwks_uri
+	first  string            // the Config's Issuer
+
+	mu    sync.Mutex
+	cause error // why the last refused call was refused, as the reject hook saw it
 }
 
 // newServer starts a protected greeter for issuer and audience. Its
@@ -208,35 +224,58 @@ type server struct {
 // ends.
 func newServer(t *testing.T, issuer, audience string) *server {
 	t.Helper()
-	doc := discover(t, issuer)
+	return newServerFor(t, grpcjwt.Config{Issuer: issuer, Audience: audience})
+}
+
+// newServerFor starts a protected greeter whose Validator has cfg, with the
+// HTTP client, clock and logger of newServer: it counts the fetches of each
+// issuer's jwks_uri (cfg.Issuer's and those of cfg.Issuers), found through
+// discovery.
+func newServerFor(t *testing.T, cfg grpcjwt.Config) *server {
+	t.Helper()
 	s := &server{
-		clock: &clock{},
-		jwks:  &fetchCounter{base: http.DefaultTransport.(*http.Transport).Clone(), url: doc.JWKSURI},
+		clock:  &clock{},
+		jwks:   &fetchCounter{base: http.DefaultTransport.(*http.Transport).Clone(), n: map[string]*atomic.Int64{}},
+		jwksOf: map[string]string{},
+		first:  cfg.Issuer,
+	}
+	issuers := []string{cfg.Issuer}
+	for _, ic := range cfg.Issuers {
+		issuers = append(issuers, ic.Issuer)
+	}
+	for _, iss := range issuers {
+		u := discover(t, iss).JWKSURI
+		s.jwksOf[iss] = u
+		s.jwks.n[u] = new(atomic.Int64)
 	}
 	t.Cleanup(s.jwks.base.CloseIdleConnections)
-	v, err := grpcjwt.NewValidator(t.Context(), grpcjwt.Config{
-		Issuer:     issuer,
-		Audience:   audience,
-		HTTPClient: &http.Client{Transport: s.jwks},
-		Now:        s.clock.now,
-		Logger:     slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{ReplaceAttr: dropTime})),
-	})
+	cfg.HTTPClient = &http.Client{Transport: s.jwks}
+	cfg.Now = s.clock.now
+	cfg.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	v, err := grpcjwt.NewValidator(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
 	s.v = v
-	if n := s.jwks.n.Load(); n != 1 {
-		t.Fatalf("NewValidator fetched %s %d times, want once", doc.JWKSURI, n)
+	for _, iss := range issuers {
+		if n := s.fetchesAt(iss); n != 1 {
+			t.Fatalf("NewValidator fetched %s %d times, want once", s.jwksOf[iss], n)
+		}
 	}
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	hook := grpcjwt.WithRejectHook(func(_ context.Context, _ string, err error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cause = err
+	})
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v), reportSeen),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v), reportSeenStream))
+		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, hook), reportSeen),
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, hook), reportSeenStream))
 	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -249,8 +288,24 @@ func newServer(t *testing.T, issuer, audience string) *server {
 	return s
 }
 
-// fetches returns how many times the Validator has requested the JWKS.
-func (s *server) fetches() int64 { return s.jwks.n.Load() }
+// fetches returns how many times the Validator has requested the JWKS of
+// the Config's Issuer.
+func (s *server) fetches() int64 { return s.fetchesAt(s.first) }
+
+// fetchesAt returns how many times the Validator has requested the JWKS of
+// issuer.
+func (s *server) fetchesAt(issuer string) int64 { return s.jwks.n[s.jwksOf[issuer]].Load() }
+
+// takeCause returns why the server refused a call, as its reject hook saw
+// it, and forgets it: nil when no call has been refused since the last
+// takeCause.
+func (s *server) takeCause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.cause
+	s.cause = nil
+	return err
+}
 
 // do calls r with token as the bearer token.
 func (s *server) do(t *testing.T, r rpc, token string) (reply, error) {

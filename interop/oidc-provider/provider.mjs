@@ -1,8 +1,20 @@
 #!/usr/bin/env node
 // Loopback node-oidc-provider (9.x) for grpcjwt interop tests.
 //
-// Issues JWT access tokens (header typ "at+jwt") for one API resource through the
-// client_credentials grant with Resource Indicators (RFC 8707). Everything is in memory.
+// Issues JWT access tokens (header typ "at+jwt") through the client_credentials grant
+// with Resource Indicators (RFC 8707), in the three shapes Logto (whose engine this is)
+// gives machine-to-machine apps:
+//
+//   resource=<RESOURCE>                        aud <RESOURCE>, scopes of RESOURCE_SCOPES
+//   resource=<RESOURCE>&organization_id=<id>   the same, plus the claim organization_id <id>
+//   organization_id=<id>                       aud urn:logto:organization:<id> (an organization
+//                                              token), scopes of ORGANIZATION_SCOPES
+//
+// Without resource and organization_id the token is for RESOURCE. organization_id must be
+// one of ORGANIZATIONS, the organizations the client is a member of; any other gets
+// access_denied (HTTP 403, as Logto answers). An organization's audience cannot be asked
+// for with resource= alone: invalid_target, like any resource but RESOURCE.
+// Everything is in memory.
 //
 // Environment (all optional):
 //   HOST              listen address                          default 127.0.0.1
@@ -12,6 +24,10 @@
 //   CLIENT_SECRET     its secret (client_secret_basic/post)    default grpcjwt-secret
 //   RESOURCE          resource indicator = token "aud"         default https://api.example.com
 //   RESOURCE_SCOPES   space-separated scopes of that resource  default "greet:read greet:write"
+//   ORGANIZATIONS     space-separated ids of the organizations the client is a member of
+//                                                              default "" (none)
+//   ORGANIZATION_SCOPES  space-separated scopes of an organization token (Logto's
+//                     organization permissions)                default "greet:read greet:write"
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds         default 3600
 //   JWKS_FILE         path to a private JWKS JSON ({"keys":[...]}); the first key signs
 //                     (see genkey.mjs); all its keys are published at <issuer>/jwks.
@@ -33,6 +49,10 @@ import * as http from 'node:http';
 console.info = (...args) => console.error(...args);
 
 const { default: Provider, errors } = await import('oidc-provider');
+// The provider's internals, to extend its client_credentials grant with organization_id:
+// the token endpoint drops every parameter a grant has not registered (extraParams only
+// reach the authorization endpoint), and the grant's handler is not exported.
+const { default: internals } = await import('oidc-provider/lib/helpers/weak_cache.js');
 
 const env = process.env;
 const HOST = env.HOST || '127.0.0.1';
@@ -46,6 +66,10 @@ const RESOURCE = env.RESOURCE || 'https://api.example.com';
 const RESOURCE_SCOPES = env.RESOURCE_SCOPES ?? 'greet:read greet:write';
 const ACCESS_TOKEN_TTL = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
 const EXTRA_CLAIMS = env.EXTRA_CLAIMS ? JSON.parse(env.EXTRA_CLAIMS) : undefined;
+const ORGANIZATIONS = new Set((env.ORGANIZATIONS ?? '').split(' ').filter(Boolean));
+const ORGANIZATION_SCOPES = env.ORGANIZATION_SCOPES ?? 'greet:read greet:write';
+// Logto's audience of an organization token: this prefix and the organization id.
+const ORGANIZATION_URN = 'urn:logto:organization:';
 
 function fail(msg) {
   process.stderr.write(`provider.mjs: ${msg}\n`);
@@ -117,6 +141,19 @@ const resourceServer = {
   jwt: { sign: { alg: SIGN_ALG, ...(SIGN_KID ? { kid: SIGN_KID } : {}) } },
 };
 
+// organizationResource is the resource server of an organization token.
+const organizationResource = (audience) => ({ ...resourceServer, scope: ORGANIZATION_SCOPES, audience });
+
+// tokenClaims are the claims added to every access token: EXTRA_CLAIMS, and
+// organization_id when the token request named an organization and a resource (an
+// organization token names it in its audience instead).
+function tokenClaims(ctx, token) {
+  const claims = { ...EXTRA_CLAIMS };
+  const org = ctx?.oidc?.params?.organization_id;
+  if (org && token.resourceServer?.audience !== ORGANIZATION_URN + org) claims.organization_id = org;
+  return Object.keys(claims).length ? claims : undefined;
+}
+
 const provider = new Provider(ISSUER, {
   jwks,
   clients: [{
@@ -142,6 +179,9 @@ const provider = new Provider(ISSUER, {
       useGrantedResource: async () => true,
       getResourceServerInfo: async (ctx, resourceIndicator) => {
         if (resourceIndicator === RESOURCE) return resourceServer;
+        // set by the client_credentials grant below, for organization_id without resource
+        const org = ctx.oidc.params?.organization_id;
+        if (org && resourceIndicator === ORGANIZATION_URN + org) return organizationResource(resourceIndicator);
         throw new errors.InvalidTarget();
       },
     },
@@ -150,10 +190,33 @@ const provider = new Provider(ISSUER, {
     AccessToken: ACCESS_TOKEN_TTL,
     ClientCredentials: ACCESS_TOKEN_TTL,
   },
-  ...(EXTRA_CLAIMS ? { extraTokenClaims: async () => EXTRA_CLAIMS } : {}),
+  extraTokenClaims: async (ctx, token) => tokenClaims(ctx, token),
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
 });
 provider.proxy = false;
+
+// client_credentials with organization_id, as Logto's: the same grant, with one more
+// parameter. An organization outside ORGANIZATIONS is refused; organization_id without
+// resource asks for the organization's audience as the resource.
+{
+  const grant = 'client_credentials';
+  const { grantTypeHandlers, grantTypeParams, grantTypeDupes } = internals(provider);
+  const handler = grantTypeHandlers.get(grant);
+  provider.registerGrantType(grant, async (ctx) => {
+    const { params } = ctx.oidc;
+    const org = params.organization_id;
+    if (org !== undefined) {
+      if (!ORGANIZATIONS.has(org)) {
+        const err = new errors.AccessDenied('the client is not a member of the organization');
+        err.statusCode = 403;
+        throw err;
+      }
+      if (params.resource === undefined) params.resource = ORGANIZATION_URN + org;
+    }
+    return handler(ctx);
+  }, new Set([...grantTypeParams.get(grant), 'organization_id']), grantTypeDupes.get(grant));
+}
+
 provider.on('server_error', (ctx, err) => process.stderr.write(`provider.mjs: server_error: ${err.stack || err}\n`));
 
 const callback = provider.callback();
@@ -183,5 +246,5 @@ function shutdown(signal) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s\n`);
+process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s\n`);
 process.stdout.write(`listening ${ISSUER}\n`);
