@@ -52,7 +52,12 @@ type Config struct {
 	// of them and goes on, such as "urn:logto:organization:" for Logto's
 	// organization tokens. [Claims.MatchedAudience] is the audience that
 	// matched and [Claims.AudienceSuffix] what follows the prefix (there,
-	// the organization ID). Exact audiences are tried first.
+	// the organization ID). Exact audiences are tried first. The
+	// interceptors accept a token whose audience matched by a prefix only
+	// on methods with an organization rule (see [OrganizationRule]): an
+	// organization token's scopes are the organization's permissions, not
+	// the API's, so on any other method it is refused (invalid_token,
+	// [ErrAudienceMismatch]). [Validator.Validate] alone accepts it.
 	AudiencePrefixes []string
 
 	// ScopeClaims name more claims of Issuer's tokens whose values count as

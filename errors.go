@@ -2,6 +2,7 @@ package grpcjwt
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -60,9 +61,9 @@ var (
 	ErrJWTTypeNotAllowed   = errors.New("JWT type (typ header) not allowed")
 	ErrUnsupportedHeader   = errors.New("unsupported critical header")
 	ErrIssuerMismatch      = errors.New("issuer mismatch")
-	// ErrUntrustedIssuer is ErrIssuerMismatch under the name that fits a
-	// Validator with several issuers: the token's iss is none of them.
-	ErrUntrustedIssuer  = ErrIssuerMismatch
+	// ErrUntrustedIssuer: the token's iss is none of the trusted issuers.
+	// It also matches ErrIssuerMismatch, its older name.
+	ErrUntrustedIssuer  = fmt.Errorf("untrusted issuer (%w)", ErrIssuerMismatch)
 	ErrAudienceMismatch = errors.New("audience mismatch")
 	ErrTokenExpired     = errors.New("token expired")
 	ErrTokenNotYetValid = errors.New("token not yet valid")

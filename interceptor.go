@@ -144,6 +144,12 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if err != nil {
 		return nil, err
 	}
+	if c.AudienceSuffix != "" && !r.hasOrganization() {
+		// An organization token's scopes are the organization's
+		// permissions, not the API's: it is for methods that check the
+		// organization, and no others.
+		return nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule", truncate(c.MatchedAudience), truncateTo(method, maxMethodName)))
+	}
 	for _, s := range r.Scopes {
 		if !c.HasScope(s) {
 			return nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/logto"
 	grpcjwtv1 "github.com/grpcjwt/grpcjwt/proto/grpcjwt/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -13,8 +14,8 @@ import (
 
 // Defaults of an [OrganizationRule]: Logto's names.
 const (
-	DefaultOrganizationClaim          = "organization_id"
-	DefaultOrganizationAudiencePrefix = "urn:logto:organization:"
+	DefaultOrganizationClaim          = logto.OrganizationClaim
+	DefaultOrganizationAudiencePrefix = logto.OrganizationAudiencePrefix
 )
 
 // TokenOrganization says where a token names its organization.

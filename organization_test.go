@@ -314,3 +314,26 @@ func (s *methodStream) Method() string               { return s.method }
 func (s *methodStream) SetHeader(metadata.MD) error  { return nil }
 func (s *methodStream) SendHeader(metadata.MD) error { return nil }
 func (s *methodStream) SetTrailer(metadata.MD) error { return nil }
+
+// TestOrganizationTokenOnlyWhereOrganizationIsChecked: a token accepted by
+// an audience prefix (a Logto organization token) carries the
+// organization's permissions, not the API's, so a method without an
+// organization rule refuses it; a token for the API with an
+// organization_id claim is an API token and works there.
+func TestOrganizationTokenOnlyWhereOrganizationIsChecked(t *testing.T) {
+	iss := newIssuer(t)
+	client, _, causes := tenantServer(t, iss)
+	orgToken := withAuth("Bearer " + iss.Token(nil, grpcjwttest.WithOrganizationAudience("acme")))
+	_, err := client.DescribeProject(orgToken, &tenantv1.DescribeProjectRequest{Organization: "acme"})
+	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	if last := (*causes)[len(*causes)-1]; !errors.Is(last, grpcjwt.ErrAudienceMismatch) {
+		t.Errorf("cause %v, want ErrAudienceMismatch", last)
+	}
+	apiToken := withAuth("Bearer " + iss.Token(nil, grpcjwttest.WithOrganization("acme")))
+	if _, err := client.DescribeProject(apiToken, &tenantv1.DescribeProjectRequest{}); err != nil {
+		t.Fatalf("an API token with an organization claim: %v", err)
+	}
+	if _, err := client.GetProject(orgToken, &tenantv1.GetProjectRequest{Name: "organizations/acme/projects/p"}); err != nil {
+		t.Fatalf("the organization token where the organization is checked: %v", err)
+	}
+}

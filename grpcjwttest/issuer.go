@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/logto"
 )
 
 // DefaultAudience is the audience of tokens minted by an [Issuer] unless
@@ -261,13 +263,13 @@ func (c *tokenConfig) set(name string, v any) {
 
 // OrganizationAudiencePrefix is the audience prefix of Logto's organization
 // tokens: their "aud" is this followed by the organization ID.
-const OrganizationAudiencePrefix = "urn:logto:organization:"
+const OrganizationAudiencePrefix = logto.OrganizationAudiencePrefix
 
 // WithOrganization mints a token for an API resource and an organization,
 // as Logto does when a client asks for both: the audience stays the API's,
 // and an "organization_id" claim names the organization.
 func WithOrganization(id string) TokenOption {
-	return func(c *tokenConfig) { c.set("organization_id", id) }
+	return func(c *tokenConfig) { c.set(logto.OrganizationClaim, id) }
 }
 
 // WithOrganizationAudience mints a Logto organization token: its "aud" is

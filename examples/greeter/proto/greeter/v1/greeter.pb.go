@@ -352,10 +352,10 @@ func (x *ChatResponse) GetSubject() string {
 	return ""
 }
 
-// InfoRequest is the request of Greeter.Info. It has no fields.
+// GreetOrganizationRequest is the request of Greeter.GreetOrganization.
 type GreetOrganizationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The organization, as "organizations/<id>".
+	// parent is the organization, as "organizations/<id>".
 	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -398,10 +398,13 @@ func (x *GreetOrganizationRequest) GetParent() string {
 	return ""
 }
 
+// GreetOrganizationResponse is the response of Greeter.GreetOrganization.
 type GreetOrganizationResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// message is the greeting, e.g. "Hello, members of organizations/acme!".
+	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// subject is the `sub` claim of the token the server verified.
+	Subject       string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,6 +453,7 @@ func (x *GreetOrganizationResponse) GetSubject() string {
 	return ""
 }
 
+// InfoRequest is the request of Greeter.Info. It has no fields.
 type InfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields

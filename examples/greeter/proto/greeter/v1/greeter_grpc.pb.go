@@ -48,14 +48,14 @@ type GreeterClient interface {
 	// bidirectional stream. The token must grant the `greet:write` scope; it is
 	// checked once, when the stream is opened.
 	Chat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChatRequest, ChatResponse], error)
-	// Info describes the server. It is public: no token is needed, and any
-	// token sent is not even parsed.
 	// GreetOrganization greets the members of one organization. The request
 	// names the organization as a resource name, and the token must be for
 	// that organization: an `organization_id` claim (a Logto token for an API
 	// resource and an organization) or an audience
 	// `urn:logto:organization:<id>` (a Logto organization token).
 	GreetOrganization(ctx context.Context, in *GreetOrganizationRequest, opts ...grpc.CallOption) (*GreetOrganizationResponse, error)
+	// Info describes the server. It is public: no token is needed, and any
+	// token sent is not even parsed.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 }
 
@@ -146,14 +146,14 @@ type GreeterServer interface {
 	// bidirectional stream. The token must grant the `greet:write` scope; it is
 	// checked once, when the stream is opened.
 	Chat(grpc.BidiStreamingServer[ChatRequest, ChatResponse]) error
-	// Info describes the server. It is public: no token is needed, and any
-	// token sent is not even parsed.
 	// GreetOrganization greets the members of one organization. The request
 	// names the organization as a resource name, and the token must be for
 	// that organization: an `organization_id` claim (a Logto token for an API
 	// resource and an organization) or an audience
 	// `urn:logto:organization:<id>` (a Logto organization token).
 	GreetOrganization(context.Context, *GreetOrganizationRequest) (*GreetOrganizationResponse, error)
+	// Info describes the server. It is public: no token is needed, and any
+	// token sent is not even parsed.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	mustEmbedUnimplementedGreeterServer()
 }
