@@ -27,9 +27,10 @@ func otherIssuers(tb testing.TB, n int) []*grpcjwttest.Issuer {
 // the fixture's issuer last, so that its tokens are routed through the map
 // of issuers rather than the first-issuer shortcut.
 func multiIssuerVerifier(tb testing.TB, iss *grpcjwttest.Issuer, n, cacheSize int) Verifier {
+	others := otherIssuers(tb, n-1) // not inside the memoize below: it is not reentrant
 	return memoize(tb, fmt.Sprintf("grpcjwt %d issuers cache %d", n, cacheSize), func() (Verifier, error) {
 		cfg := grpcjwt.Config{Algorithms: Algs, Leeway: Leeway, CacheSize: cacheSize}
-		for _, o := range otherIssuers(tb, n-1) {
+		for _, o := range others {
 			cfg.Issuers = append(cfg.Issuers, grpcjwt.IssuerConfig{Issuer: o.URL, Audience: o.Audience, Algorithms: Algs})
 		}
 		cfg.Issuers = append(cfg.Issuers, grpcjwt.IssuerConfig{Issuer: iss.URL, Audience: iss.Audience, Algorithms: Algs})
