@@ -16,6 +16,7 @@
 //	auth.authorization_token_type_not_supported  Unauthenticated
 //	invalid_token                                Unauthenticated
 //	insufficient_scope                           PermissionDenied
+//	organization_mismatch                        PermissionDenied
 //
 // Quick start:
 //
@@ -40,7 +41,13 @@
 //	claims, _ := grpcjwt.ClaimsFromContext(ctx)
 //	log.Printf("called by %s with scopes %v", claims.Subject, claims.Scopes)
 //
-// The interceptors are built on go-grpc-middleware's auth interceptors, so
+// A Validator may trust several issuers ([Config.Issuers]), each with its
+// own keys, refresh and limits, and tokens are routed by their exact iss. A
+// method may declare, in Go ([WithOrganization]) or in .proto, which request
+// field names the organization it is about, and the token must be for that
+// organization ([OrganizationRule]), as Logto's organization tokens need.
+//
+// The interceptors follow go-grpc-middleware's auth interceptors, so
 // a service implementing its ServiceAuthFuncOverride takes over its own
 // authentication and [AuthFunc] composes with its selector.
 package grpcjwt
