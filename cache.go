@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,8 +22,21 @@ const cacheShards = 32
 // lock. A hit still checks exp and nbf against the clock, and that the key
 // which verified the token is still published.
 type tokenCache struct {
-	seed   maphash.Seed
-	shards [cacheShards]cacheShard
+	seed      maphash.Seed
+	shards    [cacheShards]cacheShard
+	evictions atomic.Int64
+}
+
+// size returns the entries and bytes the cache holds.
+func (c *tokenCache) size() (entries int, bytes int64) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		entries += len(s.m)
+		bytes += s.bytes
+		s.mu.RUnlock()
+	}
+	return entries, bytes
 }
 
 type cacheShard struct {
@@ -74,6 +88,7 @@ func (c *tokenCache) get(token string, now int64) (*Claims, *verifyKey) {
 		s.mu.Lock()
 		if s.m[h] == e {
 			s.remove(h, e)
+			c.evictions.Add(1)
 		}
 		s.mu.Unlock()
 		return nil, nil
@@ -104,7 +119,7 @@ func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway ti
 		s.remove(h, old)
 	}
 	if len(s.m) >= s.maxEntries || s.bytes+e.size > s.maxBytes {
-		s.evict(now, e.size)
+		c.evictions.Add(int64(s.evict(now, e.size)))
 	}
 	s.m[h] = e
 	s.bytes += e.size
@@ -152,19 +167,23 @@ func (s *cacheShard) remove(h uint64, e *cacheEntry) {
 	s.bytes -= e.size
 }
 
-// evict makes room for one entry of size bytes: first every entry that
+// evict makes room for one entry of size bytes, and returns how many entries
+// it removed: first every entry that
 // expired or whose key was dropped, then arbitrary ones (Go's map order is
 // random, which makes this random eviction). s.mu must be held.
-func (s *cacheShard) evict(now, size int64) {
+func (s *cacheShard) evict(now, size int64) (removed int) {
 	for h, e := range s.m {
 		if now > e.exp || e.key.removed.Load() {
 			s.remove(h, e)
+			removed++
 		}
 	}
 	for h, e := range s.m {
 		if len(s.m) < s.maxEntries && s.bytes+size <= s.maxBytes {
-			return
+			return removed
 		}
 		s.remove(h, e)
+		removed++
 	}
+	return removed
 }

@@ -12,16 +12,7 @@ import (
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 )
 
-func (c *tokenCache) len() (n int, bytes int64) {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		bytes += s.bytes
-		s.mu.RUnlock()
-	}
-	return n, bytes
-}
+func (c *tokenCache) len() (n int, bytes int64) { return c.size() }
 
 func testValidator(t *testing.T, iss *grpcjwttest.Issuer, mod func(*Config)) *Validator {
 	t.Helper()
@@ -145,7 +136,7 @@ func TestCacheDropsEntriesOfRemovedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	iss.Unpublish(old.KID)
-	if err := v.first.keys.fetch(context.Background()); err != nil {
+	if err := v.first.keys.fetch(context.Background(), FetchPeriodic); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Validate(context.Background(), dropped); err == nil {

@@ -16,6 +16,8 @@ const (
 	DefaultMaxResponseSize    = 1 << 20
 	DefaultRefreshInterval    = time.Hour
 	DefaultMinRefreshInterval = time.Minute
+	DefaultStartRetry         = time.Second
+	DefaultKeyCacheMaxAge     = 24 * time.Hour
 )
 
 // DefaultAlgorithms returns the signature algorithms accepted when
@@ -134,6 +136,40 @@ type Config struct {
 	// [DefaultCacheBytes].
 	CacheBytes int64
 
+	// Observer, when set, sees every decision, validation and key fetch,
+	// for metrics and traces; see [Observer].
+	Observer Observer
+
+	// BackgroundStart makes NewValidator return at once, without reaching
+	// any provider: discovery and the first key fetch of each issuer run in
+	// the background, retried with jittered exponential backoff from
+	// StartRetry up to MinRefreshInterval until they succeed or the
+	// Validator is closed. Until an issuer's keys arrive, its tokens are
+	// refused with [ErrKeysUnavailable] (Unavailable
+	// "temporarily_unavailable": retryable, the client keeps its token);
+	// [Validator.State] and [ServeHealth] tell when it is ready. By default
+	// NewValidator fails when a provider cannot be reached, which makes
+	// every restarting replica fail during an identity provider outage.
+	BackgroundStart bool
+
+	// StartRetry is the first delay between attempts to reach a provider
+	// in a background start, or after a startup fetch failed while keys
+	// from KeyCacheDir were in use; it doubles, with jitter, up to
+	// MinRefreshInterval. Default [DefaultStartRetry].
+	StartRetry time.Duration
+
+	// KeyCacheDir, when set, is a directory where the last good JWKS of
+	// each issuer is kept (a file per issuer, written after every
+	// successful fetch), and read at startup: keys no older than
+	// KeyCacheMaxAge are used at once, before any network request, and a
+	// startup fetch that fails then is retried in the background instead
+	// of failing NewValidator. The directory must exist.
+	KeyCacheDir string
+
+	// KeyCacheMaxAge bounds the age of keys read from KeyCacheDir at
+	// startup; default [DefaultKeyCacheMaxAge].
+	KeyCacheMaxAge time.Duration
+
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
 }
@@ -147,6 +183,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxTokenSize <= 0 {
 		c.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if c.StartRetry <= 0 {
+		c.StartRetry = DefaultStartRetry
+	}
+	if c.KeyCacheMaxAge <= 0 {
+		c.KeyCacheMaxAge = DefaultKeyCacheMaxAge
 	}
 	if c.HTTPClient == nil {
 		// A transport of our own, whose idle connections Close can release.

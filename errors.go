@@ -21,6 +21,10 @@ const (
 	// CodeOrganizationMismatch: a valid token, but not for the organization
 	// the request is about (or the request or the token names none).
 	CodeOrganizationMismatch = "organization_mismatch"
+	// CodeTemporarilyUnavailable: the issuer's keys are not loaded yet (a
+	// background start, see [Config.BackgroundStart]). Retryable: the
+	// client keeps its token and calls again.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -49,6 +53,10 @@ var (
 	// token is not for the organization the request names, or one of them
 	// names none. See [OrganizationRule].
 	ErrOrganizationMismatch = errors.New(CodeOrganizationMismatch)
+	// ErrKeysUnavailable: the token's issuer has no keys yet, because the
+	// Validator started in the background and has not reached the
+	// provider. The call gets Unavailable "temporarily_unavailable".
+	ErrKeysUnavailable = errors.New(CodeTemporarilyUnavailable)
 )
 
 // Causes of [ErrInvalidToken]. A rejected token's error matches both
@@ -142,6 +150,7 @@ var wireErrors = [...]wireError{
 	{sentinel: ErrSchemeNotSupported, code: codes.Unauthenticated},
 	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
 	{sentinel: ErrOrganizationMismatch, code: codes.PermissionDenied},
+	{sentinel: ErrKeysUnavailable, code: codes.Unavailable},
 	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
 }
 

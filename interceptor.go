@@ -31,6 +31,7 @@ func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterc
 		if err == nil && r.hasOrganization() {
 			err = r.checkOrganization(c, req)
 		}
+		g.observe(ctx, info.FullMethod, &r, err)
 		if err != nil {
 			return nil, g.reject(ctx, info.FullMethod, err)
 		}
@@ -56,6 +57,7 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 			return handler(srv, &contextStream{ServerStream: ss, ctx: newCtx})
 		}
 		newCtx, r, c, err := g.authorize(ctx, info.FullMethod)
+		g.observe(ctx, info.FullMethod, &r, err)
 		if err != nil {
 			return g.reject(ctx, info.FullMethod, err)
 		}
@@ -67,6 +69,7 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 		st := &orgStream{contextStream: contextStream{ServerStream: ss, ctx: newCtx}, rule: &r, claims: c, cancel: cancel}
 		herr := handler(srv, st)
 		if st.denied != nil {
+			g.observe(ctx, info.FullMethod, &r, st.denied) // a second decision, for the message refused
 			return g.reject(ctx, info.FullMethod, st.denied)
 		}
 		return herr
@@ -87,6 +90,7 @@ func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
 		if err == nil && r.hasOrganization() {
 			err = fmt.Errorf("%w: AuthFunc cannot read the request its organization rule needs; use the interceptors", ErrOrganizationMismatch)
 		}
+		g.observe(ctx, method, &r, err)
 		if err != nil {
 			return nil, g.reject(ctx, method, err)
 		}
@@ -116,6 +120,20 @@ func (g *guard) authorize(ctx context.Context, method string) (context.Context, 
 		return ctx, r, nil, err
 	}
 	return ContextWithClaims(ctx, c), r, c, nil
+}
+
+// observe reports the decision on a call to the Validator's observer, with
+// the method named only if the server knows it.
+func (g *guard) observe(ctx context.Context, method string, r *Rule, err error) {
+	o := g.v.observer
+	if o == nil {
+		return
+	}
+	d := Decision{Method: UnknownMethod, Result: resultOf(err), Cause: CauseOf(err)}
+	if r.known {
+		d.Method = method
+	}
+	o.ObserveDecision(ctx, d)
 }
 
 // reject tells the reject hook the cause and returns the status error for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -162,9 +163,15 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 			minInterval: ic.MinRefreshInterval,
 			now:         cfg.Now,
 			log:         cfg.Logger.With("issuer", ic.Issuer),
+			issuer:      ic.Issuer,
+			observer:    cfg.Observer,
 			ctx:         bg,
 			cancel:      cancel,
 		},
+	}
+	t.keys.nextRefresh.Store(math.MaxInt64) // until the first keys arrive
+	if cfg.KeyCacheDir != "" {
+		t.keys.cacheFile = keyCacheFile(cfg.KeyCacheDir, ic.Issuer)
 	}
 	if ic.Audience != "" {
 		t.audiences = append(t.audiences, ic.Audience)
@@ -256,48 +263,3 @@ func lookupPath(raw []byte, path []string) []byte {
 	return raw
 }
 
-// startIssuers performs discovery and the first key fetch of every issuer,
-// concurrently, each within ctx. If any fails, every key set is closed and
-// the errors are joined, each naming its issuer.
-func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerConfig) error {
-	client := refuseDowngrade(cfg.HTTPClient)
-	errs := make([]error, len(ics))
-	done := make(chan struct{})
-	for i, ic := range ics {
-		t := newTrustedIssuer(ic, cfg, client)
-		v.issuers[ic.Issuer] = t
-		if i == 0 {
-			v.first = t
-		}
-		go func() {
-			defer func() { done <- struct{}{} }()
-			errs[i] = t.start(ctx, cfg, len(ics) > 1)
-		}()
-	}
-	for range ics {
-		<-done
-	}
-	return errors.Join(errs...)
-}
-
-// start finds the issuer's JWKS through discovery, unless it is configured,
-// and fetches it. With several issuers, the error names this one.
-func (t *trustedIssuer) start(ctx context.Context, cfg *Config, named bool) error {
-	fail := func(kind, err error) error {
-		if named {
-			err = fmt.Errorf("issuer %q: %w", t.name, err)
-		}
-		return &startupError{kind, err}
-	}
-	if t.keys.jwksURL == "" {
-		u, err := discover(ctx, t.keys.client, cfg.HTTPTimeout, t.name, cfg.MaxResponseSize)
-		if err != nil {
-			return fail(ErrDiscovery, err)
-		}
-		t.keys.jwksURL = u
-	}
-	if err := t.keys.fetch(ctx); err != nil {
-		return fail(ErrKeySet, fmt.Errorf("grpcjwt: fetching the JWKS: %w", err))
-	}
-	return nil
-}

@@ -99,8 +99,15 @@ type keySet struct {
 	minInterval time.Duration // unknown-kid rate limit, and the floor for Cache-Control
 	now         func() time.Time
 	log         *slog.Logger
+	issuer      string
+	observer    Observer // nil: none
+	cacheFile   string   // where the last good JWKS is kept; "" for none
+	notify      func()   // called after every fetch, for State watchers
 
-	snap        atomic.Pointer[keySnapshot]
+	snap        atomic.Pointer[keySnapshot] // nil until the first keys arrive
+	lastSuccess atomic.Int64                // unix nanoseconds of the last good fetch; 0: never
+	staleSince  atomic.Int64                // unix nanoseconds of the first failure since; 0: fresh
+	lastErr     atomic.Pointer[error]       // of the last fetch; nil after a success
 	nextRefresh atomic.Int64 // unix nanoseconds; periodic refresh is due at or after it
 
 	mu          sync.Mutex
@@ -115,11 +122,15 @@ type keySet struct {
 // key returns the key for kid and alg. An unknown kid triggers (or joins) a
 // refresh when the rate limit allows, and waits for it within ctx.
 func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.Algorithm) (*verifyKey, error) {
+	snap := ks.snap.Load()
+	if snap == nil {
+		return nil, fmt.Errorf("%w: issuer %q has no keys yet", ErrKeysUnavailable, ks.issuer)
+	}
 	ks.maybeRefresh(now)
-	if k := ks.snap.Load().find(kid, alg); k != nil {
+	if k := snap.find(kid, alg); k != nil {
 		return k, nil
 	}
-	if kid == "" && ks.snap.Load().fitsAny(alg) {
+	if kid == "" && snap.fitsAny(alg) {
 		return nil, tokenErr(ErrUnknownKey, "token has no kid and several keys fit "+alg.Name)
 	}
 	r := ks.unknownRefresh()
@@ -155,7 +166,7 @@ func (ks *keySet) maybeRefresh(now time.Time) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.inflight == nil { // else a refresh for an unknown kid is doing it
-		ks.startLocked()
+		ks.startLocked(FetchPeriodic)
 	}
 }
 
@@ -172,13 +183,13 @@ func (ks *keySet) unknownRefresh() *refresh {
 		return nil
 	}
 	ks.lastUnknown = now
-	return ks.startLocked()
+	return ks.startLocked(FetchUnknownKID)
 }
 
 // startLocked starts a refresh in the background. It runs on the key set's
 // own context, not a caller's: a caller that gives up must not cancel the
 // refresh others wait for. ks.mu must be held.
-func (ks *keySet) startLocked() *refresh {
+func (ks *keySet) startLocked(reason FetchReason) *refresh {
 	r := &refresh{done: make(chan struct{})}
 	if ks.ctx.Err() != nil {
 		r.err = errors.New("validator closed")
@@ -189,7 +200,7 @@ func (ks *keySet) startLocked() *refresh {
 	ks.wg.Add(1)
 	go func() {
 		defer ks.wg.Done()
-		err := ks.fetch(ks.ctx)
+		err := ks.fetch(ks.ctx, reason)
 		ks.mu.Lock()
 		ks.inflight = nil
 		ks.mu.Unlock()
@@ -206,16 +217,38 @@ func (ks *keySet) close() {
 	ks.nextRefresh.Store(math.MaxInt64) // no more periodic attempts
 }
 
-// fetch downloads the JWKS and installs it. On any failure the last good
-// snapshot stays, and the next periodic attempt waits minInterval.
-func (ks *keySet) fetch(ctx context.Context) error {
-	snap, maxAge, err := ks.download(ctx)
+// fetch downloads the JWKS, discovering its URL first if need be, and
+// installs it. On any failure the last good snapshot stays, and the next
+// periodic attempt waits minInterval. Before the first keys arrive only the
+// startup goroutine fetches, so it alone may set jwksURL.
+func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
+	if ks.observer != nil {
+		start := time.Now()
+		var done func(KeyFetchResult)
+		ctx, done = ks.observer.StartKeyFetch(ctx, KeyFetch{Issuer: ks.issuer, Reason: reason})
+		defer func() {
+			r := KeyFetchResult{Err: err, Duration: time.Since(start)}
+			if err == nil {
+				r.Keys = len(ks.snap.Load().keys)
+			}
+			done(r)
+		}()
+	}
+	if ks.notify != nil {
+		defer ks.notify()
+	}
+	if ks.jwksURL == "" {
+		u, err := discover(ctx, ks.client, ks.timeout, ks.issuer, ks.maxBody)
+		if err != nil {
+			ks.failed(err)
+			return err
+		}
+		ks.jwksURL = u
+	}
+	snap, body, maxAge, err := ks.download(ctx)
 	now := ks.now()
 	if err != nil {
-		ks.nextRefresh.Store(now.Add(ks.minInterval).UnixNano())
-		if ks.snap.Load() != nil {
-			ks.log.Warn("grpcjwt: JWKS refresh failed; keeping the previous keys", "jwks_uri", ks.jwksURL, "error", err)
-		}
+		ks.failed(err)
 		return err
 	}
 	interval := ks.interval
@@ -230,8 +263,29 @@ func (ks *keySet) fetch(ctx context.Context) error {
 		snap = carryOver(old, snap)
 	}
 	ks.snap.Store(snap)
+	ks.lastSuccess.Store(now.UnixNano())
+	ks.staleSince.Store(0)
+	ks.lastErr.Store(nil)
 	ks.log.Debug("grpcjwt: JWKS refreshed", "jwks_uri", ks.jwksURL, "keys", len(snap.keys), "next_in", interval)
+	if ks.cacheFile != "" {
+		if err := writeKeyCache(ks.cacheFile, ks.issuer, ks.jwksURL, now, body); err != nil {
+			ks.log.Warn("grpcjwt: could not keep the JWKS in the key cache", "file", ks.cacheFile, "error", err)
+		}
+	}
 	return nil
+}
+
+// failed records a failed fetch. Keys already held stay, and are stale from
+// now if they were fresh.
+func (ks *keySet) failed(err error) {
+	now := ks.now()
+	ks.lastErr.Store(&err)
+	if ks.snap.Load() == nil {
+		return // the startup loop retries on its own schedule
+	}
+	ks.nextRefresh.Store(now.Add(ks.minInterval).UnixNano())
+	ks.staleSince.CompareAndSwap(0, now.UnixNano())
+	ks.log.Warn("grpcjwt: JWKS refresh failed; keeping the previous keys", "jwks_uri", ks.jwksURL, "error", err)
 }
 
 // carryOver keeps the identity of keys that did not change, so verified
@@ -265,17 +319,26 @@ func indexKeys(keys []*verifyKey) *keySnapshot {
 
 // download fetches and parses the JWKS. It returns the Cache-Control max-age
 // when the response has one.
-func (ks *keySet) download(ctx context.Context) (*keySnapshot, time.Duration, error) {
+func (ks *keySet) download(ctx context.Context) (*keySnapshot, []byte, time.Duration, error) {
 	body, hdr, err := getJSON(ctx, ks.client, ks.timeout, ks.jwksURL, ks.maxBody)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
+	snap, err := ks.parse(body)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
+	}
+	return snap, body, maxAge(hdr.Get("Cache-Control")), nil
+}
+
+// parse makes a snapshot of this set's keys from a JWK Set.
+func (ks *keySet) parse(body []byte) (*keySnapshot, error) {
 	keys, err := parseJWKS(body, ks.log)
 	if err != nil {
-		return nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
+		return nil, err
 	}
 	for _, k := range keys {
 		k.set = ks
 	}
-	return indexKeys(keys), maxAge(hdr.Get("Cache-Control")), nil
+	return indexKeys(keys), nil
 }

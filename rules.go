@@ -48,6 +48,7 @@ type Rule struct {
 
 	org    *orgCheck // Organization compiled against the request message
 	orgErr error     // why Organization could not be compiled
+	known  bool      // the method is named by the options or registered: fit for a metric label
 }
 
 // compile prepares the rule's organization check against the request
@@ -202,6 +203,7 @@ func (c *ruleCache) get(fullMethod string, o *options) Rule {
 	}
 	r, known := resolveRule(fullMethod, o)
 	r.compile(fullMethod)
+	r.known = known
 	if !known || c.n.Load() >= maxCachedRules {
 		return r
 	}

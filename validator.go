@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
@@ -26,6 +27,12 @@ type Validator struct {
 	log       *slog.Logger
 	cache     *tokenCache // nil when off
 	ownClient *http.Client
+	observer  Observer // nil: none
+
+	stateMu sync.Mutex
+	stateCh chan struct{} // closed and replaced at every key fetch, for ServeHealth
+	closed  chan struct{}
+	once    sync.Once
 }
 
 // NewValidator checks cfg, performs OIDC discovery and fetches the JWKS of
@@ -49,12 +56,15 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
-		issuers: make(map[string]*trustedIssuer, len(ics)),
-		algs:    make(map[string]bool),
-		leeway:  cfg.Leeway,
-		maxSize: cfg.MaxTokenSize,
-		now:     cfg.Now,
-		log:     cfg.Logger,
+		issuers:  make(map[string]*trustedIssuer, len(ics)),
+		algs:     make(map[string]bool),
+		leeway:   cfg.Leeway,
+		maxSize:  cfg.MaxTokenSize,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		observer: cfg.Observer,
+		stateCh:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	for _, ic := range ics {
 		for _, a := range ic.Algorithms {
@@ -79,6 +89,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 // closed Validator still verifies tokens against the keys it has, but no
 // longer refreshes them.
 func (v *Validator) Close() error {
+	v.once.Do(func() { close(v.closed) })
 	for _, t := range v.issuers {
 		t.keys.close()
 	}
@@ -108,14 +119,28 @@ func (v *Validator) Close() error {
 // [ErrTokenExpired]; see [TokenError]. The returned Claims must not be
 // modified.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
+	var start time.Time
+	if v.observer != nil {
+		start = time.Now()
+	}
 	now := v.now()
 	if v.cache != nil && len(token) <= v.maxSize {
 		if c, key := v.cache.get(token, now.UnixNano()); c != nil {
 			key.set.maybeRefresh(now)
+			if v.observer != nil {
+				v.observer.ObserveValidation(ctx, Validation{Issuer: c.Issuer, CacheHit: true, Duration: time.Since(start), Cause: CauseNone})
+			}
 			return c, nil
 		}
 	}
 	c, key, err := v.validate(ctx, token, now)
+	if v.observer != nil {
+		o := Validation{Duration: time.Since(start), Cause: CauseOf(err)}
+		if c != nil {
+			o.Issuer = c.Issuer
+		}
+		v.observer.ObserveValidation(ctx, o)
+	}
 	if err != nil {
 		if v.log.Enabled(ctx, slog.LevelDebug) {
 			method, _ := grpc.Method(ctx)

@@ -1,0 +1,177 @@
+package grpcjwt
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Observer sees what a [Validator] and the interceptors built on it do, for
+// metrics and traces (the module github.com/grpcjwt/grpcjwt/otel adapts it
+// to OpenTelemetry). Set it in [Config.Observer]. Its methods are called on
+// the request path and from key refreshes, concurrently: they must be cheap,
+// must not block, and must not keep the values they are given beyond the
+// call. Every string they receive is bounded: a method name the server does
+// not know is reported as "unknown", causes are a fixed set ([Cause]),
+// issuers are the configured ones.
+type Observer interface {
+	// ObserveDecision is called once for each call the interceptors decide
+	// (not for a service's own ServiceAuthFuncOverride).
+	ObserveDecision(ctx context.Context, d Decision)
+
+	// ObserveValidation is called once for each [Validator.Validate].
+	ObserveValidation(ctx context.Context, v Validation)
+
+	// StartKeyFetch is called when a fetch of an issuer's discovery
+	// document or JWKS starts. The context it returns is used for the
+	// fetch (a tracer puts its span there); the function is called once
+	// with the outcome when the fetch ends.
+	StartKeyFetch(ctx context.Context, f KeyFetch) (context.Context, func(KeyFetchResult))
+}
+
+// Result is what the interceptors decided about a call.
+type Result string
+
+// The results of a decision: the gRPC code the call got from the
+// interceptors.
+const (
+	ResultOK               Result = "ok"
+	ResultUnauthenticated  Result = "unauthenticated"
+	ResultPermissionDenied Result = "permission_denied"
+	ResultUnavailable      Result = "unavailable"
+)
+
+// UnknownMethod is the method of a [Decision] for a name that neither the
+// server's protobuf registry nor the options know: the caller chose it.
+const UnknownMethod = "unknown"
+
+// Decision is one call the interceptors decided.
+type Decision struct {
+	Method string // the full method, or [UnknownMethod]
+	Result Result
+	Cause  Cause // CauseNone when Result is ResultOK
+}
+
+// Validation is one [Validator.Validate].
+type Validation struct {
+	Issuer   string        // the trusted issuer the token was routed to; "" before routing
+	CacheHit bool          // the token was in the verified-token cache
+	Duration time.Duration // time spent in Validate
+	Cause    Cause         // CauseNone when the token was accepted
+}
+
+// FetchReason is why a key fetch happened.
+type FetchReason string
+
+// The reasons for a key fetch.
+const (
+	FetchStartup    FetchReason = "startup"     // NewValidator, or a background start and its retries
+	FetchPeriodic   FetchReason = "periodic"    // the refresh interval elapsed
+	FetchUnknownKID FetchReason = "unknown_kid" // a token named a kid the key set lacks
+)
+
+// KeyFetch is one fetch of an issuer's keys (with its discovery, when that
+// is part of it).
+type KeyFetch struct {
+	Issuer string
+	Reason FetchReason
+}
+
+// KeyFetchResult is the outcome of a [KeyFetch].
+type KeyFetchResult struct {
+	Err      error         // nil on success
+	Keys     int           // usable keys in the new set; 0 on failure
+	Duration time.Duration // time the fetch took
+}
+
+// Cause is a bounded name for why a call or token was refused, fit for a
+// metric label.
+type Cause string
+
+// The causes: one per sentinel error of this package.
+const (
+	CauseNone                 Cause = "none"
+	CauseHeaderMissing        Cause = "header_missing"
+	CauseInvalidFormat        Cause = "invalid_format"
+	CauseSchemeNotSupported   Cause = "scheme_not_supported"
+	CauseTokenTooLarge        Cause = "token_too_large"
+	CauseMalformed            Cause = "malformed"
+	CauseAlgorithmNotAllowed  Cause = "algorithm_not_allowed"
+	CauseTypeNotAllowed       Cause = "type_not_allowed"
+	CauseUnsupportedHeader    Cause = "unsupported_header"
+	CauseDuplicateMember      Cause = "duplicate_member"
+	CauseUntrustedIssuer      Cause = "untrusted_issuer"
+	CauseAudienceMismatch     Cause = "audience_mismatch"
+	CauseExpired              Cause = "expired"
+	CauseNotYetValid          Cause = "not_yet_valid"
+	CauseIssuedInFuture       Cause = "issued_in_future"
+	CauseMissingClaim         Cause = "missing_claim"
+	CauseUnknownKey           Cause = "unknown_key"
+	CauseBadSignature         Cause = "bad_signature"
+	CauseInsufficientScope    Cause = "insufficient_scope"
+	CauseOrganizationMismatch Cause = "organization_mismatch"
+	CauseKeysUnavailable      Cause = "keys_unavailable"
+	CauseOther                Cause = "other" // an Authorizer's own status, or an error of no known kind
+)
+
+// causes maps each sentinel to its cause, most specific first.
+var causes = [...]struct {
+	err   error
+	cause Cause
+}{
+	{ErrHeaderMissing, CauseHeaderMissing},
+	{ErrInvalidFormat, CauseInvalidFormat},
+	{ErrSchemeNotSupported, CauseSchemeNotSupported},
+	{ErrKeysUnavailable, CauseKeysUnavailable},
+	{ErrTokenTooLarge, CauseTokenTooLarge},
+	{ErrTokenMalformed, CauseMalformed},
+	{ErrAlgorithmNotAllowed, CauseAlgorithmNotAllowed},
+	{ErrJWTTypeNotAllowed, CauseTypeNotAllowed},
+	{ErrUnsupportedHeader, CauseUnsupportedHeader},
+	{ErrDuplicateMember, CauseDuplicateMember},
+	{ErrUntrustedIssuer, CauseUntrustedIssuer},
+	{ErrIssuerMismatch, CauseUntrustedIssuer},
+	{ErrAudienceMismatch, CauseAudienceMismatch},
+	{ErrTokenExpired, CauseExpired},
+	{ErrTokenNotYetValid, CauseNotYetValid},
+	{ErrIssuedInFuture, CauseIssuedInFuture},
+	{ErrMissingClaim, CauseMissingClaim},
+	{ErrUnknownKey, CauseUnknownKey},
+	{ErrBadSignature, CauseBadSignature},
+	{ErrInsufficientScope, CauseInsufficientScope},
+	{ErrOrganizationMismatch, CauseOrganizationMismatch},
+}
+
+// CauseOf returns the cause of an error from this package: CauseNone for
+// nil, CauseOther for an error of no known kind.
+func CauseOf(err error) Cause {
+	if err == nil {
+		return CauseNone
+	}
+	if te, ok := err.(*TokenError); ok {
+		err = te.Cause
+	}
+	for _, c := range causes {
+		if errors.Is(err, c.err) {
+			return c.cause
+		}
+	}
+	return CauseOther
+}
+
+// resultOf is the Result of a refusal, from the code of the status it
+// sends; an Authorizer's status of another code counts as a denial.
+func resultOf(err error) Result {
+	if err == nil {
+		return ResultOK
+	}
+	switch Status(err).Code() {
+	case codes.Unauthenticated:
+		return ResultUnauthenticated
+	case codes.Unavailable:
+		return ResultUnavailable
+	}
+	return ResultPermissionDenied
+}

@@ -1,0 +1,216 @@
+package grpcjwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+)
+
+// startIssuers makes every trusted issuer and gets its first keys: from the
+// key cache when it has fresh ones, then from the provider. Without a
+// background start the providers are reached concurrently, within ctx, and
+// an issuer that cannot be reached fails NewValidator, unless it has cached
+// keys, in which case it is retried in the background. With a background
+// start nothing waits.
+func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerConfig) error {
+	client := refuseDowngrade(cfg.HTTPClient)
+	for i, ic := range ics {
+		t := newTrustedIssuer(ic, cfg, client)
+		t.keys.notify = v.notify
+		v.issuers[ic.Issuer] = t
+		if i == 0 {
+			v.first = t
+		}
+		if t.keys.cacheFile != "" {
+			if err := t.keys.loadKeyCache(cfg.KeyCacheMaxAge); err != nil {
+				t.keys.log.Info("grpcjwt: no usable keys in the key cache", "file", t.keys.cacheFile, "reason", err)
+			}
+		}
+	}
+	if cfg.BackgroundStart {
+		for _, t := range v.issuers {
+			t.retryStart(cfg.StartRetry)
+		}
+		return nil
+	}
+	errs := make([]error, len(ics))
+	done := make(chan struct{})
+	for i, ic := range ics {
+		t := v.issuers[ic.Issuer]
+		go func() {
+			defer func() { done <- struct{}{} }()
+			err := t.start(ctx, len(ics) > 1)
+			if err != nil && t.keys.snap.Load() != nil {
+				t.keys.log.Warn("grpcjwt: provider unreachable at startup; using cached keys and retrying", "error", err)
+				t.retryStart(cfg.StartRetry)
+				err = nil
+			}
+			errs[i] = err
+		}()
+	}
+	for range ics {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+// start finds the issuer's JWKS through discovery, unless it is configured
+// or cached, and fetches it. With several issuers, the error names this one.
+func (t *trustedIssuer) start(ctx context.Context, named bool) error {
+	discovered := t.keys.jwksURL != ""
+	err := t.keys.fetch(ctx, FetchStartup)
+	if err == nil {
+		return nil
+	}
+	kind := ErrKeySet
+	if !discovered && t.keys.jwksURL == "" {
+		kind = ErrDiscovery
+	} else {
+		err = fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
+	}
+	if named {
+		err = fmt.Errorf("issuer %q: %w", t.name, err)
+	}
+	return &startupError{kind, err}
+}
+
+// retryStart reaches the provider in the background until it succeeds or
+// the Validator is closed, waiting between attempts from first, doubled
+// each time up to the issuer's MinRefreshInterval, with jitter (each wait
+// is between half and all of the current delay).
+func (t *trustedIssuer) retryStart(first time.Duration) {
+	ks := t.keys
+	ks.wg.Add(1)
+	go func() {
+		defer ks.wg.Done()
+		delay := first
+		for {
+			if ks.ctx.Err() != nil {
+				return
+			}
+			if ks.fetch(ks.ctx, FetchStartup) == nil {
+				return
+			}
+			wait := delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+			select {
+			case <-ks.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			delay = min(2*delay, max(ks.minInterval, first))
+		}
+	}()
+}
+
+// keyCacheFile names the file that keeps issuer's JWKS in dir.
+func keyCacheFile(dir, issuer string) string {
+	sum := sha256.Sum256([]byte(issuer))
+	return filepath.Join(dir, "grpcjwt-keys-"+hex.EncodeToString(sum[:8])+".json")
+}
+
+// keyCache is the key cache file: the JWKS as fetched, and where from.
+type keyCache struct {
+	Issuer    string          `json:"issuer"`
+	JWKSURI   string          `json:"jwks_uri"`
+	FetchedAt int64           `json:"fetched_at"` // unix seconds
+	JWKS      json.RawMessage `json:"jwks"`
+}
+
+// writeKeyCache keeps body, the JWKS fetched from jwksURI at now, in file:
+// written to a temporary file first and renamed, so a reader never sees
+// half of it.
+func writeKeyCache(file, issuer, jwksURI string, now time.Time, body []byte) error {
+	data, err := json.Marshal(keyCache{Issuer: issuer, JWKSURI: jwksURI, FetchedAt: now.Unix(), JWKS: body})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".grpcjwt-keys-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// loadKeyCache installs the keys of the key cache file, when it is this
+// issuer's, no older than maxAge, for the configured JWKS URL if there is
+// one, and holds a usable JWK Set. The file is read like anything fetched:
+// bounded, exact, and refused whole on any doubt.
+func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
+	f, err := os.Open(ks.cacheFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 2*ks.maxBody+4096))
+	if err != nil {
+		return err
+	}
+	var c keyCache
+	var hasAt bool
+	err = exactjson.Object(data, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "issuer":
+			c.Issuer, ok = exactjson.String(value)
+		case "jwks_uri":
+			c.JWKSURI, ok = exactjson.String(value)
+		case "fetched_at":
+			var f float64
+			f, ok = exactjson.Number(value)
+			c.FetchedAt, hasAt = int64(f), ok
+		case "jwks":
+			c.JWKS, ok = value, len(value) > 0 && value[0] == '{'
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("%q has the wrong type", name)
+		}
+		return nil
+	})
+	now := ks.now()
+	at := time.Unix(c.FetchedAt, 0)
+	switch {
+	case err != nil:
+		return err
+	case c.Issuer != ks.issuer:
+		return fmt.Errorf("the file is for issuer %q", truncate(c.Issuer))
+	case !hasAt || now.Sub(at) > maxAge || at.After(now.Add(time.Minute)):
+		return fmt.Errorf("keys fetched at %s are older than %s", at.UTC().Format(time.RFC3339), maxAge)
+	case ks.jwksURL != "" && c.JWKSURI != ks.jwksURL:
+		return fmt.Errorf("the keys come from %q, not the configured %q", truncate(c.JWKSURI), ks.jwksURL)
+	}
+	if err := checkHTTPURL(c.JWKSURI); err != nil {
+		return err
+	}
+	if err := checkKeysURL(ks.issuer, c.JWKSURI); err != nil {
+		return err
+	}
+	snap, err := ks.parse(c.JWKS)
+	if err != nil {
+		return err
+	}
+	ks.jwksURL = c.JWKSURI
+	ks.snap.Store(snap)
+	ks.lastSuccess.Store(at.UnixNano())
+	ks.log.Info("grpcjwt: using keys from the key cache", "file", ks.cacheFile, "keys", len(snap.keys), "fetched_at", at)
+	return nil
+}
