@@ -31,3 +31,39 @@ func ExampleNewIssuer() {
 	fmt.Println(claims.Subject, claims.Scopes, claims.ClientID)
 	// Output: alice [greet:read greet:write] test-client
 }
+
+// Keep an issuer's signing key across runs: write it as a private JWK,
+// read it back later, and start the issuer with it, so that tokens minted
+// before (or offline, with [grpcjwttest.Key.Sign]) still verify. This is
+// what "grpcjwt-issuer serve -key-file" does.
+func ExampleWithSigningKey() {
+	saved, err := grpcjwttest.MustKey("ES256").MarshalPrivateJWK() // to a file, mode 0600
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	key, err := grpcjwttest.ParsePrivateJWK(saved)
+	if err != nil {
+		log.Fatal(err)
+	}
+	iss := grpcjwttest.NewIssuer(
+		grpcjwttest.WithAlgorithms(), // no generated keys
+		grpcjwttest.WithSigningKey(key),
+		grpcjwttest.WithDefaultAlgorithm(key.Alg),
+	)
+	defer iss.Close()
+
+	ctx := context.Background()
+	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	claims, err := v.Validate(ctx, iss.Token(map[string]any{"sub": "alice"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.Subject, iss.SigningKey("ES256").KID == key.KID)
+	// Output: alice true
+}

@@ -17,6 +17,7 @@ package grpcjwttest
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,16 +68,27 @@ type Issuer struct {
 	cacheControl    string
 	jwksBody        []byte // overrides the JWKS when set
 
-	clients map[string]string // client_credentials clients: id -> secret
+	clients    map[string]string // client_credentials clients: id -> secret
+	defaultAlg string            // of Token without WithKeyFor or WithKey
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
 }
 
 type config struct {
-	path string
-	algs []string
-	tls  bool
+	path       string
+	algs       []string
+	tls        bool
+	listener   net.Listener
+	baseURL    string
+	keys       []*Key
+	defaultAlg string
+	handlers   []handler
+}
+
+type handler struct {
+	pattern string
+	h       http.Handler
 }
 
 // Option configures [NewIssuer].
@@ -102,20 +114,75 @@ func WithTLS() Option {
 	return func(c *config) { c.tls = true }
 }
 
-// NewIssuer starts an issuer on a loopback port. It panics if it cannot,
-// as httptest.NewServer does. Close it when done.
+// WithListener serves the issuer on l, which it closes with the issuer,
+// instead of on a new loopback port: a fixed port, or an address other
+// machines reach. URL is built from l's address (see [WithBaseURL]).
+func WithListener(l net.Listener) Option {
+	return func(c *config) { c.listener = l }
+}
+
+// WithBaseURL sets the server's base URL, such as "http://issuer:8081",
+// when clients reach the issuer by another name than its listener's
+// address (a listener on all interfaces, a container name, a proxy): URL
+// is then base plus the path of [WithPath]. Tokens' "iss" and the
+// discovery document follow URL; the server still listens where it did.
+func WithBaseURL(base string) Option {
+	return func(c *config) { c.baseURL = strings.TrimSuffix(base, "/") }
+}
+
+// WithSigningKey makes k the issuer's signing key for k.Alg, published
+// from the start, instead of a key generated for that algorithm: so that
+// tokens signed by an issuer that ran before, or outside the issuer (with
+// [Key.Sign]), verify against this one's JWKS. Given more than once for
+// an algorithm, every key is published and the last one signs.
+func WithSigningKey(k *Key) Option {
+	return func(c *config) { c.keys = append(c.keys, k) }
+}
+
+// WithDefaultAlgorithm sets the algorithm [Issuer.Token] signs with when
+// no [WithKeyFor] or [WithKey] says otherwise, and so the algorithm of the
+// token endpoint's tokens. Default RS256. The issuer has a signing key for
+// it from the start.
+func WithDefaultAlgorithm(alg string) Option {
+	return func(c *config) { c.defaultAlg = alg }
+}
+
+// WithHandler adds h to the issuer's server under pattern, a pattern of
+// [http.ServeMux] matched against the whole request path (the issuer's
+// path is not prepended), for a test or command that serves more beside
+// the issuer. h may be called as soon as NewIssuer has started the
+// server, before NewIssuer returns. NewIssuer panics if pattern conflicts
+// with the issuer's own routes or another handler's.
+func WithHandler(pattern string, h http.Handler) Option {
+	return func(c *config) { c.handlers = append(c.handlers, handler{pattern, h}) }
+}
+
+// NewIssuer starts an issuer on a loopback port, or on the listener of
+// [WithListener]. It panics if it cannot, as httptest.NewServer does, or
+// if an option names an algorithm it cannot sign with. Close it when done.
 func NewIssuer(opts ...Option) *Issuer {
 	cfg := config{path: "/oidc", algs: []string{"RS256", "ES256", "EdDSA"}}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	i := &Issuer{
-		Audience: DefaultAudience,
-		closed:   make(chan struct{}),
-		signing:  make(map[string]*Key),
-		clients:  make(map[string]string),
+		Audience:   DefaultAudience,
+		closed:     make(chan struct{}),
+		signing:    make(map[string]*Key),
+		clients:    make(map[string]string),
+		defaultAlg: cfg.defaultAlg,
+	}
+	if i.defaultAlg == "" {
+		i.defaultAlg = "RS256"
+	}
+	given := make(map[string]bool)
+	for _, k := range cfg.keys {
+		given[k.Alg] = true
 	}
 	for _, alg := range cfg.algs {
+		if given[alg] {
+			continue
+		}
 		k, err := NewKey(alg)
 		if err != nil {
 			panic(err)
@@ -123,17 +190,39 @@ func NewIssuer(opts ...Option) *Issuer {
 		i.signing[alg] = k
 		i.published = append(i.published, k)
 	}
+	for _, k := range cfg.keys {
+		i.signing[k.Alg] = k
+		i.published = append(i.published, k)
+	}
+	if _, ok := i.signing[i.defaultAlg]; !ok && cfg.defaultAlg != "" {
+		k, err := NewKey(cfg.defaultAlg)
+		if err != nil {
+			panic(err)
+		}
+		i.signing[k.Alg] = k
+		i.published = append(i.published, k)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cfg.path+"/.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET "+cfg.path+"/jwks", i.serveJWKS)
 	mux.HandleFunc("POST "+cfg.path+"/token", i.serveToken)
+	for _, h := range cfg.handlers {
+		mux.Handle(h.pattern, h.h)
+	}
 	// URL is set before the server starts, so handlers never race with it.
 	i.srv = httptest.NewUnstartedServer(mux)
-	scheme := "http://"
-	if cfg.tls {
-		scheme = "https://"
+	if cfg.listener != nil {
+		_ = i.srv.Listener.Close()
+		i.srv.Listener = cfg.listener
 	}
-	i.URL = scheme + i.srv.Listener.Addr().String() + cfg.path
+	base := "http://" + i.srv.Listener.Addr().String()
+	if cfg.tls {
+		base = "https://" + i.srv.Listener.Addr().String()
+	}
+	if cfg.baseURL != "" {
+		base = cfg.baseURL
+	}
+	i.URL = base + cfg.path
 	i.discoveryIssuer = i.URL
 	i.jwksURI = i.JWKSURL()
 	if cfg.tls {
@@ -261,6 +350,10 @@ func (c *tokenConfig) set(name string, v any) {
 	c.claims[name] = v
 }
 
+// OrganizationClaim is the claim that [WithOrganization] sets: the
+// organization a token for an API resource is also for.
+const OrganizationClaim = logto.OrganizationClaim
+
 // OrganizationAudiencePrefix is the audience prefix of Logto's organization
 // tokens: their "aud" is this followed by the organization ID.
 const OrganizationAudiencePrefix = logto.OrganizationAudiencePrefix
@@ -279,7 +372,8 @@ func WithOrganizationAudience(id string) TokenOption {
 	return func(c *tokenConfig) { c.set("aud", OrganizationAudiencePrefix+id) }
 }
 
-// WithKeyFor signs with the issuer's signing key for alg (default RS256).
+// WithKeyFor signs with the issuer's signing key for alg (default RS256,
+// or that of [WithDefaultAlgorithm]).
 func WithKeyFor(alg string) TokenOption { return func(c *tokenConfig) { c.alg = alg } }
 
 // WithKey signs with k, which need not be published: a token from an
@@ -310,7 +404,7 @@ func WithHeader(name string, value any) TokenOption {
 // typ "at+jwt", changed by [WithHeader]. Token panics if it cannot sign,
 // which happens only with a key and alg that do not match.
 func (i *Issuer) Token(claims map[string]any, opts ...TokenOption) string {
-	cfg := tokenConfig{alg: "RS256"}
+	cfg := tokenConfig{alg: i.defaultAlg}
 	for _, o := range opts {
 		o(&cfg)
 	}
