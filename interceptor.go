@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
@@ -41,7 +42,10 @@ func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterc
 
 // StreamServerInterceptor is the streaming form of
 // [UnaryServerInterceptor]. The decision is made once, when the stream
-// opens; the handler's stream context carries the claims. With an
+// opens; the handler's stream context carries the claims. A stream does
+// not outlive its token: at exp plus the leeway the handler's context is
+// cancelled and the stream ends with Unauthenticated "invalid_token" (see
+// [WithoutStreamExpiry]). With an
 // organization rule, every message the handler receives is checked first:
 // a message about another organization ends the stream with
 // PermissionDenied, and the handler's context is cancelled.
@@ -61,19 +65,90 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 		if err != nil {
 			return g.reject(ctx, info.FullMethod, err)
 		}
-		if !r.hasOrganization() {
+		if c == nil && !r.hasOrganization() {
 			return handler(srv, &contextStream{ServerStream: ss, ctx: newCtx})
 		}
 		newCtx, cancel := context.WithCancel(newCtx)
 		defer cancel()
-		st := &orgStream{contextStream: contextStream{ServerStream: ss, ctx: newCtx}, rule: &r, claims: c, cancel: cancel}
-		herr := handler(srv, st)
-		if st.denied != nil {
+		var stream grpc.ServerStream = &contextStream{ServerStream: ss, ctx: newCtx}
+		var st *orgStream
+		if r.hasOrganization() {
+			st = &orgStream{contextStream: contextStream{ServerStream: ss, ctx: newCtx}, rule: &r, claims: c, cancel: cancel}
+			stream = st
+		}
+		run := func() error { return handler(srv, stream) }
+		var herr error
+		if c != nil && !g.opts.noStreamExpiry {
+			var expired bool
+			expired, herr = g.runUntilExpiry(c, cancel, run)
+			if expired {
+				err := tokenErr(ErrTokenExpired, "the stream outlived its token")
+				g.observe(ctx, info.FullMethod, &r, err) // a second decision, for the stream ended
+				return g.reject(ctx, info.FullMethod, err)
+			}
+		} else {
+			herr = run()
+		}
+		if st != nil && st.denied != nil {
 			g.observe(ctx, info.FullMethod, &r, st.denied) // a second decision, for the message refused
 			return g.reject(ctx, info.FullMethod, st.denied)
 		}
 		return herr
 	}
+}
+
+// streamGrace is how long a stream whose token expired waits for its
+// handler to return after its context is cancelled, before it ends anyway
+// (a handler blocked in Recv returns only when the stream ends).
+const streamGrace = 100 * time.Millisecond
+
+// runUntilExpiry runs a stream's handler until it returns or the token
+// expires (exp plus the leeway): then it cancels the handler's context,
+// gives the handler streamGrace to return, and reports expired, so that
+// the stream ends with invalid_token. The one timer is all it costs:
+// nothing per message. A panic in the handler is raised again here, where
+// recovery interceptors outside this one can catch it.
+func (g *guard) runUntilExpiry(c *Claims, cancel context.CancelFunc, run func() error) (expired bool, err error) {
+	type result struct {
+		err      error
+		panicked bool
+		value    any
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicked, r.value = true, p
+			}
+			done <- r
+		}()
+		r.err = run()
+	}()
+	wait := func(r result) error {
+		if r.panicked {
+			panic(r.value)
+		}
+		return r.err
+	}
+	t := time.NewTimer(c.ExpiresAt.Add(g.v.leeway).Sub(g.v.now()))
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return false, wait(r)
+	case <-t.C:
+	}
+	cancel()
+	grace := time.NewTimer(streamGrace)
+	defer grace.Stop()
+	select {
+	case r := <-done:
+		if r.panicked {
+			panic(r.value)
+		}
+	case <-grace.C:
+	}
+	return true, nil
 }
 
 // AuthFunc returns the go-grpc-middleware auth function the interceptors

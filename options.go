@@ -21,10 +21,11 @@ type Authorizer func(ctx context.Context, fullMethod string, c *Claims) error
 type RejectHook func(ctx context.Context, fullMethod string, err error)
 
 type options struct {
-	rules      map[string]*ruleSpec // by full method, or service prefix ending in "/"
-	order      []string             // rule names in the order first given, for Audit
-	authorizer Authorizer
-	onReject   RejectHook
+	rules          map[string]*ruleSpec // by full method, or service prefix ending in "/"
+	order          []string             // rule names in the order first given, for Audit
+	authorizer     Authorizer
+	onReject       RejectHook
+	noStreamExpiry bool
 }
 
 // ruleSpec is what the options say of one method or service.
@@ -117,4 +118,14 @@ func serviceOf(fullMethod string) string {
 		return fullMethod[:i+1]
 	}
 	return fullMethod
+}
+
+// WithoutStreamExpiry lets streams outlive their token. By default, a
+// stream authorized with a token ends when the token expires (exp plus the
+// Validator's leeway): the handler's context is cancelled, and the stream
+// ends with Unauthenticated "invalid_token" as soon as the handler returns,
+// or 100 ms later if it does not (a handler blocked in Recv returns only
+// once the stream ends). It costs one timer a stream, nothing a message.
+func WithoutStreamExpiry() Option {
+	return func(o *options) { o.noStreamExpiry = true }
 }
