@@ -51,6 +51,10 @@ type Claims struct {
 	// organization-scoped API resource tokens); empty when absent.
 	OrganizationID string
 
+	// Confirmation is the "cnf" claim (RFC 7800): the key the token is
+	// bound to, when it is.
+	Confirmation Confirmation
+
 	raw []byte // the decoded JSON payload
 }
 
@@ -93,6 +97,20 @@ func (c *Claims) Get(name string, v any) (bool, error) {
 // member names match field names exactly (a field tagged "scope" is never
 // filled from "Scope"), at every depth.
 func (c *Claims) Decode(v any) error { return exactjson.Unmarshal(c.raw, v) }
+
+// Confirmation is the key a sender-constrained token is bound to.
+type Confirmation struct {
+	// X5TS256 is "x5t#S256" (RFC 8705 §3.1): the base64url SHA-256
+	// thumbprint of the client certificate the token was issued to. The
+	// interceptors accept the token only on a TLS connection whose client
+	// certificate has that thumbprint.
+	X5TS256 string
+	// JKT is "jkt" (RFC 9449 §6.1): the thumbprint of the DPoP key the
+	// token is bound to. Such a token is refused as a bearer token.
+	JKT string
+
+	x5t [32]byte // X5TS256 decoded, when it is a SHA-256 thumbprint
+}
 
 type claimsKey struct{}
 

@@ -80,6 +80,15 @@ var (
 	ErrMissingClaim     = errors.New("required claim missing")
 	ErrUnknownKey       = errors.New("no usable key for the token")
 	ErrBadSignature     = errors.New("signature verification failed")
+	// ErrNoClientCertificate: the token is bound to a client certificate
+	// (cnf x5t#S256), and the call came without one.
+	ErrNoClientCertificate = errors.New("certificate-bound token without a client certificate")
+	// ErrCertificateMismatch: the token is bound to another client
+	// certificate than the call's.
+	ErrCertificateMismatch = errors.New("client certificate thumbprint mismatch")
+	// ErrDPoPBoundToken: the token is bound to a DPoP key (cnf jkt) and was
+	// sent as a bearer token.
+	ErrDPoPBoundToken = errors.New("DPoP-bound token sent as a bearer token")
 )
 
 // Errors of [NewValidator]: each error it returns matches exactly one of

@@ -237,6 +237,9 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBinding(ctx, c); err != nil {
+		return nil, err
+	}
 	if c.AudienceSuffix != "" && !r.hasOrganization() {
 		// An organization token's scopes are the organization's
 		// permissions, not the API's: it is for methods that check the

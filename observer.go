@@ -110,6 +110,9 @@ const (
 	CauseMissingClaim         Cause = "missing_claim"
 	CauseUnknownKey           Cause = "unknown_key"
 	CauseBadSignature         Cause = "bad_signature"
+	CauseNoClientCertificate  Cause = "no_client_certificate"
+	CauseCertificateMismatch  Cause = "certificate_mismatch"
+	CauseDPoPBoundToken       Cause = "dpop_bound_token"
 	CauseInsufficientScope    Cause = "insufficient_scope"
 	CauseOrganizationMismatch Cause = "organization_mismatch"
 	CauseKeysUnavailable      Cause = "keys_unavailable"
@@ -140,6 +143,9 @@ var causes = [...]struct {
 	{ErrMissingClaim, CauseMissingClaim},
 	{ErrUnknownKey, CauseUnknownKey},
 	{ErrBadSignature, CauseBadSignature},
+	{ErrNoClientCertificate, CauseNoClientCertificate},
+	{ErrCertificateMismatch, CauseCertificateMismatch},
+	{ErrDPoPBoundToken, CauseDPoPBoundToken},
 	{ErrInsufficientScope, CauseInsufficientScope},
 	{ErrOrganizationMismatch, CauseOrganizationMismatch},
 }

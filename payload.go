@@ -58,6 +58,8 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 			c.ClientID, ok = exactjson.String(value)
 		case "organization_id":
 			c.OrganizationID, ok = exactjson.String(value)
+		case "cnf":
+			ok = parseConfirmation(value, &c.Confirmation) == nil
 		case "azp":
 			azp, ok = exactjson.String(value)
 		case "scope":
@@ -174,4 +176,34 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// parseConfirmation reads the "cnf" claim: an object whose x5t#S256 and jkt
+// members, when present, are strings; an x5t#S256 must be the base64url of
+// 32 bytes.
+func parseConfirmation(value []byte, cnf *Confirmation) error {
+	if value[0] != '{' {
+		return errors.New("not an object")
+	}
+	return exactjson.Object(value, func(name, v []byte) error {
+		var ok bool
+		switch string(name) {
+		case "x5t#S256":
+			cnf.X5TS256, ok = exactjson.String(v)
+			if ok {
+				b, err := decodeB64([]byte(cnf.X5TS256))
+				ok = err == nil && len(b) == len(cnf.x5t)
+				copy(cnf.x5t[:], b)
+			}
+		case "jkt":
+			cnf.JKT, ok = exactjson.String(v)
+			ok = ok && cnf.JKT != ""
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("cnf member %q is not a valid thumbprint", name)
+		}
+		return nil
+	})
 }

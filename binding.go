@@ -1,0 +1,74 @@
+package grpcjwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"runtime"
+	"sync"
+	"weak"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+)
+
+// checkBinding enforces a sender-constrained token's binding on the call:
+// a certificate-bound token (RFC 8705 §3) only over TLS with the client
+// certificate it names, read from the gRPC peer, never from metadata; a
+// DPoP-bound token (RFC 9449) never as a bearer token. It runs on every
+// call, cached token or not, since the binding belongs to the connection.
+func checkBinding(ctx context.Context, c *Claims) error {
+	cnf := &c.Confirmation
+	if cnf.JKT != "" {
+		return tokenErr(ErrDPoPBoundToken, "")
+	}
+	if cnf.X5TS256 == "" {
+		return nil
+	}
+	cert := clientCertificate(ctx)
+	if cert == nil {
+		return tokenErr(ErrNoClientCertificate, "")
+	}
+	if certThumbprint(cert) != cnf.x5t {
+		return tokenErr(ErrCertificateMismatch, "")
+	}
+	return nil
+}
+
+// clientCertificate returns the certificate the client presented in the
+// TLS handshake of the call's connection, or nil.
+func clientCertificate(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return nil
+	}
+	var certs []*x509.Certificate
+	switch ai := p.AuthInfo.(type) {
+	case credentials.TLSInfo:
+		certs = ai.State.PeerCertificates
+	case *credentials.TLSInfo:
+		certs = ai.State.PeerCertificates
+	}
+	if len(certs) == 0 {
+		return nil
+	}
+	return certs[0]
+}
+
+// certThumbs remembers the SHA-256 thumbprint of each client certificate
+// while its connection holds it: a weak key, deleted when the certificate
+// is collected, so that a call on a known connection costs a map lookup
+// rather than hashing the certificate, and nothing is retained.
+var certThumbs sync.Map // weak.Pointer[x509.Certificate] -> [32]byte
+
+func certThumbprint(cert *x509.Certificate) [32]byte {
+	wp := weak.Make(cert)
+	if v, ok := certThumbs.Load(wp); ok {
+		return v.([32]byte)
+	}
+	sum := sha256.Sum256(cert.Raw)
+	if _, loaded := certThumbs.LoadOrStore(wp, sum); !loaded {
+		runtime.AddCleanup(cert, func(wp weak.Pointer[x509.Certificate]) { certThumbs.Delete(wp) }, wp)
+	}
+	return sum
+}
