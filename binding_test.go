@@ -1,6 +1,7 @@
 package grpcjwt_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -117,7 +119,10 @@ func TestCertificateBoundTokens(t *testing.T) {
 	}
 	asAlice, asMallory, anonymous := connect(&alice), connect(&mallory), connect(nil)
 
-	bound := iss.Token(map[string]any{"scope": "greet:read", "cnf": map[string]any{"x5t#S256": x5t(alice)}})
+	bound := iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithCertificateBinding(alice.Certificate[0]))
+	if c, err := v.Validate(context.Background(), bound); err != nil || c.Confirmation.X5TS256 != x5t(alice) {
+		t.Fatalf("the bound token's cnf: %+v, %v", c, err)
+	}
 	for i := range 3 { // the first verifies, the others hit the cache: each is checked
 		if _, err := calls["unary"](withAuth("Bearer "+bound), asAlice); err != nil {
 			t.Fatalf("call %d with alice's certificate: %v", i, err)

@@ -15,6 +15,8 @@
 package grpcjwttest
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -363,6 +365,17 @@ const OrganizationAudiencePrefix = logto.OrganizationAudiencePrefix
 // and an "organization_id" claim names the organization.
 func WithOrganization(id string) TokenOption {
 	return func(c *tokenConfig) { c.set(logto.OrganizationClaim, id) }
+}
+
+// WithCertificateBinding mints a certificate-bound token (RFC 8705 §3): its
+// "cnf" claim holds the x5t#S256 thumbprint of the client certificate der
+// (the DER bytes, as in tls.Certificate.Certificate[0] or
+// x509.Certificate.Raw).
+func WithCertificateBinding(der []byte) TokenOption {
+	sum := sha256.Sum256(der)
+	return func(c *tokenConfig) {
+		c.set("cnf", map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])})
+	}
 }
 
 // WithOrganizationAudience mints a Logto organization token: its "aud" is
