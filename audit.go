@@ -34,6 +34,9 @@ func (m MethodRule) String() string {
 	if m.Organization != nil {
 		s += " " + m.Organization.String()
 	}
+	if m.SenderConstrained {
+		s += " sender-constrained"
+	}
 	return s + " (" + m.Source + ")"
 }
 
@@ -87,6 +90,9 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 		}
 		if s := o.rules[name]; s.access == AccessPublic && len(s.scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has scopes %q; public methods read no token", name, s.scopes))
+		}
+		if s := o.rules[name]; s.access == AccessPublic && s.senderConstrained {
+			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and requires a sender-constrained token; public methods read no token", name))
 		}
 		if s := o.rules[name]; s.access == AccessPublic && s.org != nil {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has an organization rule; public methods read no token", name))

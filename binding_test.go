@@ -18,6 +18,7 @@ import (
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
+	tenantv1 "github.com/grpcjwt/grpcjwt/internal/testpb/tenant/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -163,5 +164,77 @@ func TestCertificateBoundTokens(t *testing.T) {
 	}
 	for _, bad := range []any{"x", map[string]any{"x5t#S256": "not base64!"}, map[string]any{"x5t#S256": "AAAA"}, map[string]any{"jkt": 5}} {
 		wantReject(t, v, iss.Token(map[string]any{"cnf": bad}), grpcjwt.ErrTokenMalformed)
+	}
+}
+
+// TestSenderConstrainedRules: a method whose rule requires a
+// sender-constrained token, from Go or .proto, or a Config that requires it
+// everywhere, refuses a plain bearer token and accepts a bound one.
+func TestSenderConstrainedRules(t *testing.T) {
+	iss := newIssuer(t)
+	pki := newPKI(t)
+	alice := pki.issue(t, "alice", false)
+	serveTLS := func(t *testing.T, v *grpcjwt.Validator, opts ...grpcjwt.Option) (greeterv1.GreeterClient, tenantv1.ProjectsClient) {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer(
+			grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pki.issue(t, "server", true)}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pki.pool})),
+			grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, opts...)))
+		greeterv1.RegisterGreeterServer(srv, greeter{})
+		tenantv1.RegisterProjectsServer(srv, &projects{})
+		go srv.Serve(lis)
+		t.Cleanup(srv.Stop)
+		if _, err := grpcjwt.Audit(srv, opts...); err != nil {
+			t.Fatalf("Audit: %v", err)
+		}
+		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{alice}})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return greeterv1.NewGreeterClient(conn), tenantv1.NewProjectsClient(conn)
+	}
+	plain := withAuth("Bearer " + iss.Token(map[string]any{"scope": "greet:read"}))
+	bound := withAuth("Bearer " + iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithCertificateBinding(alice.Certificate[0])))
+
+	v := newValidator(t, iss)
+	greet, projectsClient := serveTLS(t, v, grpcjwt.WithSenderConstrained("/greeter.v1.Greeter/SayHello"))
+	_, err := calls["unary"](plain, greet)
+	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	if _, err := calls["unary"](bound, greet); err != nil {
+		t.Fatalf("a bound token on a Go rule: %v", err)
+	}
+	_, err = projectsClient.DeleteProject(plain, &tenantv1.GetProjectRequest{Name: "p"})
+	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	if _, err := projectsClient.DeleteProject(bound, &tenantv1.GetProjectRequest{Name: "p"}); err != nil {
+		t.Fatalf("a bound token on a .proto rule: %v", err)
+	}
+	if _, err := calls["server-stream"](plain, greet); err != nil {
+		t.Fatalf("a bearer token where no rule requires binding: %v", err)
+	}
+
+	everywhere := newValidator(t, iss, func(c *grpcjwt.Config) { c.RequireSenderConstrained = true })
+	greet, _ = serveTLS(t, everywhere)
+	_, err = calls["unary"](plain, greet)
+	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	if _, err := calls["unary"](bound, greet); err != nil {
+		t.Fatalf("a bound token with RequireSenderConstrained: %v", err)
+	}
+
+	srv := grpc.NewServer()
+	tenantv1.RegisterProjectsServer(srv, &projects{})
+	rules, err := grpcjwt.Audit(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.FullMethod == "/tenant.v1.Projects/DeleteProject" && !r.SenderConstrained {
+			t.Errorf("Audit: %s", r)
+		}
+	}
+	if _, err := grpcjwt.Audit(srv, grpcjwt.WithPublic("/tenant.v1.Projects/DescribeProject"), grpcjwt.WithSenderConstrained("/tenant.v1.Projects/DescribeProject")); err == nil {
+		t.Error("Audit accepted a public method that requires a sender-constrained token")
 	}
 }

@@ -136,6 +136,11 @@ type Config struct {
 	// [DefaultCacheBytes].
 	CacheBytes int64
 
+	// RequireSenderConstrained makes the interceptors require, on every
+	// method that reads a token, a token bound to a key the caller proves it
+	// holds (see [WithSenderConstrained]).
+	RequireSenderConstrained bool
+
 	// Observer, when set, sees every decision, validation and key fetch,
 	// for metrics and traces; see [Observer].
 	Observer Observer

@@ -89,6 +89,9 @@ var (
 	// ErrDPoPBoundToken: the token is bound to a DPoP key (cnf jkt) and was
 	// sent as a bearer token.
 	ErrDPoPBoundToken = errors.New("DPoP-bound token sent as a bearer token")
+	// ErrBindingRequired: the method requires a sender-constrained token
+	// and the token is a plain bearer token.
+	ErrBindingRequired = errors.New("sender-constrained token required")
 )
 
 // Errors of [NewValidator]: each error it returns matches exactly one of

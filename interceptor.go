@@ -240,6 +240,9 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if err := checkBinding(ctx, c); err != nil {
 		return nil, err
 	}
+	if (r.SenderConstrained || g.v.requireSenderConstrained) && c.Confirmation.X5TS256 == "" {
+		return nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
+	}
 	if c.AudienceSuffix != "" && !r.hasOrganization() {
 		// An organization token's scopes are the organization's
 		// permissions, not the API's: it is for methods that check the

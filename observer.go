@@ -113,6 +113,7 @@ const (
 	CauseNoClientCertificate  Cause = "no_client_certificate"
 	CauseCertificateMismatch  Cause = "certificate_mismatch"
 	CauseDPoPBoundToken       Cause = "dpop_bound_token"
+	CauseBindingRequired      Cause = "binding_required"
 	CauseInsufficientScope    Cause = "insufficient_scope"
 	CauseOrganizationMismatch Cause = "organization_mismatch"
 	CauseKeysUnavailable      Cause = "keys_unavailable"
@@ -146,6 +147,7 @@ var causes = [...]struct {
 	{ErrNoClientCertificate, CauseNoClientCertificate},
 	{ErrCertificateMismatch, CauseCertificateMismatch},
 	{ErrDPoPBoundToken, CauseDPoPBoundToken},
+	{ErrBindingRequired, CauseBindingRequired},
 	{ErrInsufficientScope, CauseInsufficientScope},
 	{ErrOrganizationMismatch, CauseOrganizationMismatch},
 }

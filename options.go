@@ -30,9 +30,10 @@ type options struct {
 
 // ruleSpec is what the options say of one method or service.
 type ruleSpec struct {
-	access Access
-	scopes []string
-	org    *OrganizationRule
+	access            Access
+	scopes            []string
+	org               *OrganizationRule
+	senderConstrained bool
 }
 
 func (o *options) spec(name string) *ruleSpec {
@@ -128,4 +129,18 @@ func serviceOf(fullMethod string) string {
 // once the stream ends). It costs one timer a stream, nothing a message.
 func WithoutStreamExpiry() Option {
 	return func(o *options) { o.noStreamExpiry = true }
+}
+
+// WithSenderConstrained requires, on methods (full methods, or services
+// ending in "/"), a token bound to a key the caller proves it holds: today a
+// client certificate (cnf x5t#S256, RFC 8705) presented on the call's TLS
+// connection. A plain bearer token gets Unauthenticated "invalid_token"
+// ([ErrBindingRequired]). [Config.RequireSenderConstrained] requires it on
+// every method.
+func WithSenderConstrained(methods ...string) Option {
+	return func(o *options) {
+		for _, m := range methods {
+			o.spec(m).senderConstrained = true
+		}
+	}
 }

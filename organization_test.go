@@ -43,6 +43,10 @@ func (p *projects) UpdateProject(_ context.Context, r *tenantv1.UpdateProjectReq
 	return r.GetProject(), nil
 }
 
+func (p *projects) DeleteProject(_ context.Context, r *tenantv1.GetProjectRequest) (*tenantv1.Project, error) {
+	return &tenantv1.Project{Name: r.GetName()}, nil
+}
+
 func (p *projects) DescribeProject(_ context.Context, r *tenantv1.DescribeProjectRequest) (*tenantv1.Project, error) {
 	p.saw(r.GetOrganization())
 	return &tenantv1.Project{OrganizationId: r.GetOrganization()}, nil

@@ -42,6 +42,9 @@ type Rule struct {
 	// Organization, when set, ties the request's organization to the
 	// token's; see [OrganizationRule].
 	Organization *OrganizationRule
+	// SenderConstrained requires a token bound to a key the caller proves
+	// it holds; see [WithSenderConstrained].
+	SenderConstrained bool
 	// Source says where the rule came from: "default", "go:method",
 	// "go:service", "proto:method" or "proto:service".
 	Source string
@@ -95,6 +98,7 @@ func (s *ruleSpec) rule(source string) Rule {
 	if s.access != AccessPublic {
 		r.Scopes = s.scopes
 		r.Organization = s.org
+		r.SenderConstrained = s.senderConstrained
 	}
 	return r
 }
@@ -156,6 +160,7 @@ func fromProto(p *grpcjwtv1.Rule, source string) Rule {
 	}
 	r.Scopes = p.GetScopes()
 	r.Organization = orgFromProto(p.GetOrganization())
+	r.SenderConstrained = p.GetSenderConstrained()
 	return r
 }
 

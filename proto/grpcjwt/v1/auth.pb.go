@@ -145,9 +145,14 @@ type Rule struct {
 	// organization, whose token names none, or whose request field is empty
 	// or absent is rejected with PERMISSION_DENIED "organization_mismatch". On
 	// client-streaming and bidi calls every message received is checked.
-	Organization  *Organization `protobuf:"bytes,4,opt,name=organization,proto3" json:"organization,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Organization *Organization `protobuf:"bytes,4,opt,name=organization,proto3" json:"organization,omitempty"`
+	// sender_constrained: the token must be bound to a key the caller proves
+	// it holds: a client certificate (cnf x5t#S256, RFC 8705) presented on the
+	// call's TLS connection. A plain bearer token is rejected with
+	// UNAUTHENTICATED "invalid_token".
+	SenderConstrained bool `protobuf:"varint,5,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -206,6 +211,13 @@ func (x *Rule) GetOrganization() *Organization {
 		return x.Organization
 	}
 	return nil
+}
+
+func (x *Rule) GetSenderConstrained() bool {
+	if x != nil {
+		return x.SenderConstrained
+	}
+	return false
 }
 
 // Organization says where a request names its organization and where the
@@ -347,12 +359,13 @@ var File_grpcjwt_v1_auth_proto protoreflect.FileDescriptor
 const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15grpcjwt/v1/auth.proto\x12\n" +
-	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\x90\x01\n" +
+	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\xbf\x01\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x1a\n" +
 	"\boptional\x18\x02 \x01(\bR\boptional\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12<\n" +
-	"\forganization\x18\x04 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\"\xb2\x01\n" +
+	"\forganization\x18\x04 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\x12-\n" +
+	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\"\xb2\x01\n" +
 	"\fOrganization\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x123\n" +

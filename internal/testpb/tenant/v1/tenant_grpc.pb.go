@@ -28,6 +28,7 @@ const (
 	Projects_UpdateProject_FullMethodName   = "/tenant.v1.Projects/UpdateProject"
 	Projects_ListProjects_FullMethodName    = "/tenant.v1.Projects/ListProjects"
 	Projects_SyncProjects_FullMethodName    = "/tenant.v1.Projects/SyncProjects"
+	Projects_DeleteProject_FullMethodName   = "/tenant.v1.Projects/DeleteProject"
 	Projects_DescribeProject_FullMethodName = "/tenant.v1.Projects/DescribeProject"
 )
 
@@ -43,6 +44,8 @@ type ProjectsClient interface {
 	ListProjects(ctx context.Context, in *ListProjectsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Project], error)
 	// SyncProjects is bidirectional: every message is checked.
 	SyncProjects(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Project, Project], error)
+	// DeleteProject needs a sender-constrained token.
+	DeleteProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*Project, error)
 	// DescribeProject has no rule in the .proto, for tests of Go options.
 	DescribeProject(ctx context.Context, in *DescribeProjectRequest, opts ...grpc.CallOption) (*Project, error)
 }
@@ -107,6 +110,16 @@ func (c *projectsClient) SyncProjects(ctx context.Context, opts ...grpc.CallOpti
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Projects_SyncProjectsClient = grpc.BidiStreamingClient[Project, Project]
 
+func (c *projectsClient) DeleteProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*Project, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Project)
+	err := c.cc.Invoke(ctx, Projects_DeleteProject_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *projectsClient) DescribeProject(ctx context.Context, in *DescribeProjectRequest, opts ...grpc.CallOption) (*Project, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Project)
@@ -129,6 +142,8 @@ type ProjectsServer interface {
 	ListProjects(*ListProjectsRequest, grpc.ServerStreamingServer[Project]) error
 	// SyncProjects is bidirectional: every message is checked.
 	SyncProjects(grpc.BidiStreamingServer[Project, Project]) error
+	// DeleteProject needs a sender-constrained token.
+	DeleteProject(context.Context, *GetProjectRequest) (*Project, error)
 	// DescribeProject has no rule in the .proto, for tests of Go options.
 	DescribeProject(context.Context, *DescribeProjectRequest) (*Project, error)
 	mustEmbedUnimplementedProjectsServer()
@@ -152,6 +167,9 @@ func (UnimplementedProjectsServer) ListProjects(*ListProjectsRequest, grpc.Serve
 }
 func (UnimplementedProjectsServer) SyncProjects(grpc.BidiStreamingServer[Project, Project]) error {
 	return status.Error(codes.Unimplemented, "method SyncProjects not implemented")
+}
+func (UnimplementedProjectsServer) DeleteProject(context.Context, *GetProjectRequest) (*Project, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteProject not implemented")
 }
 func (UnimplementedProjectsServer) DescribeProject(context.Context, *DescribeProjectRequest) (*Project, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeProject not implemented")
@@ -231,6 +249,24 @@ func _Projects_SyncProjects_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Projects_SyncProjectsServer = grpc.BidiStreamingServer[Project, Project]
 
+func _Projects_DeleteProject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProjectRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).DeleteProject(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_DeleteProject_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).DeleteProject(ctx, req.(*GetProjectRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Projects_DescribeProject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DescribeProjectRequest)
 	if err := dec(in); err != nil {
@@ -263,6 +299,10 @@ var Projects_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateProject",
 			Handler:    _Projects_UpdateProject_Handler,
+		},
+		{
+			MethodName: "DeleteProject",
+			Handler:    _Projects_DeleteProject_Handler,
 		},
 		{
 			MethodName: "DescribeProject",
