@@ -17,9 +17,9 @@ import (
 // certificate it names, read from the gRPC peer, never from metadata; a
 // DPoP-bound token (RFC 9449) never as a bearer token. It runs on every
 // call, cached token or not, since the binding belongs to the connection.
-func checkBinding(ctx context.Context, c *Claims) error {
+func checkBinding(ctx context.Context, c *Claims, dpop bool) error {
 	cnf := &c.Confirmation
-	if cnf.JKT != "" {
+	if cnf.JKT != "" && !dpop {
 		return tokenErr(ErrDPoPBoundToken, "")
 	}
 	if cnf.X5TS256 == "" {
@@ -33,6 +33,19 @@ func checkBinding(ctx context.Context, c *Claims) error {
 		return tokenErr(ErrCertificateMismatch, "")
 	}
 	return nil
+}
+
+// tlsConnection reports whether the call came over TLS.
+func tlsConnection(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return false
+	}
+	switch p.AuthInfo.(type) {
+	case credentials.TLSInfo, *credentials.TLSInfo:
+		return true
+	}
+	return false
 }
 
 // clientCertificate returns the certificate the client presented in the

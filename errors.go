@@ -25,6 +25,9 @@ const (
 	// background start, see [Config.BackgroundStart]). Retryable: the
 	// client keeps its token and calls again.
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	// CodeInvalidDPoPProof: the DPoP proof of a call with a DPoP-bound
+	// token is missing or wrong (RFC 9449 §7.1).
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -57,6 +60,10 @@ var (
 	// Validator started in the background and has not reached the
 	// provider. The call gets Unavailable "temporarily_unavailable".
 	ErrKeysUnavailable = errors.New(CodeTemporarilyUnavailable)
+	// ErrInvalidDPoPProof: the call's DPoP proof is missing, malformed,
+	// badly signed, for another call, too old or new, or replayed. The call
+	// gets Unauthenticated "invalid_dpop_proof".
+	ErrInvalidDPoPProof = errors.New(CodeInvalidDPoPProof)
 )
 
 // Causes of [ErrInvalidToken]. A rejected token's error matches both
@@ -92,6 +99,9 @@ var (
 	// ErrBindingRequired: the method requires a sender-constrained token
 	// and the token is a plain bearer token.
 	ErrBindingRequired = errors.New("sender-constrained token required")
+	// ErrDPoPKeyMismatch: the DPoP proof is signed by another key than the
+	// one the token is bound to.
+	ErrDPoPKeyMismatch = errors.New("DPoP proof key is not the token's")
 )
 
 // Errors of [NewValidator]: each error it returns matches exactly one of
@@ -163,6 +173,7 @@ var wireErrors = [...]wireError{
 	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
 	{sentinel: ErrOrganizationMismatch, code: codes.PermissionDenied},
 	{sentinel: ErrKeysUnavailable, code: codes.Unavailable},
+	{sentinel: ErrInvalidDPoPProof, code: codes.Unauthenticated},
 	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
 }
 

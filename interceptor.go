@@ -226,7 +226,10 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if r.Access == AccessPublic {
 		return nil, nil
 	}
-	token, err := TokenFromMetadata(ctx)
+	token, dpop, err := credentialsFromMetadata(ctx)
+	if err == nil && dpop && g.v.dpop == nil {
+		err = ErrSchemeNotSupported
+	}
 	if err != nil {
 		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
 			return nil, nil
@@ -237,10 +240,15 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBinding(ctx, c); err != nil {
+	if err := checkBinding(ctx, c, dpop); err != nil {
 		return nil, err
 	}
-	if (r.SenderConstrained || g.v.requireSenderConstrained) && c.Confirmation.X5TS256 == "" {
+	if dpop {
+		if err := g.v.dpop.check(ctx, method, token, c); err != nil {
+			return nil, err
+		}
+	}
+	if (r.SenderConstrained || g.v.requireSenderConstrained) && c.Confirmation.X5TS256 == "" && !dpop {
 		return nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
 	}
 	if c.AudienceSuffix != "" && !r.hasOrganization() {

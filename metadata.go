@@ -16,42 +16,65 @@ import (
 //     [ErrSchemeNotSupported];
 //   - otherwise the second field is the token. It is not validated here.
 func TokenFromMetadata(ctx context.Context) (string, error) {
+	token, dpop, err := credentialsFromMetadata(ctx)
+	if err == nil && dpop {
+		return "", ErrSchemeNotSupported
+	}
+	return token, err
+}
+
+// credentialsFromMetadata is [TokenFromMetadata] that also accepts the
+// DPoP scheme (RFC 9449 §7.1), reporting which scheme it found.
+func credentialsFromMetadata(ctx context.Context) (token string, dpop bool, err error) {
 	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	switch len(vals) {
 	case 0:
-		return "", ErrHeaderMissing
+		return "", false, ErrHeaderMissing
 	case 1:
-		return parseAuthorization(vals[0])
+		return parseCredentials(vals[0])
 	default:
-		return "", ErrInvalidFormat
+		return "", false, ErrInvalidFormat
 	}
 }
 
 // parseAuthorization applies the rules of [TokenFromMetadata] to one value
 // without allocating.
 func parseAuthorization(v string) (string, error) {
+	token, dpop, err := parseCredentials(v)
+	if err == nil && dpop {
+		return "", ErrSchemeNotSupported
+	}
+	return token, err
+}
+
+// parseCredentials splits one authorization value into its scheme, Bearer
+// or DPoP, and token.
+func parseCredentials(v string) (token string, dpop bool, err error) {
 	if v == "" {
-		return "", ErrHeaderMissing
+		return "", false, ErrHeaderMissing
 	}
 	scheme, rest := nextField(v)
 	if scheme == "" {
 		// Only whitespace: a value was sent but it holds nothing.
-		return "", ErrInvalidFormat
+		return "", false, ErrInvalidFormat
 	}
-	token := trimLeftSpace(rest)
+	token = trimLeftSpace(rest)
 	if token == "" {
-		return "", ErrInvalidFormat
+		return "", false, ErrInvalidFormat
 	}
 	if i := indexSpace(token); i >= 0 {
 		if trimLeftSpace(token[i:]) != "" {
-			return "", ErrInvalidFormat
+			return "", false, ErrInvalidFormat
 		}
 		token = token[:i]
 	}
-	if !equalFoldASCII(scheme, "Bearer") {
-		return "", ErrSchemeNotSupported
+	switch {
+	case equalFoldASCII(scheme, "Bearer"):
+		return token, false, nil
+	case equalFoldASCII(scheme, "DPoP"):
+		return token, true, nil
 	}
-	return token, nil
+	return "", false, ErrSchemeNotSupported
 }
 
 // nextField skips leading whitespace and returns the next field and what

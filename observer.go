@@ -114,6 +114,8 @@ const (
 	CauseCertificateMismatch  Cause = "certificate_mismatch"
 	CauseDPoPBoundToken       Cause = "dpop_bound_token"
 	CauseBindingRequired      Cause = "binding_required"
+	CauseDPoPKeyMismatch      Cause = "dpop_key_mismatch"
+	CauseInvalidDPoPProof     Cause = "invalid_dpop_proof"
 	CauseInsufficientScope    Cause = "insufficient_scope"
 	CauseOrganizationMismatch Cause = "organization_mismatch"
 	CauseKeysUnavailable      Cause = "keys_unavailable"
@@ -148,6 +150,8 @@ var causes = [...]struct {
 	{ErrCertificateMismatch, CauseCertificateMismatch},
 	{ErrDPoPBoundToken, CauseDPoPBoundToken},
 	{ErrBindingRequired, CauseBindingRequired},
+	{ErrDPoPKeyMismatch, CauseDPoPKeyMismatch},
+	{ErrInvalidDPoPProof, CauseInvalidDPoPProof},
 	{ErrInsufficientScope, CauseInsufficientScope},
 	{ErrOrganizationMismatch, CauseOrganizationMismatch},
 }

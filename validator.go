@@ -29,6 +29,7 @@ type Validator struct {
 	ownClient                *http.Client
 	observer                 Observer // nil: none
 	requireSenderConstrained bool
+	dpop                     *dpopVerifier // nil: DPoP off
 
 	stateMu sync.Mutex
 	stateCh chan struct{} // closed and replaced at every key fetch, for ServeHealth
@@ -72,6 +73,13 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		for _, a := range ic.Algorithms {
 			v.algs[a] = true
 		}
+	}
+	if cfg.DPoP != nil {
+		d, err := newDPoPVerifier(cfg.DPoP, cfg.Now)
+		if err != nil {
+			return nil, &startupError{ErrConfig, err}
+		}
+		v.dpop = d
 	}
 	if ownClient {
 		v.ownClient = cfg.HTTPClient

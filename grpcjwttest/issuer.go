@@ -378,6 +378,13 @@ func WithCertificateBinding(der []byte) TokenOption {
 	}
 }
 
+// WithDPoPBinding mints a DPoP-bound token (RFC 9449 §6.1): its "cnf"
+// claim holds jkt, the RFC 7638 thumbprint of the client's DPoP key (as
+// grpcjwt.DPoPCredentials.Thumbprint returns it).
+func WithDPoPBinding(jkt string) TokenOption {
+	return func(c *tokenConfig) { c.set("cnf", map[string]any{"jkt": jkt}) }
+}
+
 // WithOrganizationAudience mints a Logto organization token: its "aud" is
 // [OrganizationAudiencePrefix] followed by id, instead of the API's
 // audience.

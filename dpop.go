@@ -1,0 +1,301 @@
+package grpcjwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
+	"google.golang.org/grpc/metadata"
+)
+
+// DPoPConfig enables DPoP-bound access tokens (RFC 9449) under grpcjwt's
+// gRPC profile (docs/sender-constrained.md): the call sends
+// "authorization: DPoP <token>" and one "dpop" metadata value, a proof
+// signed by the key the token is bound to (cnf jkt), with htm "POST" and
+// htu the call's URL: "https://" (or "http://" on a plaintext connection)
+// + the :authority + the full method.
+type DPoPConfig struct {
+	// Algorithms are the proof signature algorithms accepted; default
+	// [DefaultAlgorithms].
+	Algorithms []string
+
+	// ProofLifetime is how far a proof's iat may be from now, either way,
+	// and how long its jti is remembered; default [DefaultDPoPProofLifetime].
+	ProofLifetime time.Duration
+
+	// ReplayCache remembers accepted proofs; default an in-memory cache
+	// ([NewMemoryReplayCache] with its defaults). Replicas behind one
+	// load balancer should share one.
+	ReplayCache ReplayCache
+}
+
+// DefaultDPoPProofLifetime is the default [DPoPConfig.ProofLifetime].
+const DefaultDPoPProofLifetime = time.Minute
+
+// maxProofSize bounds a DPoP proof, before any parsing.
+const maxProofSize = 8 << 10
+
+// dpopVerifier checks DPoP proofs.
+type dpopVerifier struct {
+	algs     map[string]*jose.Algorithm
+	lifetime time.Duration
+	replay   ReplayCache
+	now      func() time.Time
+}
+
+func newDPoPVerifier(c *DPoPConfig, now func() time.Time) (*dpopVerifier, error) {
+	d := &dpopVerifier{algs: make(map[string]*jose.Algorithm), lifetime: c.ProofLifetime, replay: c.ReplayCache, now: now}
+	algs := c.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms()
+	}
+	for _, a := range algs {
+		alg := jose.Lookup(a)
+		if alg == nil {
+			return nil, fmt.Errorf("grpcjwt: Config.DPoP.Algorithms: %q is not an allowed signature algorithm", a)
+		}
+		d.algs[a] = alg
+	}
+	if d.lifetime <= 0 {
+		d.lifetime = DefaultDPoPProofLifetime
+	}
+	if d.replay == nil {
+		d.replay = NewMemoryReplayCache(0, 0)
+	}
+	return d, nil
+}
+
+func proofErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDPoPProof}, args...)...)
+}
+
+// check verifies the call's DPoP proof for token, whose claims are c.
+func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *Claims) error {
+	if c.Confirmation.JKT == "" {
+		return tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
+	}
+	vals := metadata.ValueFromIncomingContext(ctx, "dpop")
+	if len(vals) != 1 {
+		return proofErr("%d dpop metadata values, want exactly one", len(vals))
+	}
+	proof := vals[0]
+	if len(proof) > maxProofSize {
+		return proofErr("proof of %d bytes", len(proof))
+	}
+	h, p, sig, input, err := splitJWS(proof)
+	if err != nil {
+		return proofErr("%v", err)
+	}
+	var typ, algName string
+	var jwkRaw []byte
+	err = exactjson.Object(h, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "typ":
+			typ, ok = exactjson.String(value)
+		case "alg":
+			algName, ok = exactjson.String(value)
+		case "jwk":
+			jwkRaw, ok = value, value[0] == '{'
+		case "crit", "b64", "zip", "enc", "jku", "x5u", "x5c", "kid":
+			return fmt.Errorf("header member %q is not accepted in a proof", name)
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("header member %q has the wrong type", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return proofErr("header: %v", err)
+	}
+	if !strings.EqualFold(typ, "dpop+jwt") {
+		return proofErr("typ %q", truncate(typ))
+	}
+	alg := d.algs[algName]
+	if alg == nil {
+		return proofErr("alg %q", truncate(algName))
+	}
+	if jwkRaw == nil {
+		return proofErr("no jwk in the header")
+	}
+	key, err := parseJWK(jwkRaw)
+	if err != nil {
+		return proofErr("jwk: %v", err)
+	}
+	if !key.fits(alg) {
+		return proofErr("the jwk does not fit alg %s", alg.Name)
+	}
+	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
+		return proofErr("bad signature")
+	}
+	thumb, err := jwkThumbprint(jwkRaw)
+	if err != nil {
+		return proofErr("jwk thumbprint: %v", err)
+	}
+	if thumb != c.Confirmation.JKT {
+		return tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
+	}
+
+	var jti, htm, htu, ath string
+	var iat float64
+	var hasIat bool
+	err = exactjson.Object(p, func(name, value []byte) error {
+		var ok bool
+		switch string(name) {
+		case "jti":
+			jti, ok = exactjson.String(value)
+		case "htm":
+			htm, ok = exactjson.String(value)
+		case "htu":
+			htu, ok = exactjson.String(value)
+		case "ath":
+			ath, ok = exactjson.String(value)
+		case "iat":
+			iat, ok = exactjson.Number(value)
+			hasIat = ok
+		default:
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("claim %q has the wrong type", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return proofErr("claims: %v", err)
+	}
+	now := d.now()
+	switch {
+	case jti == "" || len(jti) > 256:
+		return proofErr("jti missing or over 256 bytes")
+	case htm != "POST":
+		return proofErr("htm %q, want POST", truncate(htm))
+	case htu != callURL(ctx, fullMethod):
+		return proofErr("htu %q, want %q", truncate(htu), truncate(callURL(ctx, fullMethod)))
+	case !hasIat:
+		return proofErr("no iat")
+	}
+	issued := time.Unix(0, int64(iat*1e9))
+	if issued.Before(now.Add(-d.lifetime)) || issued.After(now.Add(d.lifetime)) {
+		return proofErr("iat %s is not within %s of now", issued.UTC().Format(time.RFC3339), d.lifetime)
+	}
+	sum := sha256.Sum256([]byte(token))
+	if ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		return proofErr("ath is not the hash of the access token")
+	}
+	seen, err := d.replay.Seen(ctx, thumb+" "+jti, issued.Add(2*d.lifetime))
+	if err != nil {
+		return proofErr("replay cache: %v", err)
+	}
+	if seen {
+		return proofErr("jti %q was used before", truncate(jti))
+	}
+	return nil
+}
+
+// splitJWS decodes a compact JWS whose parts hold only base64url bytes.
+func splitJWS(s string) (header, payload, sig []byte, input string, err error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[2] == "" {
+		return nil, nil, nil, "", errors.New("not a compact JWS of three parts")
+	}
+	for i, part := range parts {
+		if !isBase64URL(part) {
+			return nil, nil, nil, "", errors.New("a byte outside the base64url alphabet")
+		}
+		b, err := b64.DecodeString(part)
+		if err != nil {
+			return nil, nil, nil, "", errors.New("not base64url")
+		}
+		switch i {
+		case 0:
+			header = b
+		case 1:
+			payload = b
+		default:
+			sig = b
+		}
+	}
+	return header, payload, sig, s[:len(parts[0])+1+len(parts[1])], nil
+}
+
+// callURL is a call's htu under grpcjwt's DPoP profile: the scheme of the
+// connection (https with TLS, http without), the :authority the client
+// sent, and the full method.
+func callURL(ctx context.Context, fullMethod string) string {
+	scheme := "http://"
+	if tlsConnection(ctx) {
+		scheme = "https://"
+	}
+	authority := ""
+	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
+		authority = v[0]
+	}
+	return htuOf(scheme, authority, fullMethod)
+}
+
+// htuOf builds an htu: scheme, the authority without the scheme's default
+// port, the full method.
+func htuOf(scheme, authority, fullMethod string) string {
+	switch {
+	case scheme == "https://":
+		authority = strings.TrimSuffix(authority, ":443")
+	case scheme == "http://":
+		authority = strings.TrimSuffix(authority, ":80")
+	}
+	return scheme + authority + fullMethod
+}
+
+// jwkThumbprint is the RFC 7638 thumbprint of a public JWK: the SHA-256 of
+// its required members, in lexicographic order, without white space.
+func jwkThumbprint(raw []byte) (string, error) {
+	members := map[string]string{}
+	err := exactjson.Object(raw, func(name, value []byte) error {
+		switch n := string(name); n {
+		case "kty", "crv", "x", "y", "n", "e":
+			if s, ok := exactjson.String(value); ok {
+				members[n] = s
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	var required []string
+	switch members["kty"] {
+	case "EC":
+		required = []string{"crv", "kty", "x", "y"}
+	case "RSA":
+		required = []string{"e", "kty", "n"}
+	case "OKP":
+		required = []string{"crv", "kty", "x"}
+	default:
+		return "", fmt.Errorf("key type %q", truncate(members["kty"]))
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, name := range required {
+		v, ok := members[name]
+		if !ok {
+			return "", fmt.Errorf("no %q", name)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		q, _ := json.Marshal(v)
+		fmt.Fprintf(&b, "%q:%s", name, q)
+	}
+	b.WriteByte('}')
+	sum := sha256.Sum256([]byte(b.String()))
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
