@@ -37,18 +37,9 @@ func credentialsFromMetadata(ctx context.Context) (token string, dpop bool, err 
 	}
 }
 
-// parseAuthorization applies the rules of [TokenFromMetadata] to one value
-// without allocating.
-func parseAuthorization(v string) (string, error) {
-	token, dpop, err := parseCredentials(v)
-	if err == nil && dpop {
-		return "", ErrSchemeNotSupported
-	}
-	return token, err
-}
-
-// parseCredentials splits one authorization value into its scheme, Bearer
-// or DPoP, and token.
+// parseCredentials applies the rules of [TokenFromMetadata] to one value,
+// without allocating, accepting the DPoP scheme besides Bearer and saying
+// which it found.
 func parseCredentials(v string) (token string, dpop bool, err error) {
 	if v == "" {
 		return "", false, ErrHeaderMissing
