@@ -17,6 +17,8 @@
 //	invalid_token                                Unauthenticated
 //	insufficient_scope                           PermissionDenied
 //	organization_mismatch                        PermissionDenied
+//	invalid_dpop_proof                           Unauthenticated
+//	temporarily_unavailable                      Unavailable
 //
 // Quick start:
 //
