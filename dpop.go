@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -127,7 +126,7 @@ func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *C
 	if jwkRaw == nil {
 		return proofErr("no jwk in the header")
 	}
-	key, err := parseJWK(jwkRaw)
+	key, members, err := jwkKey(jwkRaw)
 	if err != nil {
 		return proofErr("jwk: %v", err)
 	}
@@ -137,10 +136,7 @@ func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *C
 	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
 		return proofErr("bad signature")
 	}
-	thumb, err := jwkThumbprint(jwkRaw)
-	if err != nil {
-		return proofErr("jwk thumbprint: %v", err)
-	}
+	thumb := members.thumbprint()
 	if thumb != c.Confirmation.JKT {
 		return tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
 	}
@@ -253,49 +249,4 @@ func htuOf(scheme, authority, fullMethod string) string {
 		authority = strings.TrimSuffix(authority, ":80")
 	}
 	return scheme + authority + fullMethod
-}
-
-// jwkThumbprint is the RFC 7638 thumbprint of a public JWK: the SHA-256 of
-// its required members, in lexicographic order, without white space.
-func jwkThumbprint(raw []byte) (string, error) {
-	members := map[string]string{}
-	err := exactjson.Object(raw, func(name, value []byte) error {
-		switch n := string(name); n {
-		case "kty", "crv", "x", "y", "n", "e":
-			if s, ok := exactjson.String(value); ok {
-				members[n] = s
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	var required []string
-	switch members["kty"] {
-	case "EC":
-		required = []string{"crv", "kty", "x", "y"}
-	case "RSA":
-		required = []string{"e", "kty", "n"}
-	case "OKP":
-		required = []string{"crv", "kty", "x"}
-	default:
-		return "", fmt.Errorf("key type %q", truncate(members["kty"]))
-	}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, name := range required {
-		v, ok := members[name]
-		if !ok {
-			return "", fmt.Errorf("no %q", name)
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		q, _ := json.Marshal(v)
-		fmt.Fprintf(&b, "%q:%s", name, q)
-	}
-	b.WriteByte('}')
-	sum := sha256.Sum256([]byte(b.String()))
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }

@@ -57,14 +57,11 @@ func NewDPoPCredentials(key crypto.Signer, alg string, token func(ctx context.Co
 	if err != nil {
 		return nil, err
 	}
-	k, err := parseJWK(raw)
+	k, m, err := jwkKey(raw)
 	if err != nil || !k.fits(a) {
 		return nil, fmt.Errorf("grpcjwt: the key does not fit %s", alg)
 	}
-	thumb, err := jwkThumbprint(raw)
-	if err != nil {
-		return nil, err
-	}
+	thumb := m.thumbprint()
 	return &DPoPCredentials{key: key, alg: a, jwk: raw, thumb: thumb, token: token, now: time.Now}, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,7 +69,22 @@ type jwkMembers struct {
 // curve grpcjwt does not verify, with private members, RSA keys under 2048
 // bits, and JWKs with a duplicate member are refused.
 func parseJWK(raw []byte) (*verifyKey, error) {
-	var m jwkMembers
+	k, _, err := jwkKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, err
+	}
+	k.raw = compact.Bytes()
+	return k, nil
+}
+
+// jwkKey reads a public JWK by exact member names and makes its key, with
+// the checks [parseJWK] describes, but not its raw form.
+func jwkKey(raw []byte) (*verifyKey, *jwkMembers, error) {
+	m := new(jwkMembers)
 	err := exactjson.Object(raw, func(name, value []byte) error {
 		var ok bool
 		switch string(name) {
@@ -105,39 +122,65 @@ func parseJWK(raw []byte) (*verifyKey, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kid := truncate(m.kid)
 	switch {
 	case m.private:
-		return nil, fmt.Errorf("kid %q: has private key members", kid)
+		return nil, nil, fmt.Errorf("kid %q: has private key members", kid)
 	case m.use != "" && m.use != "sig":
-		return nil, fmt.Errorf("kid %q: use is %q", kid, truncate(m.use))
+		return nil, nil, fmt.Errorf("kid %q: use is %q", kid, truncate(m.use))
 	case m.hasKeyOps && !contains(m.keyOps, "verify"):
-		return nil, fmt.Errorf("kid %q: key_ops lack verify", kid)
+		return nil, nil, fmt.Errorf("kid %q: key_ops lack verify", kid)
 	}
 	var alg *jose.Algorithm
 	if m.alg != "" {
 		if alg = jose.Lookup(m.alg); alg == nil {
-			return nil, fmt.Errorf("kid %q: alg %q is not a supported signature algorithm", kid, truncate(m.alg))
+			return nil, nil, fmt.Errorf("kid %q: alg %q is not a supported signature algorithm", kid, truncate(m.alg))
 		}
 	}
 	pub, err := m.publicKey()
 	if err != nil {
-		return nil, fmt.Errorf("kid %q: %w", kid, err)
+		return nil, nil, fmt.Errorf("kid %q: %w", kid, err)
 	}
 	if alg != nil && (alg.KeyType != m.kty || (alg.Curve != "" && alg.Curve != m.crv)) {
-		return nil, fmt.Errorf("kid %q: alg %s does not fit a %s %s key", kid, alg.Name, m.kty, m.crv)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, raw); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("kid %q: alg %s does not fit a %s %s key", kid, alg.Name, m.kty, m.crv)
 	}
 	crv := m.crv
 	if m.kty == "RSA" {
 		crv = "" // meaningless for RSA, whatever the JWK says
 	}
-	return &verifyKey{kid: m.kid, alg: alg, kty: m.kty, crv: crv, pub: pub, raw: compact.Bytes()}, nil
+	return &verifyKey{kid: m.kid, alg: alg, kty: m.kty, crv: crv, pub: pub}, m, nil
+}
+
+// thumbprint is the RFC 7638 thumbprint of the key m describes, which
+// publicKey has accepted: the SHA-256 of its required members in
+// lexicographic order, without white space. Their values are base64url or
+// known names, so they need no escaping.
+func (m *jwkMembers) thumbprint() string {
+	b := make([]byte, 0, 64+len(m.n)+len(m.e)+len(m.x)+len(m.y))
+	switch m.kty {
+	case "RSA":
+		b = append(b, `{"e":"`...)
+		b = append(b, m.e...)
+		b = append(b, `","kty":"RSA","n":"`...)
+		b = append(b, m.n...)
+	case "EC":
+		b = append(b, `{"crv":"`...)
+		b = append(b, m.crv...)
+		b = append(b, `","kty":"EC","x":"`...)
+		b = append(b, m.x...)
+		b = append(b, `","y":"`...)
+		b = append(b, m.y...)
+	case "OKP":
+		b = append(b, `{"crv":"`...)
+		b = append(b, m.crv...)
+		b = append(b, `","kty":"OKP","x":"`...)
+		b = append(b, m.x...)
+	}
+	b = append(b, `"}`...)
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // publicKey decodes the key material of m.

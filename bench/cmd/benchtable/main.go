@@ -32,7 +32,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchtable: ")
-	order := flag.String("order", "Verify,Interceptor,Parallel,Issuers,Organization,Binding,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
+	order := flag.String("order", "Verify,Interceptor,Parallel,Issuers,Organization,Binding,DPoP,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
 	flag.Parse()
 	in := io.Reader(os.Stdin)
 	if flag.NArg() > 0 {
