@@ -184,6 +184,8 @@ type tally struct {
 	failures map[string]int64    // by check
 	details  []string
 	slowest  time.Duration // of a call with a valid token
+	slowKind string        // its kind
+	slowEnd  time.Time     // when it returned
 }
 
 func newTally() *tally {
@@ -237,6 +239,7 @@ func (t *tally) record(kind string, tok token, before, after keyState, fetches i
 	t.calls[[3]string{kind, class, outcome}]++
 	if class == classValid && err == nil && took > t.slowest {
 		t.slowest = took
+		t.slowKind, t.slowEnd = kind, time.Now()
 	}
 	t.mu.Unlock()
 
