@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,13 +185,7 @@ func (is *issuer) rotate(k *grpcjwttest.Key) {
 func (is *issuer) unpublish(kid string) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	kept := is.keys[:0]
-	for _, k := range is.keys {
-		if k.KID != kid {
-			kept = append(kept, k)
-		}
-	}
-	is.keys = kept
+	is.keys = slices.DeleteFunc(is.keys, func(k *grpcjwttest.Key) bool { return k.KID == kid })
 	if is.cur != nil {
 		is.cur.Unpublish(kid)
 	}
