@@ -41,6 +41,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,6 +68,7 @@ type config struct {
 	audiencePrefixes                stringsFlag
 	trustIssuers                    trustIssuerFlag
 	tlsCert, tlsKey                 string
+	debugAddr                       string
 	issuerTimeout                   time.Duration
 	logLevel                        slog.Level
 }
@@ -103,6 +106,7 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")
 	fs.StringVar(&c.tlsKey, "tls-key", envOr("GREETER_TLS_KEY", ""), "PEM private key `file` of -tls-cert [GREETER_TLS_KEY]")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof under /debug/pprof/ on this loopback `host:port` (off unless given)")
 	logLevel := fs.String("log-level", envOr("GREETER_LOG_LEVEL", "info"), "debug, info, warn or error [GREETER_LOG_LEVEL]")
 	fs.DurationVar(&c.issuerTimeout, "issuer-timeout", 15*time.Second, "how long to wait for the provider's discovery document and keys at startup")
 	if err := fs.Parse(args); err != nil {
@@ -183,6 +187,13 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s: %w", c.addr, err)
 	}
 	defer lis.Close()
+	if c.debugAddr != "" {
+		stopDebug, err := serveDebug(c.debugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	if c.tlsCert == "" && !isLoopback(lis.Addr()) {
 		log.Warn("serving without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", lis.Addr().String())
 	}
@@ -268,6 +279,31 @@ func logIssuer(log *slog.Logger, ic grpcjwt.IssuerConfig) {
 		return
 	}
 	log.Info("fetching the provider's keys through OIDC discovery", attrs...)
+}
+
+// serveDebug serves net/http/pprof on addr, which must be a loopback
+// address: profiles show the server's internals. It uses a mux of its own,
+// so nothing else served over HTTP gets /debug/pprof/. The returned func
+// stops it.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-debug-addr: %w", err)
+	}
+	if !isLoopback(lis.Addr()) {
+		lis.Close()
+		return nil, fmt.Errorf("-debug-addr %s: not a loopback address; profiles must not leave the machine", addr)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	log.Info("serving net/http/pprof", "addr", "http://"+lis.Addr().String()+"/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }
 
 func isLoopback(a net.Addr) bool {
