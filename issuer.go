@@ -262,4 +262,3 @@ func lookupPath(raw []byte, path []string) []byte {
 	}
 	return raw
 }
-

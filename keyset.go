@@ -108,7 +108,7 @@ type keySet struct {
 	lastSuccess atomic.Int64                // unix nanoseconds of the last good fetch; 0: never
 	staleSince  atomic.Int64                // unix nanoseconds of the first failure since; 0: fresh
 	lastErr     atomic.Pointer[error]       // of the last fetch; nil after a success
-	nextRefresh atomic.Int64 // unix nanoseconds; periodic refresh is due at or after it
+	nextRefresh atomic.Int64                // unix nanoseconds; periodic refresh is due at or after it
 
 	mu          sync.Mutex
 	inflight    *refresh
