@@ -54,7 +54,7 @@
 // of keys or with an error status and the error's message.
 //
 // Recording a decision or a validation allocates nothing, and a cache hit
-// costs a few atomic additions: decisions and hits are counted in memory
+// costs an atomic addition: decisions and hits are counted in memory
 // and reported at collection, with attribute sets built once per
 // combination.
 package grpcjwtotel

@@ -42,8 +42,8 @@ const maxDecisionSets = 1500
 // [Observer.Register] the Validator for the gauges of its keys and cache.
 // Its methods are safe for concurrent use.
 //
-// Decisions and cache hits and misses are counted in memory (a few atomic
-// additions, no allocation) and reported at each collection as
+// Decisions and cache hits and misses are counted in memory (an atomic
+// addition, no allocation) and reported at each collection as
 // cumulative counters: the metric SDK's synchronous Add costs over 100 ns,
 // as much as a cache hit. Latencies go to the SDK's histogram, for every
 // miss and for the sample of hits the Validator times.
@@ -57,7 +57,7 @@ type Observer struct {
 
 	// validationOpts are the options of a validation: [cache hit][refused].
 	validationOpts [2][2][]metric.RecordOption
-	hits, misses   counter
+	hits, misses   atomic.Int64
 
 	mu        sync.Mutex // serializes additions to decisions
 	decisions atomic.Pointer[map[grpcjwt.Decision]*decisionCount]
@@ -69,7 +69,7 @@ type Observer struct {
 // decisionCount counts the decisions of one combination of attributes.
 type decisionCount struct {
 	attrs metric.ObserveOption
-	n     counter
+	n     atomic.Int64
 }
 
 var _ grpcjwt.Observer = (*Observer)(nil)
@@ -129,13 +129,13 @@ func New(opts ...Option) (*Observer, error) {
 	ob.overflow.attrs = decisionAttrs(grpcjwt.Decision{Method: grpcjwt.UnknownMethod, Result: "other", Cause: grpcjwt.CauseOther})
 	_, err := ob.meter.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
 		for _, d := range *ob.decisions.Load() {
-			obs.ObserveInt64(decisions, d.n.load(), d.attrs)
+			obs.ObserveInt64(decisions, d.n.Load(), d.attrs)
 		}
-		if n := ob.overflow.n.load(); n > 0 {
+		if n := ob.overflow.n.Load(); n > 0 {
 			obs.ObserveInt64(decisions, n, ob.overflow.attrs)
 		}
-		obs.ObserveInt64(hits, ob.hits.load())
-		obs.ObserveInt64(misses, ob.misses.load())
+		obs.ObserveInt64(hits, ob.hits.Load())
+		obs.ObserveInt64(misses, ob.misses.Load())
 		return nil
 	}, decisions, hits, misses)
 	if err != nil {
@@ -151,7 +151,7 @@ func decisionAttrs(d grpcjwt.Decision) metric.ObserveOption {
 
 // ObserveDecision counts the call in grpcjwt.decisions.
 func (o *Observer) ObserveDecision(_ context.Context, d grpcjwt.Decision) {
-	o.decisionCount(d).n.add()
+	o.decisionCount(d).n.Add(1)
 }
 
 // decisionCount returns the count of d's combination, made on first use.
@@ -184,9 +184,9 @@ func (o *Observer) ObserveValidation(ctx context.Context, v grpcjwt.Validation) 
 	hit, refused := 0, 0
 	if v.CacheHit {
 		hit = 1
-		o.hits.add()
+		o.hits.Add(1)
 	} else {
-		o.misses.add()
+		o.misses.Add(1)
 	}
 	if !v.Timed {
 		return
