@@ -97,7 +97,7 @@ func TestObserver(t *testing.T) {
 		if v.CacheHit {
 			hits++
 		}
-		if v.Duration <= 0 {
+		if v.Timed != (v.Duration > 0) || !v.CacheHit && !v.Timed {
 			t.Errorf("validation without a duration: %+v", v)
 		}
 	}

@@ -35,19 +35,7 @@ const deadline = 30 * time.Second
 // as processes: the demo on its own, the server against a grpcjwttest
 // issuer in this process, and the client against that server.
 func TestCommands(t *testing.T) {
-	dir := t.TempDir()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the commands: %v", err)
-	}
-	const pkg = "github.com/grpcjwt/grpcjwt/examples/greeter"
-	build := exec.Command(goCmd, "build", "-o", dir+string(filepath.Separator), pkg, pkg+"/server", pkg+"/client")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	demo := filepath.Join(dir, "greeter")
-	server := filepath.Join(dir, "server")
-	client := filepath.Join(dir, "client")
+	demo, server, client := buildCommands(t)
 
 	t.Run("demo", func(t *testing.T) {
 		t.Parallel()
@@ -224,6 +212,23 @@ func TestCommands(t *testing.T) {
 	})
 }
 
+// buildCommands builds the demo, the server and the client into a
+// directory of the test's, and returns their paths.
+func buildCommands(t *testing.T) (demo, server, client string) {
+	t.Helper()
+	dir := t.TempDir()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the commands: %v", err)
+	}
+	const pkg = "github.com/grpcjwt/grpcjwt/examples/greeter"
+	build := exec.Command(goCmd, "build", "-o", dir+string(filepath.Separator), pkg, pkg+"/server", pkg+"/client")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "greeter"), filepath.Join(dir, "server"), filepath.Join(dir, "client")
+}
+
 // newIssuer starts a grpcjwttest issuer that ends with the test.
 func newIssuer(t *testing.T) *grpcjwttest.Issuer {
 	t.Helper()
@@ -310,11 +315,12 @@ func wantContains(t *testing.T, name, s string, parts []string) {
 
 // serverProcess is a server started by startServer.
 type serverProcess struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *syncBuffer
-	exited chan struct{} // closed when the process has ended
-	err    error         // of Wait, once exited is closed
+	cmd        *exec.Cmd
+	addr       string
+	metricsURL string // announced before addr, with -metrics-addr
+	stderr     *syncBuffer
+	exited     chan struct{} // closed when the process has ended
+	err        error         // of Wait, once exited is closed
 }
 
 // startServer starts the server and waits for the line announcing its
@@ -335,6 +341,9 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "metrics on "); ok {
+				s.metricsURL = u // read once addr is received
+			}
 			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
 				select {
 				case addrs <- a:

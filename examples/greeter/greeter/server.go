@@ -38,10 +38,16 @@ type ServerConfig struct {
 	// ServerOptions are passed to grpc.NewServer after the interceptors,
 	// for example grpc.Creds for TLS.
 	ServerOptions []grpc.ServerOption
+
+	// Health, when set, is the health service to register; its statuses
+	// are the caller's to keep (with grpcjwt.ServeHealth, say). By default
+	// a new one reports SERVING for the server and for greeter.v1.Greeter.
+	Health *health.Server
 }
 
 // NewServer returns a gRPC server with the greeter [Service], the health
-// service (reporting SERVING for the server and for greeter.v1.Greeter) and
+// service (by default reporting SERVING for the server and for
+// greeter.v1.Greeter; see [ServerConfig.Health]) and
 // server reflection registered, all behind grpcjwt's unary and stream
 // interceptors using v. It checks the rules with [grpcjwt.Audit] and
 // refuses to build a server whose options name a method or service it does
@@ -61,8 +67,11 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 	}, cfg.ServerOptions...)
 	srv := grpc.NewServer(opts...)
 	greeterv1.RegisterGreeterServer(srv, Service{})
-	hs := health.NewServer()
-	hs.SetServingStatus(greeterv1.Greeter_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	hs := cfg.Health
+	if hs == nil {
+		hs = health.NewServer()
+		hs.SetServingStatus(greeterv1.Greeter_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 

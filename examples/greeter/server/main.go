@@ -51,8 +51,10 @@ import (
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
 )
 
 // drainTimeout bounds a graceful stop: streams still open after it (a
@@ -71,6 +73,11 @@ type config struct {
 	debugAddr                       string
 	issuerTimeout                   time.Duration
 	logLevel                        slog.Level
+	metricsAddr                     string
+	backgroundStart                 bool
+	keyCacheDir                     string
+	keyCacheMaxAge                  time.Duration
+	healthMaxStale                  time.Duration
 }
 
 // envOr returns the environment variable name, or def when it is unset.
@@ -109,6 +116,11 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof under /debug/pprof/ on this loopback `host:port` (off unless given)")
 	logLevel := fs.String("log-level", envOr("GREETER_LOG_LEVEL", "info"), "debug, info, warn or error [GREETER_LOG_LEVEL]")
 	fs.DurationVar(&c.issuerTimeout, "issuer-timeout", 15*time.Second, "how long to wait for the provider's discovery document and keys at startup")
+	fs.BoolVar(&c.backgroundStart, "background-start", false, "serve at once, reaching the providers in the background: until an issuer's keys arrive its tokens get Unavailable temporarily_unavailable and the health service says NOT_SERVING")
+	fs.StringVar(&c.keyCacheDir, "key-cache-dir", envOr("GREETER_KEY_CACHE_DIR", ""), "`directory` (existing) where the last good keys of each issuer are kept, and read at startup so that the server starts while the provider is down [GREETER_KEY_CACHE_DIR]")
+	fs.DurationVar(&c.keyCacheMaxAge, "key-cache-max-age", grpcjwt.DefaultKeyCacheMaxAge, "the oldest keys from -key-cache-dir to use at startup")
+	fs.DurationVar(&c.healthMaxStale, "health-max-stale", 0, "report NOT_SERVING once an issuer's keys have been stale (its provider failing) for longer than this; 0: never for staleness alone")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("GREETER_METRICS_ADDR", ""), "`host:port` to serve Prometheus metrics on, at /metrics; port 0 picks a free one; off when empty [GREETER_METRICS_ADDR]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -133,6 +145,12 @@ Flags (those with a variable in brackets default to it):
 	}
 	if c.issuerTimeout <= 0 {
 		problems = append(problems, "-issuer-timeout must be positive")
+	}
+	if c.keyCacheMaxAge <= 0 {
+		problems = append(problems, "-key-cache-max-age must be positive")
+	}
+	if c.healthMaxStale < 0 {
+		problems = append(problems, "-health-max-stale must not be negative")
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -198,6 +216,18 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		log.Warn("serving without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", lis.Addr().String())
 	}
 
+	var m *metrics
+	if c.metricsAddr != "" {
+		if m, err = listenMetrics(c.metricsAddr); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			m.shutdown(sctx)
+		}()
+	}
+
 	cfg := grpcjwt.Config{
 		Issuer:           c.issuer,
 		Audience:         c.audience,
@@ -205,6 +235,12 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		JWKSURL:          c.jwksURL,
 		Issuers:          c.trustIssuers,
 		Logger:           log,
+		BackgroundStart:  c.backgroundStart,
+		KeyCacheDir:      c.keyCacheDir,
+		KeyCacheMaxAge:   c.keyCacheMaxAge,
+	}
+	if m != nil {
+		cfg.Observer = m.observer
 	}
 	logIssuer(log, grpcjwt.IssuerConfig{Issuer: c.issuer, Audience: c.audience, AudiencePrefixes: c.audiencePrefixes, JWKSURL: c.jwksURL})
 	for _, ic := range c.trustIssuers {
@@ -228,14 +264,33 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot set up token validation for %s: %w", issuers, err)
 	}
 	defer v.Close()
+	if m != nil {
+		unregister, err := m.observer.Register(v)
+		if err != nil {
+			return fmt.Errorf("setting up the metrics: %w", err)
+		}
+		defer unregister()
+	}
 
-	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, ServerOptions: srvOpts})
+	// The health service follows the keys: NOT_SERVING until every
+	// issuer's keys are in (-background-start), and while they are stale
+	// for longer than -health-max-stale.
+	hs := health.NewServer()
+	for _, service := range []string{"", greeterv1.Greeter_ServiceDesc.ServiceName} {
+		grpcjwt.ServeHealth(ctx, v, hs, service, c.healthMaxStale)
+	}
+	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, ServerOptions: srvOpts, Health: hs})
 	if err != nil {
 		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	log.Info("serving", "addr", lis.Addr().String(), "tls", c.tlsCert != "")
+	if m != nil {
+		m.serve(log)
+		log.Info("serving metrics", "url", "http://"+m.lis.Addr().String()+"/metrics")
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", m.lis.Addr())
+	}
 	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
 
 	select {
