@@ -11,6 +11,7 @@ package interop_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"slices"
 	"testing"
@@ -61,7 +62,7 @@ type audienceProvider interface {
 // on the same port must not see a request on a connection to its
 // predecessor (token requests are POSTs, which net/http does not retry).
 var tokenClient = &http.Client{
-	Transport: &http.Transport{DisableKeepAlives: true},
+	Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: rootsWithTestCA()}},
 	Timeout:   time.Minute,
 }
 
