@@ -337,17 +337,28 @@ func (s *server) takeCause() error {
 
 // do calls r with token as the bearer token.
 func (s *server) do(t *testing.T, r rpc, token string) (reply, error) {
+	return callOn(t, s.client, r, "authorization", "Bearer "+token)
+}
+
+// callOn calls r on c with the metadata md (key, value, ...).
+func callOn(t *testing.T, c greeterv1.GreeterClient, r rpc, md ...string) (reply, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	return r.call(ctx, s.client)
+	return r.call(metadata.AppendToOutgoingContext(ctx, md...), c)
 }
 
 // accept asserts that r succeeds with token and returns what the handler
 // saw.
 func (s *server) accept(t *testing.T, r rpc, token string) seen {
 	t.Helper()
-	rep, err := s.do(t, r, token)
+	return acceptOn(t, s.client, r, "authorization", "Bearer "+token)
+}
+
+// acceptOn asserts that r on c with the metadata md succeeds and returns
+// what the handler saw.
+func acceptOn(t *testing.T, c greeterv1.GreeterClient, r rpc, md ...string) seen {
+	t.Helper()
+	rep, err := callOn(t, c, r, md...)
 	if err != nil {
 		t.Fatalf("%s: %v, want success", r.name, err)
 	}
