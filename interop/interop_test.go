@@ -1,8 +1,9 @@
 // Package interop_test runs grpcjwt against real OpenID Connect providers,
 // Ory Hydra and node-oidc-provider, each started as a child process on
 // loopback. Tokens come from the providers' token endpoints through
-// golang.org/x/oauth2/clientcredentials and are sent to a greeter behind
-// grpcjwt's interceptors.
+// golang.org/x/oauth2/clientcredentials (sender-constrained ones through a
+// plain POST with a DPoP proof or a client certificate) and are sent to a
+// greeter behind grpcjwt's interceptors.
 //
 // A provider that is not installed skips its tests with a message saying
 // how to install it, except under CI=true, where it fails them. See
@@ -11,6 +12,7 @@ package interop_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"slices"
 	"testing"
@@ -61,7 +63,7 @@ type audienceProvider interface {
 // on the same port must not see a request on a connection to its
 // predecessor (token requests are POSTs, which net/http does not retry).
 var tokenClient = &http.Client{
-	Transport: &http.Transport{DisableKeepAlives: true},
+	Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: rootsWithTestCA()}},
 	Timeout:   time.Minute,
 }
 

@@ -41,6 +41,7 @@ type oidcProvider struct {
 	out      *syncBuffer
 	proc     *process
 	starts   int
+	env      []string // more environment for provider.mjs (TLS_CERT ...)
 }
 
 // startOIDCProvider starts provider.mjs with node and one ES256 key, its
@@ -48,7 +49,15 @@ type oidcProvider struct {
 // is stopped when t ends.
 func startOIDCProvider(t *testing.T, node string) *oidcProvider {
 	t.Helper()
+	return startOIDCProviderWith(t, node, nil)
+}
+
+// startOIDCProviderWith is startOIDCProvider with env added to
+// provider.mjs's environment.
+func startOIDCProviderWith(t *testing.T, node string, env []string) *oidcProvider {
+	t.Helper()
 	p := &oidcProvider{
+		env:  env,
 		node: node,
 		dir:  t.TempDir(),
 		keys: []json.RawMessage{newJWK(t, "ES256", "op-key-1")},
@@ -84,12 +93,12 @@ func (p *oidcProvider) start(t *testing.T, ttl time.Duration) {
 	}
 	fmt.Fprintf(p.out, "--- start %d: port %s, ttl %s, %d key(s)\n", p.starts, p.port, ttl, len(p.keys))
 	ready := newLineWatcher("listening ")
-	proc, err := startProcess(p.out, ready, []string{
+	proc, err := startProcess(p.out, ready, append([]string{
 		"PORT=" + p.port,
 		"JWKS_FILE=" + file,
 		"ACCESS_TOKEN_TTL=" + strconv.Itoa(int(ttl/time.Second)),
 		"ORGANIZATIONS=" + strings.Join(memberOrganizations, " "),
-	}, p.node, filepath.Join("oidc-provider", "provider.mjs"))
+	}, p.env...), p.node, filepath.Join("oidc-provider", "provider.mjs"))
 	if err != nil {
 		t.Fatalf("starting oidc-provider: %v", err)
 	}

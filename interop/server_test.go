@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -208,11 +210,12 @@ func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // (newServer) or what a Config says (newServerFor).
 type server struct {
 	v      *grpcjwt.Validator
-	client greeterv1.GreeterClient
-	clock  *clock            // the Validator's clock
-	jwks   *fetchCounter     // the Validator's JWKS fetches, the first included
-	jwksOf map[string]string // each issuer's jwks_uri
-	first  string            // the Config's Issuer
+	addr   string                  // where the greeter listens: 127.0.0.1:port
+	client greeterv1.GreeterClient // a plaintext client; nil on a TLS server
+	clock  *clock                  // the Validator's clock
+	jwks   *fetchCounter           // the Validator's JWKS fetches, the first included
+	jwksOf map[string]string       // each issuer's jwks_uri
+	first  string                  // the Config's Issuer
 
 	mu    sync.Mutex
 	cause error // why the last refused call was refused, as the reject hook saw it
@@ -233,6 +236,14 @@ func newServer(t *testing.T, issuer, audience string) *server {
 // discovery.
 func newServerFor(t *testing.T, cfg grpcjwt.Config) *server {
 	t.Helper()
+	return newServerWith(t, cfg, nil)
+}
+
+// newServerWith is newServerFor with the greeter serving over creds, or
+// plaintext when creds is nil. Only a plaintext server has a client; dial
+// connects to any.
+func newServerWith(t *testing.T, cfg grpcjwt.Config, creds credentials.TransportCredentials) *server {
+	t.Helper()
 	s := &server{
 		clock:  &clock{},
 		jwks:   &fetchCounter{base: http.DefaultTransport.(*http.Transport).Clone(), n: map[string]*atomic.Int64{}},
@@ -248,6 +259,7 @@ func newServerFor(t *testing.T, cfg grpcjwt.Config) *server {
 		s.jwksOf[iss] = u
 		s.jwks.n[u] = new(atomic.Int64)
 	}
+	s.jwks.base.TLSClientConfig = &tls.Config{RootCAs: rootsWithTestCA()}
 	t.Cleanup(s.jwks.base.CloseIdleConnections)
 	cfg.HTTPClient = &http.Client{Transport: s.jwks}
 	cfg.Now = s.clock.now
@@ -273,19 +285,35 @@ func newServerFor(t *testing.T, cfg grpcjwt.Config) *server {
 		defer s.mu.Unlock()
 		s.cause = err
 	})
-	srv := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, hook), reportSeen),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, hook), reportSeenStream))
+		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, hook), reportSeenStream),
+	}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	srv := grpc.NewServer(opts...)
 	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	s.addr = lis.Addr().String()
+	if creds == nil {
+		s.client = s.dial(t, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	return s
+}
+
+// dial returns a client of the greeter on a connection of its own with
+// opts, which must include the transport credentials. The connection is
+// closed when t ends.
+func (s *server) dial(t *testing.T, opts ...grpc.DialOption) greeterv1.GreeterClient {
+	t.Helper()
+	conn, err := grpc.NewClient(s.addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	s.client = greeterv1.NewGreeterClient(conn)
-	return s
+	return greeterv1.NewGreeterClient(conn)
 }
 
 // fetches returns how many times the Validator has requested the JWKS of
@@ -309,17 +337,28 @@ func (s *server) takeCause() error {
 
 // do calls r with token as the bearer token.
 func (s *server) do(t *testing.T, r rpc, token string) (reply, error) {
+	return callOn(t, s.client, r, "authorization", "Bearer "+token)
+}
+
+// callOn calls r on c with the metadata md (key, value, ...).
+func callOn(t *testing.T, c greeterv1.GreeterClient, r rpc, md ...string) (reply, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	return r.call(ctx, s.client)
+	return r.call(metadata.AppendToOutgoingContext(ctx, md...), c)
 }
 
 // accept asserts that r succeeds with token and returns what the handler
 // saw.
 func (s *server) accept(t *testing.T, r rpc, token string) seen {
 	t.Helper()
-	rep, err := s.do(t, r, token)
+	return acceptOn(t, s.client, r, "authorization", "Bearer "+token)
+}
+
+// acceptOn asserts that r on c with the metadata md succeeds and returns
+// what the handler saw.
+func acceptOn(t *testing.T, c greeterv1.GreeterClient, r rpc, md ...string) seen {
+	t.Helper()
+	rep, err := callOn(t, c, r, md...)
 	if err != nil {
 		t.Fatalf("%s: %v, want success", r.name, err)
 	}
@@ -372,6 +411,10 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// httpClient fetches discovery documents and key sets for the tests: it
+// trusts the test CA, which issued the certificate of an HTTPS provider.
+var httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: rootsWithTestCA()}}}
+
 // discovery is the part of an OpenID Provider Configuration the tests use.
 type discovery struct {
 	Issuer        string `json:"issuer"`
@@ -407,7 +450,7 @@ func fetchJSON(ctx context.Context, u string, v any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,17 @@
 // for with resource= alone: invalid_target, like any resource but RESOURCE.
 // Everything is in memory.
 //
+// Sender-constrained tokens (RFC 9449, RFC 8705 §3):
+//   DPoP              a token request with a DPoP header (a proof, htu the token endpoint)
+//                     gets a DPoP-bound token: token_type "DPoP", cnf.jkt the RFC 7638
+//                     thumbprint of the proof's key. Without the header: a Bearer token.
+//   TLS_CERT/TLS_KEY  serve HTTPS instead, asking every client for a certificate
+//                     (accepting any, verified or not); the client is then registered with
+//                     tls_client_certificate_bound_access_tokens, so its tokens carry
+//                     cnf["x5t#S256"], the SHA-256 thumbprint of the certificate of the token
+//                     request's TLS connection, and a token request without one is refused
+//                     (invalid_grant). The client still authenticates with its secret.
+//
 // Environment (all optional):
 //   HOST              listen address                          default 127.0.0.1
 //   PORT              listen port, 0 = pick a free one         default 0
@@ -36,14 +47,20 @@
 //   SIGN_ALG          JWS alg for access tokens; default: "alg" of the signing key, else
 //                     RS256 for RSA keys, ES256/ES384/ES512 for EC P-256/384/521, EdDSA for OKP
 //   EXTRA_CLAIMS      JSON object merged into every access token payload
+//   TLS_CERT          PEM file: the server's certificate (chain); with TLS_KEY, serve HTTPS
+//                     with certificate-bound tokens (above)
+//   TLS_KEY           PEM file: its private key
+//   TLS_CA            PEM file: the CAs named in the request for a client certificate
+//                     (a Go client sends only a certificate one of them issued); optional
 //
 // Prints exactly one line to stdout once it accepts connections:
-//   listening http://127.0.0.1:PORT/oidc
+//   listening http://127.0.0.1:PORT/oidc     (https:// with TLS_CERT)
 // (the issuer). All diagnostics, including oidc-provider's notices, go to stderr.
 // Exits 0 on SIGTERM / SIGINT.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 
 // oidc-provider prints NOTICE lines with console.info (stdout); keep stdout for the readiness line.
 console.info = (...args) => console.error(...args);
@@ -123,15 +140,37 @@ const SIGN_ALG = env.SIGN_ALG || defaultAlgFor(signingKey);
 if (!SIGN_ALG) fail('cannot tell the signing alg of the signing key; set SIGN_ALG or "alg" on the key');
 const SIGN_KID = signingKey.kid; // undefined: provider picks a key for SIGN_ALG
 
+function readFile(name) {
+  try {
+    return fs.readFileSync(env[name]);
+  } catch (err) {
+    return fail(`cannot read ${name} ${env[name]}: ${err.message}`);
+  }
+}
+
+const TLS = Boolean(env.TLS_CERT || env.TLS_KEY);
+if (TLS && !(env.TLS_CERT && env.TLS_KEY)) fail('TLS_CERT and TLS_KEY go together');
+
 // Bind first so PORT=0 resolves to a real port before the issuer is fixed.
-const server = http.createServer();
+// With TLS every client is asked for a certificate, and a connection without one, or
+// with one no CA vouches for, goes on: binding a token to a certificate needs no PKI
+// (RFC 8705 §3), and the resource server compares thumbprints.
+const server = TLS
+  ? https.createServer({
+    cert: readFile('TLS_CERT'),
+    key: readFile('TLS_KEY'),
+    ...(env.TLS_CA ? { ca: readFile('TLS_CA') } : {}),
+    requestCert: true,
+    rejectUnauthorized: false,
+  })
+  : http.createServer();
 await new Promise((resolve, reject) => {
   server.once('error', reject);
   server.listen(PORT, HOST, resolve);
 }).catch((err) => fail(`listen ${HOST}:${PORT}: ${err.message}`));
 const { port } = server.address();
 const hostForUrl = HOST.includes(':') ? `[${HOST}]` : HOST;
-const ISSUER = `http://${hostForUrl}:${port}${MOUNT_PATH}`;
+const ISSUER = `${TLS ? 'https' : 'http'}://${hostForUrl}:${port}${MOUNT_PATH}`;
 
 const resourceServer = {
   scope: RESOURCE_SCOPES,
@@ -143,6 +182,14 @@ const resourceServer = {
 
 // organizationResource is the resource server of an organization token.
 const organizationResource = (audience) => ({ ...resourceServer, scope: ORGANIZATION_SCOPES, audience });
+
+// clientCertificate is the PEM of the certificate the client presented in the TLS
+// handshake of the request's connection, or undefined.
+function clientCertificate(ctx) {
+  const peer = ctx.req.socket.getPeerCertificate?.();
+  if (!peer?.raw) return undefined;
+  return new crypto.X509Certificate(peer.raw).toString();
+}
 
 // tokenClaims are the claims added to every access token: EXTRA_CLAIMS, and
 // organization_id when the token request named an organization and a resource (an
@@ -163,6 +210,8 @@ const provider = new Provider(ISSUER, {
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_basic',
+    // with TLS: every access token bound to the certificate of its token request
+    tls_client_certificate_bound_access_tokens: TLS,
   }],
   clientDefaults: {
     // the default (RS256) would be rejected when the JWKS has no RSA key
@@ -172,6 +221,13 @@ const provider = new Provider(ISSUER, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // on by default in 9.x; named so that an upgrade that turns it off is seen here
+    dPoP: { enabled: true },
+    mTLS: {
+      enabled: TLS,
+      certificateBoundAccessTokens: TLS,
+      getCertificate: clientCertificate,
+    },
     resourceIndicators: {
       enabled: true,
       // a client_credentials request without resource= still gets a JWT for RESOURCE
@@ -246,5 +302,5 @@ function shutdown(signal) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s\n`);
+process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s tls=${TLS}\n`);
 process.stdout.write(`listening ${ISSUER}\n`);
