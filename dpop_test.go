@@ -169,9 +169,22 @@ func TestDPoP(t *testing.T) {
 	}
 
 	t.Run("replicas sharing a replay cache", func(t *testing.T) {
-		second := dial(t, dpopServer(t, iss, replay))
-		_, err := calls["unary"](metadata.AppendToOutgoingContext(context.Background(), "authorization", "DPoP "+tok, "dpop", replayed), second)
-		wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidDPoPProof)
+		// Both replicas are reached under the first one's authority, as
+		// behind one load balancer, so that the htu is right at both and
+		// only the replay can refuse the proof.
+		shared := dial(t, dpopServer(t, iss, replay), grpc.WithAuthority(addr))
+		unshared := dial(t, dpopServer(t, iss, nil), grpc.WithAuthority(addr))
+		send := func(c greeterv1.GreeterClient, proof string) error {
+			_, err := calls["unary"](metadata.AppendToOutgoingContext(context.Background(), "authorization", "DPoP "+tok, "dpop", proof), c)
+			return err
+		}
+		wantStatus(t, send(shared, replayed), codes.Unauthenticated, grpcjwt.CodeInvalidDPoPProof)
+		if err := send(unshared, replayed); err != nil {
+			t.Fatalf("a replica with a cache of its own took the replay for %v; the test would prove nothing", err)
+		}
+		if err := send(shared, signProof(t, key, hdr(), with(good))); err != nil {
+			t.Fatalf("a fresh proof at the second replica: %v", err)
+		}
 	})
 	t.Run("DPoP off: the scheme is not supported", func(t *testing.T) {
 		off := serve(t, greeter{}, grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(newValidator(t, iss))))
