@@ -11,7 +11,7 @@
 //
 // It also has a minimal token endpoint for the client_credentials grant
 // ([Issuer.AddClient]), so that OAuth 2.0 client code can be tested
-// against it.
+// against it; given a DPoP proof, it issues DPoP-bound tokens.
 package grpcjwttest
 
 import (
@@ -72,6 +72,8 @@ type Issuer struct {
 
 	clients    map[string]string // client_credentials clients: id -> secret
 	defaultAlg string            // of Token without WithKeyFor or WithKey
+
+	proofs dpopProofs // of token requests
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
@@ -328,7 +330,13 @@ func (i *Issuer) Unpublish(kid string) {
 
 // AddClient registers an OAuth 2.0 client that may obtain tokens from the
 // issuer's token endpoint (URL+"/token") with the client_credentials grant,
-// authenticating with HTTP Basic or form parameters.
+// authenticating with HTTP Basic or form parameters. A token request with
+// a DPoP header (RFC 9449 §5) gets a DPoP-bound token (cnf jkt, the
+// thumbprint of the proof's key) of token_type "DPoP", if the proof is a
+// dpop+jwt signed by the public jwk in its header, with htm POST, htu
+// URL+"/token", an iat within a minute of now and a jti not used before;
+// otherwise the answer is 400 {"error":"invalid_dpop_proof"} with an
+// error_description that says what was wrong.
 func (i *Issuer) AddClient(id, secret string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -494,6 +502,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": Algorithms(),
+		"dpop_signing_alg_values_supported":     Algorithms(),
 	})
 }
 
@@ -531,15 +540,23 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // serveToken is a minimal token endpoint: the client_credentials grant for
 // clients added with AddClient. The token's sub and client_id are the
 // client's id, its scope is the requested one, and its aud is the
-// "resource" (RFC 8707) or "audience" parameter, else Audience.
+// "resource" (RFC 8707) or "audience" parameter, else Audience. A request
+// with a DPoP header (RFC 9449 §5) gets a DPoP-bound token (cnf jkt, the
+// thumbprint of the proof's key) and token_type "DPoP", if the proof is
+// valid for a POST to the token endpoint (see [dpopProofs.check]); an
+// invalid one gets 400 invalid_dpop_proof.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	oauthError := func(status int, code string) {
+	oauthError := func(status int, code, description string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+		body := map[string]string{"error": code}
+		if description != "" {
+			body["error_description"] = description
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	}
 	if err := r.ParseForm(); err != nil {
-		oauthError(http.StatusBadRequest, "invalid_request")
+		oauthError(http.StatusBadRequest, "invalid_request", "")
 		return
 	}
 	id, secret, ok := r.BasicAuth()
@@ -550,11 +567,11 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	want, known := i.clients[id]
 	i.mu.Unlock()
 	if !known || secret != want {
-		oauthError(http.StatusUnauthorized, "invalid_client")
+		oauthError(http.StatusUnauthorized, "invalid_client", "")
 		return
 	}
 	if r.PostForm.Get("grant_type") != "client_credentials" {
-		oauthError(http.StatusBadRequest, "unsupported_grant_type")
+		oauthError(http.StatusBadRequest, "unsupported_grant_type", "")
 		return
 	}
 	claims := map[string]any{"sub": id, "client_id": id}
@@ -566,9 +583,24 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if scope := r.PostForm.Get("scope"); scope != "" {
 		claims["scope"] = scope
 	}
+	tokenType := "Bearer"
+	var opts []TokenOption
+	if proofs := r.Header.Values("DPoP"); len(proofs) > 0 {
+		if len(proofs) > 1 {
+			oauthError(http.StatusBadRequest, "invalid_dpop_proof", fmt.Sprintf("%d DPoP headers, want one", len(proofs)))
+			return
+		}
+		jkt, err := i.proofs.check(proofs[0], http.MethodPost, i.URL+"/token", time.Now())
+		if err != nil {
+			oauthError(http.StatusBadRequest, "invalid_dpop_proof", err.Error())
+			return
+		}
+		tokenType = "DPoP"
+		opts = append(opts, WithDPoPBinding(jkt))
+	}
 	writeJSON(w, map[string]any{
-		"access_token": i.Token(claims),
-		"token_type":   "Bearer",
+		"access_token": i.Token(claims, opts...),
+		"token_type":   tokenType,
 		"expires_in":   3600,
 		"scope":        r.PostForm.Get("scope"),
 	})

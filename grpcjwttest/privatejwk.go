@@ -104,13 +104,22 @@ func ParsePrivateJWK(data []byte) (*Key, error) {
 
 // keyTypeOf returns the JWK kty and crv of a private key.
 func keyTypeOf(s crypto.Signer) (kty, crv string) {
-	switch s := s.(type) {
-	case *rsa.PrivateKey:
-		return "RSA", ""
-	case *ecdsa.PrivateKey:
-		return "EC", s.Curve.Params().Name
-	case ed25519.PrivateKey:
-		return "OKP", "Ed25519"
+	if kty, crv := publicKeyType(s.Public()); kty != "" {
+		return kty, crv
 	}
 	return fmt.Sprintf("%T", s), ""
+}
+
+// publicKeyType returns the JWK kty and crv of a public key, or "" for
+// anything else (a private key among them).
+func publicKeyType(pub any) (kty, crv string) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return "RSA", ""
+	case *ecdsa.PublicKey:
+		return "EC", k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "OKP", "Ed25519"
+	}
+	return "", ""
 }

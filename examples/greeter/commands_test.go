@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -22,8 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -41,7 +45,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 19 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 24 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}
@@ -152,6 +156,62 @@ func TestCommands(t *testing.T) {
 		srv.stop(t)
 	})
 
+	// The server command has no DPoP or client-certificate option, so the
+	// client runs against greeter.NewServer in this process, with a
+	// validator set up for them.
+	t.Run("client with DPoP", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		iss.AddClient("m2m", "s3cret")
+		addr := serveInProcess(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{} })
+
+		key, other := grpcjwttest.MustKey("ES256"), grpcjwttest.MustKey("EdDSA")
+		keyFile, otherFile := writeJWK(t, key), writeJWK(t, other)
+		bound := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read greet:write"}, grpcjwttest.WithDPoPBinding(thumbprint(t, key)))
+		cc := []string{"-client-credentials", "-client-id", "m2m", "-client-secret", "s3cret", "-resource", iss.Audience, "-scopes", "greet:read"}
+		runClient(t, client, addr, []clientCall{
+			// A DPoP proof goes to the token endpoint, which binds the
+			// token to the key, then with every call.
+			{"client credentials, generated key", append([]string{"-dpop", "generate", "-token-url", iss.URL + "/token"}, cc...), 0, []string{"Hello, Alice!\nsubject: m2m\n"}, nil},
+			{"client credentials, key file, via discovery", append([]string{"-dpop", keyFile, "-issuer", iss.URL, "-method", "stream"}, cc...), 0, []string{"Hello #3, Alice!\nsubject: m2m\n"}, nil},
+			{"client credentials without DPoP", append([]string{"-token-url", iss.URL + "/token"}, cc...), 0, []string{"subject: m2m\n"}, nil},
+			{"bound token, its key", []string{"-token", bound, "-dpop", keyFile, "-method", "chat"}, 0, []string{"Hello, you said \"hi\"\n", "subject: alice\n"}, nil},
+			{"bound token as Bearer", []string{"-token", bound}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+			{"bound token, another key", []string{"-token", bound, "-dpop", otherFile}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+			{"missing key file", []string{"-token", bound, "-dpop", filepath.Join(t.TempDir(), "none")}, 2, nil, []string{"client: reading -dpop:"}},
+		})
+	})
+
+	t.Run("client certificate", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		serverCert, serverKey := selfSignedCert(t)
+		clientCert, clientKey := selfSignedCert(t)
+		otherCert, otherKey := selfSignedCert(t)
+		tlsCert, err := tls.LoadX509KeyPair(serverCert, serverKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Client certificates are asked for, not required, so that a call
+		// without one reaches the interceptors.
+		creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{tlsCert}, ClientAuth: tls.RequestClientCert})
+		addr := serveInProcess(t, iss, nil, grpc.Creds(creds))
+
+		bound := iss.Token(map[string]any{"sub": "dave", "scope": "greet:read"}, grpcjwttest.WithCertificateBinding(certDER(t, clientCert)))
+		for _, tc := range []clientCall{
+			{"its certificate", []string{"-cert", clientCert, "-key", clientKey}, 0, []string{"Hello, Alice!\nsubject: dave\n"}, nil},
+			{"no certificate", nil, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+			{"another certificate", []string{"-cert", otherCert, "-key", otherKey}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := run(t, client, nil, append([]string{"-addr", addr, "-ca", serverCert, "-token", bound}, tc.args...)...)
+				r.wantExit(t, tc.exit)
+				r.wantStdout(t, tc.stdout...)
+				r.wantStderr(t, tc.stderr...)
+			})
+		}
+	})
+
 	t.Run("server refuses to start", func(t *testing.T) {
 		t.Parallel()
 		iss := newIssuer(t)
@@ -202,6 +262,11 @@ func TestCommands(t *testing.T) {
 			{"token and token file", []string{"-token", "t", "-token-file", "f"}, "client: give -token or -token-file, not both"},
 			{"Bearer prefix", []string{"-plaintext", "-token", "Bearer t"}, `client: the token contains white space; give the bare token, without "Bearer "`},
 			{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "none")}, "client: reading -token-file:"},
+			{"DPoP without a token", []string{"-dpop", "generate"}, "client: -dpop needs a token: -token, -token-file or -client-credentials"},
+			{"generated DPoP key for a given token", []string{"-token", "t", "-dpop", "generate"}, "client: -dpop generate makes a new key, to which no given token is bound"},
+			{"DPoP key file that is no JWK", []string{"-token", "t", "-dpop", "commands_test.go"}, "client: -dpop commands_test.go: grpcjwttest: private JWK:"},
+			{"half a certificate pair", []string{"-token", "t", "-cert", "cert.pem"}, "client: -cert and -key go together"},
+			{"certificate over plaintext", []string{"-plaintext", "-token", "t", "-cert", "cert.pem", "-key", "key.pem"}, "client: -cert is for TLS; it makes no sense with -plaintext"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := run(t, client, nil, tc.args...)
@@ -227,6 +292,79 @@ func buildCommands(t *testing.T) (demo, server, client string) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return filepath.Join(dir, "greeter"), filepath.Join(dir, "server"), filepath.Join(dir, "client")
+}
+
+// serveInProcess serves greeter.NewServer on loopback in this process, with
+// a validator of iss's tokens whose config configure changes (if not nil),
+// and returns its address. The server stops with the test.
+func serveInProcess(t *testing.T, iss *grpcjwttest.Issuer, configure func(*grpcjwt.Config), opts ...grpc.ServerOption) string {
+	t.Helper()
+	cfg := grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience}
+	if configure != nil {
+		configure(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	v, err := grpcjwt.NewValidator(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	srv, err := greeter.NewServer(v, greeter.ServerConfig{ServerOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
+// writeJWK writes k as a private JWK file and returns its path.
+func writeJWK(t *testing.T, k *grpcjwttest.Key) string {
+	t.Helper()
+	b, err := k.MarshalPrivateJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "dpop.jwk")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// thumbprint is the jkt of tokens bound to k, as DPoP credentials see it.
+func thumbprint(t *testing.T, k *grpcjwttest.Key) string {
+	t.Helper()
+	d, err := grpcjwt.NewDPoPCredentials(k.Signer(), k.Alg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Thumbprint()
+}
+
+// certDER returns the DER bytes of the PEM certificate in file.
+func certDER(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("no PEM block in %s", file)
+	}
+	return block.Bytes
 }
 
 // newIssuer starts a grpcjwttest issuer that ends with the test.

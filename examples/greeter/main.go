@@ -4,9 +4,12 @@
 // The server trusts two of the issuers and accepts organization tokens.
 // The client calls the server with a valid token on each RPC and with one
 // from the second trusted issuer, then in each way a call can be refused,
-// then for an organization with tokens for it and for another, and the
-// demo prints what happened: the gRPC code and message the client received
-// and the subject the server saw.
+// then for an organization with tokens for it and for another, then with a
+// DPoP-bound token (with its proof, as a bearer token, with another key's
+// proof, with a replayed proof), and last on a stream whose token expires
+// while it runs; and the demo prints what happened: the gRPC code and
+// message the client received, the subject the server saw and how many
+// response messages arrived.
 //
 //	go run ./examples/greeter
 //

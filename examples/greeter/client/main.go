@@ -18,6 +18,20 @@
 // exits 0; when the call fails it prints the status code and message (and
 // the grpcjwt error detail) and exits 1. Usage errors exit 2.
 //
+// With -dpop the token is DPoP-bound (RFC 9449, under grpcjwt's gRPC
+// profile): every call carries a fresh proof signed with the key, a
+// private JWK in a file or, with -dpop generate, a new ES256 key. With
+// -client-credentials the token request carries a proof too, so that the
+// token endpoint binds the token to the key; with -token the token must
+// already be bound to the key (cnf jkt):
+//
+//	go run ./examples/greeter/client -client-credentials -dpop generate ...
+//	go run ./examples/greeter/client -token "$DPOP_TOKEN" -dpop key.jwk ...
+//
+// With -cert and -key the client presents a certificate in the TLS
+// handshake, to the server and to the token endpoint, for
+// certificate-bound tokens (RFC 8705).
+//
 // Credentials that carry a token require TLS, as gRPC's own
 // credentials/oauth types do: a bearer token sent in the clear can be
 // stolen and replayed. -plaintext lifts that for a server on loopback only
@@ -28,6 +42,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,8 +55,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -63,6 +80,9 @@ type config struct {
 	method           greeter.Method
 	plaintext        bool
 	caFile           string
+	certFile         string
+	keyFile          string
+	dpop             string // a private JWK file, or "generate"
 	timeout          time.Duration
 
 	// The client credentials grant.
@@ -83,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: client [-addr host:port] [-token TOKEN | -token-file FILE | -client-credentials ...] [flags]
+		fmt.Fprint(fs.Output(), `Usage: client [-addr host:port] [-token TOKEN | -token-file FILE | -client-credentials ...] [-dpop FILE|generate] [flags]
 
 Calls the greeter example server with an access token.
 
@@ -102,6 +122,9 @@ Flags:
 	method := fs.String("method", string(greeter.Hello), "the RPC to call: hello (SayHello), stream (SayHelloStream), chat (Chat), org (GreetOrganization) or info (Info)")
 	fs.BoolVar(&c.plaintext, "plaintext", false, "connect without TLS; a token is then sent only to a loopback address")
 	fs.StringVar(&c.caFile, "ca", "", "PEM `file` of the CA that signed the server's certificate; default: the system's roots")
+	fs.StringVar(&c.certFile, "cert", "", "PEM `file` of a client certificate to present in TLS, for certificate-bound tokens; needs -key")
+	fs.StringVar(&c.keyFile, "key", "", "PEM `file` of the private key of -cert")
+	fs.StringVar(&c.dpop, "dpop", "", "send a DPoP-bound token with a proof per call, signed with the private JWK in `file`, or with a new ES256 key if \"generate\" (with -client-credentials only)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of the call")
 	fs.BoolVar(&c.clientCredentials, "client-credentials", false, "obtain tokens with the OAuth 2.0 client credentials grant instead of -token")
 	fs.StringVar(&c.issuer, "issuer", os.Getenv("GRPCJWT_ISSUER"), "with -client-credentials: find the token endpoint in this `issuer`'s discovery document [GRPCJWT_ISSUER]")
@@ -140,6 +163,19 @@ Flags:
 	}
 	if c.plaintext && c.caFile != "" {
 		problems = append(problems, "-ca is for TLS; it makes no sense with -plaintext")
+	}
+	if (c.certFile == "") != (c.keyFile == "") {
+		problems = append(problems, "-cert and -key go together")
+	}
+	if c.plaintext && c.certFile != "" {
+		problems = append(problems, "-cert is for TLS; it makes no sense with -plaintext")
+	}
+	switch {
+	case c.dpop == "":
+	case !c.clientCredentials && c.token == "" && c.tokenFile == "":
+		problems = append(problems, "-dpop needs a token: -token, -token-file or -client-credentials")
+	case c.dpop == dpopGenerate && !c.clientCredentials:
+		problems = append(problems, "-dpop generate makes a new key, to which no given token is bound; use it with -client-credentials, or give the key file of the token's key")
 	}
 	m, err := greeter.ParseMethod(*method)
 	if err != nil {
@@ -188,8 +224,19 @@ func perRPCCredentials(c *config) (credentials.PerRPCCredentials, error) {
 	if c.plaintext && (c.clientCredentials || c.token != "" || c.tokenFile != "") && !isLoopback(c.addr) {
 		return nil, fmt.Errorf("refusing to send a token without TLS to %s: -plaintext is for servers on loopback (127.0.0.1, ::1, localhost)", c.addr)
 	}
+	var dpopKey *grpcjwttest.Key
+	if c.dpop != "" {
+		k, err := loadDPoPKey(c.dpop)
+		if err != nil {
+			return nil, err
+		}
+		dpopKey = k
+	}
 	if c.clientCredentials {
-		ts, err := clientCredentials(c)
+		if dpopKey != nil {
+			return dpopClientCredentials(c, dpopKey)
+		}
+		ts, err := clientCredentials(c, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -215,12 +262,63 @@ func perRPCCredentials(c *config) (credentials.PerRPCCredentials, error) {
 	if strings.ContainsAny(token, " \t\r\n") {
 		return nil, errors.New("the token contains white space; give the bare token, without \"Bearer \"")
 	}
+	if dpopKey != nil {
+		return grpcjwt.NewDPoPCredentials(dpopKey.Signer(), dpopKey.Alg, func(context.Context) (string, error) { return token, nil })
+	}
 	return greeter.BearerToken{Token: token, AllowPlaintext: c.plaintext}, nil
+}
+
+// dpopGenerate is the -dpop value that asks for a new key.
+const dpopGenerate = "generate"
+
+// loadDPoPKey returns the key of -dpop: a new ES256 key for "generate",
+// else the private JWK in the file it names.
+func loadDPoPKey(dpop string) (*grpcjwttest.Key, error) {
+	if dpop == dpopGenerate {
+		return grpcjwttest.NewKey("ES256")
+	}
+	b, err := os.ReadFile(dpop)
+	if err != nil {
+		return nil, fmt.Errorf("reading -dpop: %w", err)
+	}
+	k, err := grpcjwttest.ParsePrivateJWK(b)
+	if err != nil {
+		return nil, fmt.Errorf("-dpop %s: %w", dpop, err)
+	}
+	return k, nil
+}
+
+// dpopClientCredentials returns DPoP credentials whose tokens come from the
+// client credentials grant, asked for with a DPoP proof of key, so that
+// the token endpoint binds them to it.
+func dpopClientCredentials(c *config, key *grpcjwttest.Key) (credentials.PerRPCCredentials, error) {
+	var ts oauth2.TokenSource
+	creds, err := grpcjwt.NewDPoPCredentials(key.Signer(), key.Alg, func(context.Context) (string, error) {
+		tok, err := ts.Token()
+		if err != nil {
+			return "", err
+		}
+		if !strings.EqualFold(tok.TokenType, "DPoP") {
+			return "", fmt.Errorf("the token endpoint issued a token of type %q, not a DPoP-bound one: does it support DPoP?", tok.TokenType)
+		}
+		return tok.AccessToken, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("-dpop: %w", err)
+	}
+	ts, err = clientCredentials(c, creds)
+	if err != nil {
+		return nil, err
+	}
+	return creds, nil
 }
 
 // clientCredentials returns a token source for the client credentials
 // grant, which caches its token and fetches a new one when it expires.
-func clientCredentials(c *config) (oauth2.TokenSource, error) {
+// With proofs, every token request carries a DPoP proof of its key. With
+// -cert, the client certificate is presented to the token endpoint, which
+// may bind the token to it.
+func clientCredentials(c *config, proofs *grpcjwt.DPoPCredentials) (oauth2.TokenSource, error) {
 	tokenURL := c.tokenURL
 	if tokenURL == "" {
 		u, err := tokenEndpoint(c.issuer, c.timeout)
@@ -243,7 +341,40 @@ func clientCredentials(c *config) (oauth2.TokenSource, error) {
 		Scopes:         strings.Fields(c.scopes),
 		EndpointParams: params,
 	}
-	return cc.TokenSource(context.Background()), nil
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if c.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading -cert and -key: %w", err)
+		}
+		transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	var rt http.RoundTripper = transport
+	if proofs != nil {
+		rt = dpopTransport{base: transport, proofs: proofs}
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rt, Timeout: c.timeout})
+	return cc.TokenSource(ctx), nil
+}
+
+// dpopTransport adds a DPoP proof of proofs' key to every request (RFC
+// 9449 §5): htm the request's method, htu its URL without query and
+// fragment.
+type dpopTransport struct {
+	base   http.RoundTripper
+	proofs *grpcjwt.DPoPCredentials
+}
+
+func (t dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	u := *r.URL
+	u.RawQuery, u.Fragment = "", ""
+	proof, err := t.proofs.Proof(r.Method, u.String(), "")
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("DPoP", proof)
+	return t.base.RoundTrip(r)
 }
 
 // tokenEndpoint reads token_endpoint from issuer's discovery document,
@@ -293,18 +424,31 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// transportCredentials returns plaintext, or TLS trusting -ca (default:
+// the system's roots) and presenting -cert if given.
 func transportCredentials(c *config) (credentials.TransportCredentials, error) {
-	switch {
-	case c.plaintext:
+	if c.plaintext {
 		return insecure.NewCredentials(), nil
-	case c.caFile != "":
-		tc, err := credentials.NewClientTLSFromFile(c.caFile, "")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.caFile != "" {
+		b, err := os.ReadFile(c.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("loading -ca: %w", err)
 		}
-		return tc, nil
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("loading -ca: no PEM certificate in %s", c.caFile)
+		}
 	}
-	return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12}), nil
+	if c.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading -cert and -key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return credentials.NewTLS(cfg), nil
 }
 
 // call makes the call and prints the reply.

@@ -12,6 +12,7 @@ import (
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,11 @@ type Result struct {
 	Code    codes.Code // the status code the client received
 	Message string     // the status message; "" on success
 	Subject string     // the token subject the server's handler saw; "" for none
+	// Replies is how many response messages the client received, before
+	// the error if any. In an expected Result it is the fewest acceptable:
+	// how many greetings arrive before a token expires mid-stream depends
+	// on timing.
+	Replies int
 
 	// Cause is why the server refused the call, as its
 	// [grpcjwt.WithRejectHook] saw it: the client only ever sees Message.
@@ -45,17 +51,22 @@ func (r Row) OK() bool {
 		sameCause = errors.Is(r.Got.Cause, r.Want.Cause)
 	}
 	return r.Got.Code == r.Want.Code && r.Got.Message == r.Want.Message &&
-		r.Got.Subject == r.Want.Subject && sameCause
+		r.Got.Subject == r.Want.Subject && r.Got.Replies >= r.Want.Replies && sameCause
 }
 
 // demoCall is one call of the scenario.
 type demoCall struct {
 	method Method
-	org    string   // for GreetOrganization, the organization the request names
-	how    string   // how the call is authenticated, for the table
-	token  string   // sent with BearerToken credentials when not empty
-	header []string // otherwise, raw "authorization" values sent as metadata
-	want   Result
+	org    string                        // for GreetOrganization, the organization the request names
+	how    string                        // how the call is authenticated, for the table
+	token  string                        // sent with BearerToken credentials when not empty
+	mint   func() string                 // otherwise, mints a token sent likewise, when the call starts
+	creds  credentials.PerRPCCredentials // otherwise, the call's credentials when not nil
+	header []string                      // otherwise, raw "authorization" values sent as metadata
+	// interval, for SayHelloStream, asks for the most greetings the
+	// service sends, this far apart, instead of Invoke's three at once.
+	interval time.Duration
+	want     Result
 }
 
 // The subject and scopes of the demo's good tokens, and the two
@@ -69,12 +80,15 @@ const (
 
 // scenario returns the demo's calls: every RPC with a valid token, the
 // public Info without one, a token from the second issuer the server
-// trusts, then each way a call can be refused, and last GreetOrganization
-// for the token's organization and for another, with the organization in a
-// claim and in the audience. Tokens come from iss, which the server trusts
-// for its API's audience and for organization tokens, except those from
-// second, which it trusts too, and from untrusted, which it does not.
-func scenario(iss, second, untrusted *grpcjwttest.Issuer) []demoCall {
+// trusts, then each way a call can be refused, then GreetOrganization for
+// the token's organization and for another, with the organization in a
+// claim and in the audience, then a DPoP-bound token with its proof, as a
+// bearer token, with a proof by another key and with its proof replayed,
+// and last a stream whose token expires while it runs. Tokens come from
+// iss, which the server trusts for its API's audience and for organization
+// tokens, except those from second, which it trusts too, and from
+// untrusted, which it does not.
+func scenario(iss, second, untrusted *grpcjwttest.Issuer) ([]demoCall, error) {
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
 		for k, v := range extra {
@@ -98,6 +112,24 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer) []demoCall {
 	otherOrg := Result{Code: codes.PermissionDenied, Message: grpcjwt.CodeOrganizationMismatch, Cause: grpcjwt.ErrOrganizationMismatch}
 	orgClaim := "token with organization_id " + demoOrgA
 	orgAudience := "token with aud " + grpcjwt.DefaultOrganizationAudiencePrefix + demoOrgA
+
+	// The client's DPoP key and a token bound to it, sent with a fresh
+	// proof per call; someone else's key with the same token, as a thief
+	// would try; and a recorder of the proofs sent, so that one can be
+	// replayed, as by someone who captured a call's metadata.
+	var bound string
+	boundToken := func(context.Context) (string, error) { return bound, nil }
+	dpop, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", boundToken)
+	if err != nil {
+		return nil, err
+	}
+	bound = iss.Token(claims(nil), grpcjwttest.WithDPoPBinding(dpop.Thumbprint()))
+	thief, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", boundToken)
+	if err != nil {
+		return nil, err
+	}
+	sent := &recorder{creds: dpop}
+
 	return []demoCall{
 		{method: Hello, how: "valid token", token: valid, want: ok},
 		{method: Stream, how: "valid token", token: valid, want: ok},
@@ -121,8 +153,28 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer) []demoCall {
 		{method: Org, org: demoOrgB, how: orgClaim, token: forOrgA, want: otherOrg},
 		{method: Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
 		{method: Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
-	}
+		{method: Hello, how: "DPoP-bound token with its proof", creds: sent, want: ok},
+		{method: Hello, how: "DPoP-bound token sent as Bearer", token: bound, want: invalid(grpcjwt.ErrDPoPBoundToken)},
+		{method: Hello, how: "DPoP-bound token, proof by another key", creds: thief, want: invalid(grpcjwt.ErrDPoPKeyMismatch)},
+		{method: Hello, how: "DPoP proof replayed", creds: replay{sent}, want: Result{
+			Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidDPoPProof, Cause: grpcjwt.ErrInvalidDPoPProof,
+		}},
+		{
+			method: Stream, how: "token expiring mid-stream", interval: streamInterval,
+			// Minted when the stream opens, with an exp 1 to 2 seconds
+			// ahead (exp is whole seconds): the stream ends at exp plus
+			// the server's leeway, one second, so 2 to 3 seconds in.
+			mint: func() string {
+				return iss.Token(claims(map[string]any{"exp": time.Now().Add(2 * time.Second).Unix()}))
+			},
+			want: Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Subject: demoSubject, Cause: grpcjwt.ErrTokenExpired, Replies: 1},
+		},
+	}, nil
 }
+
+// streamInterval is the time between greetings on the demo's stream whose
+// token expires while it runs.
+const streamInterval = 200 * time.Millisecond
 
 // callTimeout bounds each call of the demo.
 const callTimeout = 10 * time.Second
@@ -132,9 +184,16 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	var opts []grpc.CallOption
-	if c.token != "" {
+	token := c.token
+	if c.mint != nil {
+		token = c.mint()
+	}
+	switch {
+	case token != "":
 		// The demo's server is on loopback and has no TLS certificate.
-		opts = append(opts, grpc.PerRPCCredentials(BearerToken{Token: c.token, AllowPlaintext: true}))
+		opts = append(opts, grpc.PerRPCCredentials(BearerToken{Token: token, AllowPlaintext: true}))
+	case c.creds != nil:
+		opts = append(opts, grpc.PerRPCCredentials(c.creds))
 	}
 	for _, h := range c.header {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
@@ -144,13 +203,24 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 		name, call = c.org, call+"("+c.org+")"
 	}
 	causes.take() // anything recorded before this call is not about it
-	reply, err := Invoke(ctx, client, c.method, name, opts...)
+	var (
+		reply *Reply
+		err   error
+	)
+	if c.interval > 0 {
+		reply, err = streamHello(ctx, client, &greeterv1.SayHelloStreamRequest{
+			Name: name, Count: maxStreamCount, IntervalMs: int32(c.interval / time.Millisecond),
+		}, opts)
+	} else {
+		reply, err = Invoke(ctx, client, c.method, name, opts...)
+	}
 	got := Result{Cause: causes.take()}
+	if reply != nil {
+		got.Subject, got.Replies = reply.Subject, len(reply.Messages)
+	}
 	if err != nil {
 		s := status.Convert(err)
 		got.Code, got.Message = s.Code(), s.Message()
-	} else {
-		got.Subject = reply.Subject
 	}
 	return Row{Call: call + ": " + c.how, Want: c.want, Got: got}
 }
@@ -162,8 +232,11 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 // a row per call. The server trusts the first issuer for its API's
 // audience and for organization tokens (audiences starting with
 // [grpcjwt.DefaultOrganizationAudiencePrefix]), and the second, through
-// [grpcjwt.Config.Issuers], for its API's audience. An error means the
-// demo could not be set up; calls that go wrong are rows whose OK is false.
+// [grpcjwt.Config.Issuers], for its API's audience. It accepts
+// DPoP-bound tokens ([grpcjwt.Config.DPoP]), and allows one second of clock
+// skew rather than the default 30 ([grpcjwt.Config.Leeway]), so that the
+// stream whose token expires ends soon after. An error means the demo
+// could not be set up; calls that go wrong are rows whose OK is false.
 func RunDemo(ctx context.Context) ([]Row, error) {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
@@ -177,6 +250,8 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 		Audience:         iss.Audience,
 		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
 		Issuers:          []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
+		DPoP:             &grpcjwt.DPoPConfig{},
+		Leeway:           time.Second,
 	})
 	if err != nil {
 		return nil, err
@@ -205,8 +280,12 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 	defer conn.Close()
 	client := greeterv1.NewGreeterClient(conn)
 
+	calls, err := scenario(iss, second, untrusted)
+	if err != nil {
+		return nil, err
+	}
 	var rows []Row
-	for _, c := range scenario(iss, second, untrusted) {
+	for _, c := range calls {
 		rows = append(rows, c.run(ctx, client, causes))
 	}
 	return rows, nil

@@ -27,16 +27,18 @@ func TestRunDemo(t *testing.T) {
 		message string
 		subject string
 		cause   error
+		replies int // the fewest
 	}
-	unauthenticated := func(msg string, cause error) want { return want{codes.Unauthenticated, msg, "", cause} }
-	denied := want{codes.PermissionDenied, grpcjwt.CodeInsufficientScope, "", grpcjwt.ErrInsufficientScope}
-	otherOrg := want{codes.PermissionDenied, grpcjwt.CodeOrganizationMismatch, "", grpcjwt.ErrOrganizationMismatch}
+	ok := func(subject string, replies int) want { return want{codes.OK, "", subject, nil, replies} }
+	unauthenticated := func(msg string, cause error) want { return want{codes.Unauthenticated, msg, "", cause, 0} }
+	denied := want{codes.PermissionDenied, grpcjwt.CodeInsufficientScope, "", grpcjwt.ErrInsufficientScope, 0}
+	otherOrg := want{codes.PermissionDenied, grpcjwt.CodeOrganizationMismatch, "", grpcjwt.ErrOrganizationMismatch, 0}
 	wants := map[string]want{
-		"SayHello: valid token":                                         {codes.OK, "", "alice", nil},
-		"SayHelloStream: valid token":                                   {codes.OK, "", "alice", nil},
-		"Chat: valid token":                                             {codes.OK, "", "alice", nil},
-		"Info: no token (public)":                                       {codes.OK, "", "", nil},
-		"SayHello: token from the second trusted issuer":                {codes.OK, "", "alice", nil},
+		"SayHello: valid token":                                         ok("alice", 1),
+		"SayHelloStream: valid token":                                   ok("alice", 3),
+		"Chat: valid token":                                             ok("alice", 2),
+		"Info: no token (public)":                                       ok("", 1),
+		"SayHello: token from the second trusted issuer":                ok("alice", 1),
 		"SayHello: no token":                                            unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
 		"SayHello: Basic credentials":                                   unauthenticated(grpcjwt.CodeSchemeNotSupported, grpcjwt.ErrSchemeNotSupported),
 		`SayHello: header "Bearer" alone`:                               unauthenticated(grpcjwt.CodeInvalidFormat, grpcjwt.ErrInvalidFormat),
@@ -47,10 +49,16 @@ func TestRunDemo(t *testing.T) {
 		"SayHello: token signed by an unknown key":                      unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrUnknownKey),
 		"SayHello: token without greet:read":                            denied,
 		"Chat: token without greet:write":                               denied,
-		"GreetOrganization(A): token with organization_id A":            {codes.OK, "", "alice", nil},
+		"GreetOrganization(A): token with organization_id A":            ok("alice", 1),
 		"GreetOrganization(B): token with organization_id A":            otherOrg,
-		"GreetOrganization(A): token with aud urn:logto:organization:A": {codes.OK, "", "alice", nil},
+		"GreetOrganization(A): token with aud urn:logto:organization:A": ok("alice", 1),
 		"GreetOrganization(B): token with aud urn:logto:organization:A": otherOrg,
+		"SayHello: DPoP-bound token with its proof":                     ok("alice", 1),
+		"SayHello: DPoP-bound token sent as Bearer":                     unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPBoundToken),
+		"SayHello: DPoP-bound token, proof by another key":              unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPKeyMismatch),
+		"SayHello: DPoP proof replayed":                                 unauthenticated(grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof),
+		// The handler saw alice and sent greetings until the token expired.
+		"SayHelloStream: token expiring mid-stream": {codes.Unauthenticated, grpcjwt.CodeInvalidToken, "alice", grpcjwt.ErrTokenExpired, 1},
 	}
 	if len(rows) != len(wants) {
 		t.Errorf("the demo made %d calls, want %d", len(rows), len(wants))
@@ -66,8 +74,9 @@ func TestRunDemo(t *testing.T) {
 			t.Errorf("%s: want %s, got %s", r.Call, r.Want, r.Got)
 		}
 		g := r.Got
-		if g.Code != w.code || g.Message != w.message || g.Subject != w.subject {
-			t.Errorf("%s: got %v %q subject %q, want %v %q subject %q", r.Call, g.Code, g.Message, g.Subject, w.code, w.message, w.subject)
+		if g.Code != w.code || g.Message != w.message || g.Subject != w.subject || g.Replies < w.replies {
+			t.Errorf("%s: got %v %q subject %q, %d replies; want %v %q subject %q, at least %d replies",
+				r.Call, g.Code, g.Message, g.Subject, g.Replies, w.code, w.message, w.subject, w.replies)
 		}
 		switch {
 		case w.cause == nil && g.Cause != nil:
@@ -106,6 +115,18 @@ func TestRowOK(t *testing.T) {
 			t.Errorf("%s: OK() = %t, want %t", tc.name, got, tc.ok)
 		}
 	}
+	// A stream ended by its token's expiry: Want.Replies is the fewest.
+	ended := Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Subject: "alice", Cause: grpcjwt.ErrTokenExpired, Replies: 1}
+	for _, tc := range []struct {
+		replies int
+		ok      bool
+	}{{0, false}, {1, true}, {15, true}} {
+		got := ended
+		got.Replies = tc.replies
+		if ok := (Row{Want: ended, Got: got}).OK(); ok != tc.ok {
+			t.Errorf("%d replies, at least 1 wanted: OK() = %t, want %t", tc.replies, ok, tc.ok)
+		}
+	}
 	if !(Row{}).OK() {
 		t.Error("a row with no cause wanted and none seen is not OK")
 	}
@@ -116,11 +137,11 @@ func TestRowOK(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rows := []Row{
-		{Call: "SayHello: valid token", Want: Result{Code: codes.OK, Subject: "alice"}, Got: Result{Code: codes.OK, Subject: "alice"}},
+		{Call: "SayHello: valid token", Want: Result{Code: codes.OK, Subject: "alice"}, Got: Result{Code: codes.OK, Subject: "alice", Replies: 1}},
 		{
 			Call: "SayHello: expired token",
 			Want: Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Cause: grpcjwt.ErrTokenExpired},
-			Got:  Result{Code: codes.OK, Subject: "alice"},
+			Got:  Result{Code: codes.OK, Subject: "alice", Replies: 1},
 		},
 		{
 			Call: "SayHello: token for another audience",
@@ -134,18 +155,18 @@ func TestWriteTable(t *testing.T) {
 	}
 	lines := strings.Split(out.String(), "\n")
 	want := []string{
-		" #  CALL                                  CODE             MESSAGE        SUBJECT  RESULT",
-		" 1  SayHello: valid token                 OK               -              alice    ok",
-		" 2  SayHello: expired token               OK               -              alice    FAIL",
-		" 3  SayHello: token for another audience  Unauthenticated  invalid_token  -        ok",
+		" #  CALL                                  CODE             MESSAGE        SUBJECT  REPLIES  RESULT",
+		" 1  SayHello: valid token                 OK               -              alice    1        ok",
+		" 2  SayHello: expired token               OK               -              alice    1        FAIL",
+		" 3  SayHello: token for another audience  Unauthenticated  invalid_token  -        0        ok",
 		"",
 		"Why the server refused (its reject hook sees this; the client only the message above):",
 		" 3  audience mismatch",
 		"",
 		"Calls that did not go as expected:",
 		" 2  SayHello: expired token",
-		`      want Unauthenticated "invalid_token", subject "", server-side cause: token expired`,
-		`      got  OK "", subject "alice", server-side cause: -`,
+		`      want Unauthenticated "invalid_token", subject "", server-side cause: token expired; at least 0 replies`,
+		`      got  OK "", subject "alice", server-side cause: -; 1 replies`,
 		"",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {

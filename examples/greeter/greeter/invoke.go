@@ -86,7 +86,11 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 		}
 		return &Reply{Messages: []string{r.GetMessage()}, Subject: r.GetSubject()}, nil
 	case Stream:
-		return invokeStream(ctx, c, name, opts)
+		reply, err := streamHello(ctx, c, &greeterv1.SayHelloStreamRequest{Name: name, Count: streamCount}, opts)
+		if err != nil {
+			return nil, err
+		}
+		return reply, nil
 	case Chat:
 		return invokeChat(ctx, c, opts)
 	case Org:
@@ -106,22 +110,25 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 	return nil, fmt.Errorf("unknown method %q", m)
 }
 
-func invokeStream(ctx context.Context, c greeterv1.GreeterClient, name string, opts []grpc.CallOption) (*Reply, error) {
-	s, err := c.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: name, Count: streamCount}, opts...)
+// streamHello calls SayHelloStream with r and returns the greetings
+// received, with the error that ended the stream, if any: a stream can
+// fail after some greetings, when its token expires say.
+func streamHello(ctx context.Context, c greeterv1.GreeterClient, r *greeterv1.SayHelloStreamRequest, opts []grpc.CallOption) (*Reply, error) {
+	s, err := c.SayHelloStream(ctx, r, opts...)
 	if err != nil {
-		return nil, err
+		return &Reply{}, err
 	}
 	reply := &Reply{}
 	for {
-		r, err := s.Recv()
+		m, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			return reply, nil
 		}
 		if err != nil {
-			return nil, err
+			return reply, err
 		}
-		reply.Messages = append(reply.Messages, r.GetMessage())
-		reply.Subject = r.GetSubject()
+		reply.Messages = append(reply.Messages, m.GetMessage())
+		reply.Subject = m.GetSubject()
 	}
 }
 

@@ -156,6 +156,15 @@ func TestNewServer(t *testing.T) {
 			}
 		}
 
+		// interval_ms spaces the greetings.
+		start := time.Now()
+		reply, err := streamHello(ctx, client, &greeterv1.SayHelloStreamRequest{Name: "Bob", Count: 3, IntervalMs: 50}, []grpc.CallOption{creds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reply.Messages) != 3 || time.Since(start) < 100*time.Millisecond {
+			t.Errorf("SayHelloStream(count 3, interval_ms 50) sent %d messages in %v, want 3 in at least 100ms", len(reply.Messages), time.Since(start))
+		}
 		r, err := Invoke(ctx, client, Chat, "", creds)
 		if err != nil {
 			t.Fatal(err)

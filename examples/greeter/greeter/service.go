@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/grpcjwt/grpcjwt"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
 // serverName is what Info reports as the server's name.
 const serverName = "greeter-example"
 
-// maxStreamCount bounds the number of greetings SayHelloStream sends.
-const maxStreamCount = 100
+// maxStreamCount bounds the number of greetings SayHelloStream sends, and
+// maxStreamIntervalMs the time between them.
+const (
+	maxStreamCount      = 100
+	maxStreamIntervalMs = 1000
+)
 
 // Service implements greeterv1.GreeterServer. Every reply carries the
 // subject of the token the interceptors verified, read with
@@ -43,11 +49,25 @@ func (Service) GreetOrganization(ctx context.Context, r *greeterv1.GreetOrganiza
 	}, nil
 }
 
-// SayHelloStream sends r's count greetings, at least 1 and at most 100.
+// SayHelloStream sends r's count greetings, at least 1 and at most 100,
+// interval_ms apart, at most a second. It stops when the stream's context
+// ends: the caller cancelled, or the interceptors ended the stream because
+// its token expired.
 func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
 	n := min(max(r.GetCount(), 1), maxStreamCount)
-	sub := subject(s.Context())
+	interval := time.Duration(min(max(r.GetIntervalMs(), 0), maxStreamIntervalMs)) * time.Millisecond
+	ctx := s.Context()
+	sub := subject(ctx)
 	for i := int32(1); i <= n; i++ {
+		if i > 1 && interval > 0 {
+			t := time.NewTimer(interval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return status.FromContextError(ctx.Err()).Err()
+			case <-t.C:
+			}
+		}
 		err := s.Send(&greeterv1.SayHelloStreamResponse{
 			Message: fmt.Sprintf("Hello #%d, %s!", i, nameOf(r.GetName())),
 			Index:   i,

@@ -11,18 +11,18 @@ import (
 
 // WriteTable writes rows as an aligned table: number, call, the status
 // code and message the client received, the subject the server's handler
-// saw, and ok or FAIL. Below it come the causes the server saw for the
+// saw, how many response messages the client received, and ok or FAIL. Below it come the causes the server saw for the
 // calls it refused, which the client never sees, and for every row that
 // went wrong what was expected.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, " #\tCALL\tCODE\tMESSAGE\tSUBJECT\tRESULT")
+	fmt.Fprintln(tw, " #\tCALL\tCODE\tMESSAGE\tSUBJECT\tREPLIES\tRESULT")
 	for i, r := range rows {
 		result := "ok"
 		if !r.OK() {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\t%s\t%s\n", i+1, r.Call, r.Got.Code, orDash(r.Got.Message), orDash(r.Got.Subject), result)
+		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\t%s\t%d\t%s\n", i+1, r.Call, r.Got.Code, orDash(r.Got.Message), orDash(r.Got.Subject), r.Got.Replies, result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -41,7 +41,9 @@ func WriteTable(w io.Writer, rows []Row) error {
 	header = "\nCalls that did not go as expected:\n"
 	for i, r := range rows {
 		if !r.OK() {
-			if _, err := fmt.Fprintf(w, "%s%2d  %s\n      want %s\n      got  %s\n", header, i+1, r.Call, r.Want, r.Got); err != nil {
+			_, err := fmt.Fprintf(w, "%s%2d  %s\n      want %s; at least %d replies\n      got  %s; %d replies\n",
+				header, i+1, r.Call, r.Want, r.Want.Replies, r.Got, r.Got.Replies)
+			if err != nil {
 				return err
 			}
 			header = ""

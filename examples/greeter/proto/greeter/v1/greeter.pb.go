@@ -136,7 +136,10 @@ type SayHelloStreamRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// count is how many greetings to stream back. Servers should bound it,
 	// e.g. treat values below 1 as 1 and cap large values.
-	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Count int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// interval_ms is how long to wait between greetings, in milliseconds; 0
+	// sends them at once. Servers should bound it too.
+	IntervalMs    int32 `protobuf:"varint,3,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -181,6 +184,13 @@ func (x *SayHelloStreamRequest) GetName() string {
 func (x *SayHelloStreamRequest) GetCount() int32 {
 	if x != nil {
 		return x.Count
+	}
+	return 0
+}
+
+func (x *SayHelloStreamRequest) GetIntervalMs() int32 {
+	if x != nil {
+		return x.IntervalMs
 	}
 	return 0
 }
@@ -576,10 +586,12 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"F\n" +
 	"\x10SayHelloResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject\"A\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"b\n" +
 	"\x15SayHelloStreamRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"b\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x1f\n" +
+	"\vinterval_ms\x18\x03 \x01(\x05R\n" +
+	"intervalMs\"b\n" +
 	"\x16SayHelloStreamResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n" +

@@ -40,9 +40,10 @@ type GreeterClient interface {
 	// SayHello returns a single greeting. The token must grant the
 	// `greet:read` scope.
 	SayHello(ctx context.Context, in *SayHelloRequest, opts ...grpc.CallOption) (*SayHelloResponse, error)
-	// SayHelloStream streams `count` greetings back. It has no rule of its own
-	// (and the service has none), so the interceptors' default applies: any
-	// valid token, no particular scope.
+	// SayHelloStream streams `count` greetings back, `interval_ms` apart. It
+	// has no rule of its own (and the service has none), so the interceptors'
+	// default applies: any valid token, no particular scope. A stream still
+	// open when its token expires is ended by the interceptors.
 	SayHelloStream(ctx context.Context, in *SayHelloStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SayHelloStreamResponse], error)
 	// Chat answers every message the caller sends with a greeting, over one
 	// bidirectional stream. The token must grant the `greet:write` scope; it is
@@ -138,9 +139,10 @@ type GreeterServer interface {
 	// SayHello returns a single greeting. The token must grant the
 	// `greet:read` scope.
 	SayHello(context.Context, *SayHelloRequest) (*SayHelloResponse, error)
-	// SayHelloStream streams `count` greetings back. It has no rule of its own
-	// (and the service has none), so the interceptors' default applies: any
-	// valid token, no particular scope.
+	// SayHelloStream streams `count` greetings back, `interval_ms` apart. It
+	// has no rule of its own (and the service has none), so the interceptors'
+	// default applies: any valid token, no particular scope. A stream still
+	// open when its token expires is ended by the interceptors.
 	SayHelloStream(*SayHelloStreamRequest, grpc.ServerStreamingServer[SayHelloStreamResponse]) error
 	// Chat answers every message the caller sends with a greeting, over one
 	// bidirectional stream. The token must grant the `greet:write` scope; it is
