@@ -35,6 +35,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,6 +72,8 @@ type config struct {
 	audiencePrefixes                stringsFlag
 	trustIssuers                    trustIssuerFlag
 	tlsCert, tlsKey                 string
+	clientCA                        string
+	dpop                            bool
 	debugAddr                       string
 	issuerTimeout                   time.Duration
 	logLevel                        slog.Level
@@ -113,6 +117,8 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")
 	fs.StringVar(&c.tlsKey, "tls-key", envOr("GREETER_TLS_KEY", ""), "PEM private key `file` of -tls-cert [GREETER_TLS_KEY]")
+	fs.StringVar(&c.clientCA, "client-ca", envOr("GREETER_CLIENT_CA", ""), "PEM `file` of the CA that signs client certificates: the server asks for one (optional) and verifies it, so that certificate-bound tokens (cnf x5t#S256) work; needs -tls-cert [GREETER_CLIENT_CA]")
+	fs.BoolVar(&c.dpop, "dpop", false, "accept DPoP-bound tokens (authorization: DPoP <token> with a dpop proof), under grpcjwt's gRPC DPoP profile")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof under /debug/pprof/ on this loopback `host:port` (off unless given)")
 	logLevel := fs.String("log-level", envOr("GREETER_LOG_LEVEL", "info"), "debug, info, warn or error [GREETER_LOG_LEVEL]")
 	fs.DurationVar(&c.issuerTimeout, "issuer-timeout", 15*time.Second, "how long to wait for the provider's discovery document and keys at startup")
@@ -139,6 +145,9 @@ Flags (those with a variable in brackets default to it):
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		problems = append(problems, "-tls-cert and -tls-key go together")
+	}
+	if c.clientCA != "" && c.tlsCert == "" {
+		problems = append(problems, "-client-ca needs -tls-cert and -tls-key")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		problems = append(problems, fmt.Sprintf("-log-level %q: want debug, info, warn or error", *logLevel))
@@ -188,11 +197,23 @@ func serve(c *config, stdout, stderr io.Writer) error {
 
 	var srvOpts []grpc.ServerOption
 	if c.tlsCert != "" {
-		creds, err := credentials.NewServerTLSFromFile(c.tlsCert, c.tlsKey)
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
 		if err != nil {
 			return fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
 		}
-		srvOpts = append(srvOpts, grpc.Creds(creds))
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if c.clientCA != "" {
+			pem, err := os.ReadFile(c.clientCA)
+			if err != nil {
+				return fmt.Errorf("reading -client-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("-client-ca %s holds no PEM certificate", c.clientCA)
+			}
+			tc.ClientAuth, tc.ClientCAs = tls.VerifyClientCertIfGiven, pool
+		}
+		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(tc)))
 	}
 
 	// Listen first: a port in use is reported at once, not after the
@@ -238,6 +259,9 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		BackgroundStart:  c.backgroundStart,
 		KeyCacheDir:      c.keyCacheDir,
 		KeyCacheMaxAge:   c.keyCacheMaxAge,
+	}
+	if c.dpop {
+		cfg.DPoP = &grpcjwt.DPoPConfig{}
 	}
 	if m != nil {
 		cfg.Observer = m.observer
