@@ -182,6 +182,20 @@ func TestCommands(t *testing.T) {
 		})
 	})
 
+	t.Run("server with -dpop", func(t *testing.T) {
+		t.Parallel()
+		iss := newIssuer(t)
+		iss.AddClient("m2m", "s3cret")
+		srv := startServer(t, server, nil, "-addr", "127.0.0.1:0", "-issuer", iss.URL, "-audience", iss.Audience, "-dpop")
+		key := grpcjwttest.MustKey("ES256")
+		bound := iss.Token(map[string]any{"sub": "alice", "scope": "greet:read"}, grpcjwttest.WithDPoPBinding(thumbprint(t, key)))
+		runClient(t, client, srv.addr, []clientCall{
+			{"client credentials, generated key", []string{"-dpop", "generate", "-token-url", iss.URL + "/token", "-client-credentials", "-client-id", "m2m", "-client-secret", "s3cret", "-resource", iss.Audience, "-scopes", "greet:read"}, 0, []string{"subject: m2m\n"}, nil},
+			{"bound token, its key", []string{"-token", bound, "-dpop", writeJWK(t, key)}, 0, []string{"subject: alice\n"}, nil},
+			{"bound token as Bearer", []string{"-token", bound}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
+		})
+	})
+
 	t.Run("client certificate", func(t *testing.T) {
 		t.Parallel()
 		iss := newIssuer(t)
