@@ -119,9 +119,12 @@ func (v *Validator) Close() error {
 //  1. size at most MaxTokenSize; a compact JWS of three base64url parts;
 //  2. header: alg allowed, typ absent/JWT/at+jwt, no crit, b64 or zip
 //     (jwk, jku, x5u and x5c are never read);
-//  3. claims: iss equals Issuer, aud contains Audience, exp present and
-//     not past, nbf not ahead (both with Leeway), dates as JSON numbers;
-//  4. key: by kid from the provider's JWKS, of a type, curve and alg that
+//  3. claims, read by exact names (duplicates refused): iss is one of the
+//     trusted issuers, exactly, whose algorithms, audiences and keys then
+//     apply; aud contains one of its audiences (or starts with one of its
+//     prefixes); exp present and not past, nbf not ahead, iat not ahead
+//     (all with Leeway), dates as JSON numbers;
+//  4. key: by kid from that issuer's JWKS, of a type, curve and alg that
 //     fit the header's alg; an unknown kid may trigger one shared refresh,
 //     waited for within ctx;
 //  5. signature.
