@@ -20,10 +20,18 @@ import (
 // serverPkg is the example server the chaos run loads.
 const serverPkg = "github.com/grpcjwt/grpcjwt/examples/greeter/server"
 
-// buildServer builds the example server into dir.
+// buildServer builds the example server into dir, within the examples
+// module (found through this module's replace directive), so that the
+// server's own dependencies (its metrics exporter, say) come from that
+// module's go.mod rather than bench's.
 func buildServer(dir string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/grpcjwt/grpcjwt/examples").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the examples module: %v", err)
+	}
 	bin := filepath.Join(dir, "server")
 	cmd := exec.Command("go", "build", "-o", bin, serverPkg)
+	cmd.Dir = strings.TrimSpace(string(out))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", serverPkg, err, out)
 	}
