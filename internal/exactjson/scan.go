@@ -45,26 +45,19 @@ type Visitor func(name, value []byte) error
 // to validate only. When Object returns an error, members already visited
 // must be disregarded: the error may come from a later part of the text.
 func Object(data []byte, visit Visitor) error {
-	s := scanner{data: data}
-	s.skipSpace()
-	if s.pos >= len(data) || data[s.pos] != '{' {
-		return errors.New("not a JSON object")
-	}
-	if err := s.object(0, visit); err != nil {
-		return err
-	}
-	s.skipSpace()
-	if s.pos != len(data) {
-		return s.errorf("data after the object")
-	}
-	return nil
+	return topObject(scanner{data: data}, visit)
 }
 
 // OuterObject is [Object] for an envelope whose nested objects its visitor
 // parses on its own (a JWK Set's keys, say): names must be unique in the
 // outer object only, and nested objects are checked for syntax.
 func OuterObject(data []byte, visit Visitor) error {
-	s := scanner{data: data, outerOnly: true}
+	return topObject(scanner{data: data, outerOnly: true}, visit)
+}
+
+// topObject scans the one object that s.data must be.
+func topObject(s scanner, visit Visitor) error {
+	data := s.data
 	s.skipSpace()
 	if s.pos >= len(data) || data[s.pos] != '{' {
 		return errors.New("not a JSON object")
