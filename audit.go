@@ -57,6 +57,14 @@ func (m MethodRule) String() string {
 // at run time such a rule refuses every call). A required scope that is not an RFC 6749
 // scope-token (empty, or with a space or a character outside printable
 // ASCII) is an error too: no token can ever grant it.
+//
+// Tenant isolation is never switched off silently: a Go option that makes
+// public a method whose .proto options give it an organization rule is an
+// error (the rule survives, see [WithoutOrganization]), and so is a
+// WithoutOrganization that names a method or service the server does not
+// have. Each rule's String shows the issuers whose organizations it
+// accepts, and a Source such as "go:service+proto:method:organization"
+// when a .proto organization rule survived a Go rule.
 func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 	o := evaluateOptions(opts)
 	services := srv.GetServiceInfo()
@@ -98,9 +106,22 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has an organization rule; public methods read no token", name))
 		}
 	}
+	without := make([]string, 0, len(o.withoutOrg))
+	for name := range o.withoutOrg {
+		without = append(without, name)
+	}
+	sort.Strings(without)
+	for _, name := range without {
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("grpcjwt: WithoutOrganization names %q, which the server does not have", name))
+		}
+	}
 	// Checked on the resolved rules, so that Go and .proto options alike
 	// are covered.
 	for _, m := range rules {
+		if m.publicOverride {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s is made public by a Go option, but its .proto options give it an organization rule, which still applies (%s); to make it public, remove the rule explicitly with WithoutOrganization", m.FullMethod, m.Source))
+		}
 		if m.Access == AccessOptional && len(m.Scopes) > 0 {
 			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", m.FullMethod, m.Scopes, m.Source))
 		}

@@ -136,7 +136,7 @@ const entryOverhead = 384
 // what it really costs.
 func entrySize(token string, c *Claims) int64 {
 	n := entryOverhead + int64(len(token)) + alloc(cap(c.raw))
-	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.OrganizationID, c.Confirmation.X5TS256, c.Confirmation.JKT} {
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.orgByClaim, c.Confirmation.X5TS256, c.Confirmation.JKT} {
 		n += alloc(len(s))
 	}
 	for _, list := range [...][]string{c.Audience, c.Scopes} {

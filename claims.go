@@ -42,14 +42,26 @@ type Claims struct {
 	// AudiencePrefixes.
 	MatchedAudience string
 
-	// AudienceSuffix is, for an audience accepted by a prefix, the part
-	// after the prefix: the organization ID of a Logto organization token
-	// (aud "urn:logto:organization:<id>"); empty otherwise.
+	// AudienceSuffix is, for a token accepted only by an audience prefix
+	// (an organization token), the part after the prefix: the organization
+	// ID of a Logto organization token (aud "urn:logto:organization:<id>");
+	// empty otherwise.
 	AudienceSuffix string
 
-	// OrganizationID is the "organization_id" claim (Logto's
-	// organization-scoped API resource tokens); empty when absent.
-	OrganizationID string
+	// Organization is the organization the token's issuer asserts it is
+	// for: the value of the issuer's organization claim
+	// ([IssuerConfig.OrganizationClaim], such as Logto's
+	// "organization_id"), or what follows one of the issuer's
+	// AudiencePrefixes in an audience. It is empty when the issuer asserts
+	// no organization (its configuration names neither), when the token
+	// names none, and when it names two different ones. A claim that the
+	// token's issuer is not configured to assert is never read here:
+	// another issuer's "organization_id" is just a claim ([Claims.Get]).
+	Organization string
+
+	orgByClaim    string // by the issuer's organization claim
+	orgByAudience string // by an audience one of the issuer's prefixes accepts
+	orgConflict   bool   // the token names two different organizations
 
 	// Confirmation is the "cnf" claim (RFC 7800): the key the token is
 	// bound to, when it is.

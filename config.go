@@ -52,15 +52,26 @@ type Config struct {
 
 	// AudiencePrefixes accept for Issuer any audience that starts with one
 	// of them and goes on, such as "urn:logto:organization:" for Logto's
-	// organization tokens. [Claims.MatchedAudience] is the audience that
-	// matched and [Claims.AudienceSuffix] what follows the prefix (there,
-	// the organization ID). Exact audiences are tried first. The
-	// interceptors accept a token whose audience matched by a prefix only
-	// on methods with an organization rule (see [OrganizationRule]): an
-	// organization token's scopes are the organization's permissions, not
-	// the API's, so on any other method it is refused (invalid_token,
+	// organization tokens: what follows the prefix is the organization the
+	// issuer asserts ([Claims.Organization]). [Claims.MatchedAudience] is
+	// the audience that matched and [Claims.AudienceSuffix] what follows the
+	// prefix. Exact audiences are tried first. The interceptors accept a
+	// token whose audience matched by a prefix only on methods with an
+	// organization rule that reads the audience (see [OrganizationRule]):
+	// an organization token's scopes are the organization's permissions,
+	// not the API's, so on any other method it is refused (invalid_token,
 	// [ErrAudienceMismatch]). [Validator.Validate] alone accepts it.
 	AudiencePrefixes []string
+
+	// OrganizationClaim names the claim in which Issuer asserts the
+	// organization a token is for, such as [DefaultOrganizationClaim]
+	// ("organization_id", Logto's organization-level API resource
+	// tokens): a top-level name or a dotted path, holding a string. By
+	// default Issuer asserts no organization by claim, and the claim is
+	// never read for an organization rule. The same holds for each of
+	// Issuers (see [IssuerConfig]): an issuer speaks for organizations only
+	// when its own configuration says so.
+	OrganizationClaim string
 
 	// ScopeClaims name more claims of Issuer's tokens whose values count as
 	// scopes for rules and [Claims.HasScope]: a top-level name
@@ -80,12 +91,16 @@ type Config struct {
 	// when Issuer is.
 	JWKSURL string
 
-	// Algorithms restricts the accepted signature algorithms; default
-	// [DefaultAlgorithms]. Unknown names, "none" and HS* are refused.
+	// Algorithms restricts the accepted signature algorithms of every
+	// issuer, Config.Issuer and each of Issuers alike; default
+	// [DefaultAlgorithms]. An entry of Issuers may narrow them further,
+	// never widen them. Unknown names, "none" and HS* are refused,
+	// wherever they appear.
 	Algorithms []string
 
-	// RequireATJWT accepts only tokens typed "at+jwt" (RFC 9068). By
-	// default "typ" may also be absent or "JWT".
+	// RequireATJWT accepts only tokens typed "at+jwt" (RFC 9068), from
+	// every issuer. By default "typ" may also be absent or "JWT"; an entry
+	// of Issuers may require at+jwt for itself alone.
 	RequireATJWT bool
 
 	// Leeway is the clock skew allowed on exp, nbf and iat; default

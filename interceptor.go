@@ -42,13 +42,14 @@ func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterc
 
 // StreamServerInterceptor is the streaming form of
 // [UnaryServerInterceptor]. The decision is made once, when the stream
-// opens; the handler's stream context carries the claims. A stream does
-// not outlive its token: at exp plus the leeway the handler's context is
-// cancelled and the stream ends with Unauthenticated "invalid_token" (see
-// [WithoutStreamExpiry]). With an
+// opens (the observer sees one [Decision] per stream); the handler's stream
+// context carries the claims. A stream does not outlive its token: at exp
+// plus the leeway the handler's context is cancelled and the stream ends
+// with Unauthenticated "invalid_token" (see [WithoutStreamExpiry]). With an
 // organization rule, every message the handler receives is checked first:
 // a message about another organization ends the stream with
-// PermissionDenied, and the handler's context is cancelled.
+// PermissionDenied, and the handler's context is cancelled. Either ending
+// is told to the reject hook, with its cause; neither is a second decision.
 func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInterceptor {
 	g := newGuard(v, evaluateOptions(opts))
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -82,15 +83,14 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 			var expired bool
 			expired, herr = g.runUntilExpiry(c, cancel, run)
 			if expired {
-				err := tokenErr(ErrTokenExpired, "the stream outlived its token")
-				g.observe(ctx, info.FullMethod, &r, err) // a second decision, for the stream ended
-				return g.reject(ctx, info.FullMethod, err)
+				// Not a second decision: the stream was decided when it
+				// opened. The reject hook is told why it ends.
+				return g.reject(ctx, info.FullMethod, tokenErr(ErrTokenExpired, "the stream outlived its token"))
 			}
 		} else {
 			herr = run()
 		}
 		if st != nil && st.denied != nil {
-			g.observe(ctx, info.FullMethod, &r, st.denied) // a second decision, for the message refused
 			return g.reject(ctx, info.FullMethod, st.denied)
 		}
 		return herr
@@ -155,13 +155,23 @@ func (g *guard) runUntilExpiry(c *Claims, cancel context.CancelFunc, run func() 
 // use, for building chains by hand (for example under selector). It reads
 // the method from ctx with [grpc.Method], applies its rule, and returns a
 // context carrying the claims, or a status error with a documented message.
-// An auth function sees no request, so it refuses calls to methods with an
-// organization rule (fail closed): use the interceptors for those.
+//
+// An auth function sees neither the request nor the stream, so this path
+// does less than the interceptors. It refuses calls to methods with an
+// organization rule (fail closed): use the interceptors for those. On a
+// streaming method (or one the protobuf registry does not know) the
+// context it returns ends at the token's exp plus the leeway, with
+// [context.DeadlineExceeded] and the cause [ErrTokenExpired]
+// ([context.Cause]), so that a handler that watches its context stops when
+// the token does; but the status the stream ends with is whatever the
+// handler returns (typically DeadlineExceeded), not "invalid_token", and
+// a handler that ignores its context keeps running (see
+// [WithoutStreamExpiry] to lift the deadline).
 func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
 	g := newGuard(v, evaluateOptions(opts))
 	return func(ctx context.Context) (context.Context, error) {
 		method, _ := grpc.Method(ctx)
-		newCtx, r, _, err := g.authorize(ctx, method)
+		newCtx, r, c, err := g.authorize(ctx, method)
 		if err == nil && r.hasOrganization() {
 			err = fmt.Errorf("%w: AuthFunc cannot read the request its organization rule needs; use the interceptors", ErrOrganizationMismatch)
 		}
@@ -169,9 +179,20 @@ func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
 		if err != nil {
 			return nil, g.reject(ctx, method, err)
 		}
+		if c != nil && r.stream && !g.opts.noStreamExpiry {
+			// Released when the call's own context ends, which it always
+			// does: the stream's end cancels it.
+			var cancel context.CancelFunc
+			newCtx, cancel = context.WithTimeoutCause(newCtx, c.ExpiresAt.Add(g.v.leeway).Sub(g.v.now()), streamExpired)
+			_ = cancel
+		}
 		return newCtx, nil
 	}
 }
+
+// streamExpired is the cause of the context of a stream admitted by
+// [AuthFunc] ending at its token's expiry.
+var streamExpired = tokenErr(ErrTokenExpired, "the stream outlived its token")
 
 // guard applies one set of options with one validator: the state behind an
 // [AuthFunc] and the interceptors.
@@ -251,11 +272,11 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	if (r.SenderConstrained || g.v.requireSenderConstrained) && c.Confirmation.X5TS256 == "" && !dpop {
 		return nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
 	}
-	if c.AudienceSuffix != "" && !r.hasOrganization() {
+	if c.AudienceSuffix != "" && !r.acceptsOrganizationTokens() {
 		// An organization token's scopes are the organization's
 		// permissions, not the API's: it is for methods that check the
-		// organization, and no others.
-		return nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule", truncate(c.MatchedAudience), truncateTo(method, maxMethodName)))
+		// organization by its audience, and no others.
+		return nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(method, maxMethodName)))
 	}
 	for _, s := range r.Scopes {
 		if !c.HasScope(s) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,12 +26,21 @@ import (
 // The fields mean what the [Config] fields of the same names mean for
 // Config.Issuer. Issuer is required, and at least one of Audience,
 // Audiences or AudiencePrefixes. RefreshInterval and MinRefreshInterval
-// default to the Config's.
+// default to the Config's. [Config.Algorithms] and [Config.RequireATJWT]
+// apply to every issuer: an entry's Algorithms may only narrow the
+// Config's, and its RequireATJWT only add to it.
+//
+// An issuer asserts organizations only when its entry says so: by
+// OrganizationClaim and by AudiencePrefixes. An entry with neither never
+// satisfies an organization rule, whatever its tokens claim, so that a
+// partner IdP cannot speak for another tenant's organization. See
+// [OrganizationRule].
 type IssuerConfig struct {
 	Issuer             string
 	Audience           string
 	Audiences          []string
 	AudiencePrefixes   []string
+	OrganizationClaim  string
 	JWKSURL            string
 	Algorithms         []string
 	RequireATJWT       bool
@@ -47,6 +57,7 @@ type trustedIssuer struct {
 	algs         map[string]*jose.Algorithm
 	requireATJWT bool
 	scopeClaims  [][]string // dotted paths, split
+	orgClaim     []string   // the organization claim's dotted path, split; nil: none
 	keys         *keySet
 	cfg          IssuerConfig // as given, with defaults; for startup
 }
@@ -57,7 +68,7 @@ func (c *Config) issuerConfigs() []IssuerConfig {
 	if c.Issuer != "" {
 		out = append(out, IssuerConfig{
 			Issuer: c.Issuer, Audience: c.Audience, Audiences: c.Audiences, AudiencePrefixes: c.AudiencePrefixes,
-			JWKSURL: c.JWKSURL, Algorithms: c.Algorithms, RequireATJWT: c.RequireATJWT, ScopeClaims: c.ScopeClaims,
+			OrganizationClaim: c.OrganizationClaim, JWKSURL: c.JWKSURL, ScopeClaims: c.ScopeClaims,
 		})
 	}
 	return append(out, c.Issuers...)
@@ -92,18 +103,30 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 			return fmt.Errorf("%s.JWKSURL: %w", label, err)
 		}
 	}
+	if err := checkAlgorithms(label+".Algorithms", ic.Algorithms); err != nil {
+		return err
+	}
+	switch {
+	case len(ic.Algorithms) == 0:
+		ic.Algorithms = c.Algorithms
+	case len(c.Algorithms) > 0:
+		for _, a := range ic.Algorithms {
+			if !slices.Contains(c.Algorithms, a) {
+				return fmt.Errorf("%s.Algorithms: %q is not in Config.Algorithms %q; an issuer may only narrow them", label, a, c.Algorithms)
+			}
+		}
+	}
 	if len(ic.Algorithms) == 0 {
 		ic.Algorithms = DefaultAlgorithms()
 	}
-	for _, a := range ic.Algorithms {
-		if jose.Lookup(a) == nil {
-			return fmt.Errorf("%s.Algorithms: %q is not an allowed signature algorithm (allowed: %s)", label, a, strings.Join(DefaultAlgorithms(), ", "))
-		}
-	}
+	ic.RequireATJWT = ic.RequireATJWT || c.RequireATJWT
 	for _, p := range ic.ScopeClaims {
-		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
+		if !isClaimPath(p) {
 			return fmt.Errorf("%s.ScopeClaims: %q is not a claim name or a dotted path", label, p)
 		}
+	}
+	if ic.OrganizationClaim != "" && !isClaimPath(ic.OrganizationClaim) {
+		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
 	}
 	if ic.RefreshInterval <= 0 {
 		ic.RefreshInterval = c.RefreshInterval
@@ -115,14 +138,35 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 	return nil
 }
 
+// isClaimPath reports whether p is a claim name or a dotted path of them.
+func isClaimPath(p string) bool {
+	return p != "" && !strings.HasPrefix(p, ".") && !strings.HasSuffix(p, ".") && !strings.Contains(p, "..")
+}
+
+// checkAlgorithms refuses names that are not allowed signature
+// algorithms: unknown ones, "none" and HS*.
+func checkAlgorithms(label string, algs []string) error {
+	for _, a := range algs {
+		if jose.Lookup(a) == nil {
+			return fmt.Errorf("%s: %q is not an allowed signature algorithm (allowed: %s)", label, a, strings.Join(DefaultAlgorithms(), ", "))
+		}
+	}
+	return nil
+}
+
 // checkIssuers validates every issuer of c (after c's own defaults are
-// set) and returns them with their defaults, Config.Issuer first.
+// set) and returns them with their defaults, Config.Issuer first. The
+// top-level Algorithms and RequireATJWT are checked whether or not
+// Config.Issuer is set, and apply to every issuer.
 func (c *Config) checkIssuers() ([]IssuerConfig, error) {
 	if c.Issuer == "" && len(c.Issuers) == 0 {
 		return nil, errors.New("grpcjwt: Config.Issuer is required")
 	}
-	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "") {
-		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes and JWKSURL belong to Config.Issuer, which is empty")
+	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "" || len(c.ScopeClaims) > 0 || c.OrganizationClaim != "") {
+		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes, OrganizationClaim, ScopeClaims and JWKSURL belong to Config.Issuer, which is empty; set them in each of Config.Issuers")
+	}
+	if err := checkAlgorithms("Config.Algorithms", c.Algorithms); err != nil {
+		return nil, fmt.Errorf("grpcjwt: %w", err)
 	}
 	ics := c.issuerConfigs()
 	seen := make(map[string]bool, len(ics))
@@ -183,6 +227,9 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 	for _, p := range ic.ScopeClaims {
 		t.scopeClaims = append(t.scopeClaims, strings.Split(p, "."))
 	}
+	if ic.OrganizationClaim != "" {
+		t.orgClaim = strings.Split(ic.OrganizationClaim, ".")
+	}
 	return t
 }
 
@@ -207,6 +254,46 @@ func (t *trustedIssuer) matchAudience(c *Claims) bool {
 		}
 	}
 	return false
+}
+
+// assertOrganization records in c the organization the issuer asserts for
+// the token: by its organization claim, when it has one, and by the
+// audiences that one of its prefixes accepts. A token whose audiences name
+// two organizations, or whose claim and audience disagree, is for no
+// organization (and is refused by every organization rule). An
+// organization claim that is present but not a string is an error.
+func (t *trustedIssuer) assertOrganization(c *Claims) error {
+	if t.orgClaim != nil {
+		if v := lookupPath(c.raw, t.orgClaim); v != nil && string(v) != "null" {
+			s, ok := exactjson.String(v)
+			if !ok {
+				return fmt.Errorf("organization claim %q is not a string", strings.Join(t.orgClaim, "."))
+			}
+			c.orgByClaim = s
+		}
+	}
+	for _, p := range t.prefixes {
+		for _, a := range c.Audience {
+			if len(a) > len(p) && strings.HasPrefix(a, p) {
+				switch org := a[len(p):]; {
+				case c.orgByAudience == "":
+					c.orgByAudience = org
+				case c.orgByAudience != org:
+					c.orgConflict = true
+				}
+			}
+		}
+	}
+	switch {
+	case c.orgConflict:
+	case c.orgByClaim != "" && c.orgByAudience != "" && c.orgByClaim != c.orgByAudience:
+		c.orgConflict = true
+	case c.orgByClaim != "":
+		c.Organization = c.orgByClaim
+	default:
+		c.Organization = c.orgByAudience
+	}
+	return nil
 }
 
 // describeAudiences says what the issuer accepts, for an error's detail.

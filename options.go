@@ -23,6 +23,7 @@ type RejectHook func(ctx context.Context, fullMethod string, err error)
 type options struct {
 	rules          map[string]*ruleSpec // by full method, or service prefix ending in "/"
 	order          []string             // rule names in the order first given, for Audit
+	withoutOrg     map[string]bool      // methods and services whose .proto organization rule is removed
 	authorizer     Authorizer
 	onReject       RejectHook
 	noStreamExpiry bool
@@ -141,6 +142,24 @@ func WithSenderConstrained(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {
 			o.spec(m).senderConstrained = true
+		}
+	}
+}
+
+// WithoutOrganization removes, from methods (full methods, or services
+// ending in "/"), the organization rule their .proto options declare, and
+// nothing else: the rest of their rule is unchanged. It is the only way a
+// Go option switches tenant isolation off: any other Go rule for such a
+// method keeps its .proto organization rule, and a Go option that makes it
+// public without this one leaves it requiring a token for its
+// organization, which [Audit] reports.
+func WithoutOrganization(methods ...string) Option {
+	return func(o *options) {
+		if o.withoutOrg == nil {
+			o.withoutOrg = make(map[string]bool)
+		}
+		for _, m := range methods {
+			o.withoutOrg[m] = true
 		}
 	}
 }

@@ -2,12 +2,15 @@ package grpcjwt
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grpcjwt/grpcjwt/internal/logto"
 	grpcjwtv1 "github.com/grpcjwt/grpcjwt/proto/grpcjwt/v1"
 )
 
-// Defaults of an [OrganizationRule]: Logto's names.
+// Logto's names for organizations: the claim of its organization-level
+// API resource tokens, and the audience prefix of its organization tokens;
+// for [Config.OrganizationClaim] and [Config.AudiencePrefixes].
 const (
 	DefaultOrganizationClaim          = logto.OrganizationClaim
 	DefaultOrganizationAudiencePrefix = logto.OrganizationAudiencePrefix
@@ -30,12 +33,20 @@ const (
 )
 
 // OrganizationRule declares that a method's request names the organization
-// it is about, and that the token must be for that organization. A call
-// whose token is for another organization, names none, or names two, or
-// whose request field is empty, absent or does not match Pattern, is
-// refused with PermissionDenied "organization_mismatch"; the client is not
-// told more, the reject hook is. See [WithOrganization] and the
-// organization field of the grpcjwt.v1 .proto rule.
+// it is about, and that the token must be for that organization, as its
+// issuer asserts it ([Claims.Organization]). A call whose token is for
+// another organization, names none, or names two, whose issuer asserts no
+// organization or is not one of Issuers, or whose request field is empty,
+// absent, not canonical or does not match Pattern, is refused with
+// PermissionDenied "organization_mismatch"; the client is not told more,
+// the reject hook is. See [WithOrganization] and the organization field of
+// the grpcjwt.v1 .proto rule.
+//
+// Organizations belong to issuers: an issuer asserts them only by the
+// claim and the audience prefixes its configuration names
+// ([Config.OrganizationClaim], [Config.AudiencePrefixes], and the same
+// fields of [IssuerConfig]); a token from an issuer configured with
+// neither never satisfies an organization rule, whatever it claims.
 type OrganizationRule struct {
 	// Field is the request field that holds the organization: a string
 	// field of the request message, or of messages inside it ("a.b.c").
@@ -44,19 +55,20 @@ type OrganizationRule struct {
 	// Pattern, when set, says that Field holds a resource name (AIP-122)
 	// and which segment is the organization, written "{organization}":
 	// "organizations/{organization}/projects/*". A "*" matches any one
-	// segment and a final "**" any number of them.
+	// segment and a final "**" any number of them. A name with an empty,
+	// "." or ".." segment or a '%' never matches.
 	Pattern string
 
-	// Token is where the token names its organization.
+	// Token is where the token names its organization. A token accepted
+	// only by an audience prefix (an organization token) never reaches a
+	// method whose rule reads the claim only: it is refused as on a method
+	// with no organization rule.
 	Token TokenOrganization
 
-	// Claim names the organization; default [DefaultOrganizationClaim].
-	Claim string
-
-	// AudiencePrefix, followed by the organization, is an audience that
-	// names it; default [DefaultOrganizationAudiencePrefix]. The issuer
-	// must accept such audiences (see [Config.AudiencePrefixes]).
-	AudiencePrefix string
+	// Issuers, when set, are the only trusted issuers whose organizations
+	// the rule accepts (exact "iss" values); by default, every issuer
+	// configured to assert organizations.
+	Issuers []string
 }
 
 // String formats the rule for [MethodRule.String].
@@ -67,11 +79,14 @@ func (r *OrganizationRule) String() string {
 	}
 	switch r.Token {
 	case OrganizationFromClaim:
-		s += " from claim " + r.Claim
+		s += " from claim"
 	case OrganizationFromAudience:
-		s += " from audience " + r.AudiencePrefix + "*"
+		s += " from audience"
 	default:
-		s += " from claim " + r.Claim + " or audience " + r.AudiencePrefix + "*"
+		s += " from claim or audience"
+	}
+	if len(r.Issuers) > 0 {
+		s += " of issuers " + strings.Join(r.Issuers, ",")
 	}
 	return s
 }
@@ -93,28 +108,23 @@ func orgFromProto(p *grpcjwtv1.Organization) *OrganizationRule {
 		return nil
 	}
 	return &OrganizationRule{
-		Field:          p.GetField(),
-		Pattern:        p.GetPattern(),
-		Token:          TokenOrganization(p.GetToken()),
-		Claim:          p.GetClaim(),
-		AudiencePrefix: p.GetAudiencePrefix(),
+		Field:   p.GetField(),
+		Pattern: p.GetPattern(),
+		Token:   TokenOrganization(p.GetToken()),
+		Issuers: p.GetIssuers(),
 	}
-}
-
-// withDefaults returns a copy of r with its defaults filled in.
-func (r OrganizationRule) withDefaults() *OrganizationRule {
-	if r.Claim == "" {
-		r.Claim = DefaultOrganizationClaim
-	}
-	if r.AudiencePrefix == "" {
-		r.AudiencePrefix = DefaultOrganizationAudiencePrefix
-	}
-	return &r
 }
 
 // hasOrganization reports whether the rule has an organization check.
 func (r *Rule) hasOrganization() bool {
 	return r.Access != AccessPublic && r.Organization != nil
+}
+
+// acceptsOrganizationTokens reports whether a token accepted only by an
+// audience prefix (an organization token) may reach the method: only when
+// its organization rule may read the audience.
+func (r *Rule) acceptsOrganizationTokens() bool {
+	return r.hasOrganization() && r.Organization.Token != OrganizationFromClaim
 }
 
 // checkOrganization applies the rule's organization check to a request

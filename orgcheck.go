@@ -3,9 +3,9 @@ package grpcjwt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -23,6 +23,9 @@ func compileOrg(r *OrganizationRule, in protoreflect.MessageDescriptor) (*orgChe
 	oc := &orgCheck{rule: r}
 	if r.Field == "" {
 		return nil, errors.New("organization rule names no request field")
+	}
+	if slices.Contains(r.Issuers, "") {
+		return nil, errors.New("organization rule names an empty issuer")
 	}
 	if r.Token < OrganizationFromClaimOrAudience || r.Token > OrganizationFromAudience {
 		return nil, fmt.Errorf("organization rule has an unknown token source %d", r.Token)
@@ -106,8 +109,14 @@ func (oc *orgCheck) requestOrg(req any) (string, error) {
 }
 
 // matchName matches a resource name against pattern segments and returns
-// the segment at orgSeg. It allocates nothing.
+// the segment at orgSeg. Only a canonical name can match: no empty, "." or
+// ".." segment anywhere (also under a final "**"), and no '%', so that
+// "organizations/A/../B" is never a name under A, however a server later
+// resolves it. It allocates nothing.
 func matchName(pattern []string, orgSeg int, name string) (string, bool) {
+	if !canonicalName(name) {
+		return "", false
+	}
 	var org string
 	for i, p := range pattern {
 		if p == "**" {
@@ -138,36 +147,49 @@ func matchName(pattern []string, orgSeg int, name string) (string, bool) {
 	return "", false
 }
 
-// tokenOrg reads the organization the token names.
+// canonicalName reports whether a resource name has only non-empty
+// segments other than "." and "..", and no percent-escape.
+func canonicalName(name string) bool {
+	if strings.IndexByte(name, '%') >= 0 {
+		return false
+	}
+	for {
+		seg, rest, more := strings.Cut(name, "/")
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		name = rest
+	}
+}
+
+// tokenOrg reads the organization the token's issuer asserts, from where
+// the rule reads it.
 func (oc *orgCheck) tokenOrg(c *Claims) (string, error) {
-	var claim, aud string
-	if oc.rule.Token != OrganizationFromAudience {
-		if oc.rule.Claim == DefaultOrganizationClaim {
-			claim = c.OrganizationID
-		} else if b, ok := exactjson.StringBytes(lookupPath(c.raw, []string{oc.rule.Claim})); ok {
-			claim = string(b)
+	if len(oc.rule.Issuers) > 0 && !slices.Contains(oc.rule.Issuers, c.Issuer) {
+		return "", fmt.Errorf("the rule does not accept the organizations of issuer %q", truncate(c.Issuer))
+	}
+	if c.orgConflict {
+		return "", errors.New("the token names two organizations")
+	}
+	var org string
+	switch oc.rule.Token {
+	case OrganizationFromClaim:
+		if c.AudienceSuffix != "" {
+			return "", fmt.Errorf("an organization token (audience %q accepted by its prefix) on a rule that reads the claim only", truncate(c.MatchedAudience))
 		}
+		org = c.orgByClaim
+	case OrganizationFromAudience:
+		org = c.orgByAudience
+	default:
+		org = c.Organization
 	}
-	if oc.rule.Token != OrganizationFromClaim {
-		p := oc.rule.AudiencePrefix
-		for _, a := range c.Audience {
-			if len(a) > len(p) && a[:len(p)] == p {
-				if aud != "" && aud != a[len(p):] {
-					return "", fmt.Errorf("the token's audiences name two organizations, %q and %q", truncate(aud), truncate(a[len(p):]))
-				}
-				aud = a[len(p):]
-			}
-		}
+	if org == "" {
+		return "", fmt.Errorf("issuer %q asserts no organization for the token where the rule reads it", truncate(c.Issuer))
 	}
-	switch {
-	case claim != "" && aud != "" && claim != aud:
-		return "", fmt.Errorf("the token names two organizations: claim %s %q, audience %q", oc.rule.Claim, truncate(claim), truncate(aud))
-	case claim != "":
-		return claim, nil
-	case aud != "":
-		return aud, nil
-	}
-	return "", errors.New("the token names no organization")
+	return org, nil
 }
 
 // check refuses a request that is not about the token's organization.

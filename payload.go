@@ -56,8 +56,6 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 			c.ID, ok = exactjson.String(value)
 		case "client_id":
 			c.ClientID, ok = exactjson.String(value)
-		case "organization_id":
-			c.OrganizationID, ok = exactjson.String(value)
 		case "cnf":
 			ok = parseConfirmation(value, &c.Confirmation) == nil
 		case "azp":

@@ -46,51 +46,81 @@ type Rule struct {
 	// it holds; see [WithSenderConstrained].
 	SenderConstrained bool
 	// Source says where the rule came from: "default", "go:method",
-	// "go:service", "proto:method" or "proto:service".
+	// "go:service", "proto:method" or "proto:service"; a Go rule over which
+	// a .proto organization rule survived adds "+proto:method:organization"
+	// (or service), and a .proto rule whose organization rule
+	// [WithoutOrganization] removed ends in "-organization".
 	Source string
 
-	org    *orgCheck // Organization compiled against the request message
-	orgErr error     // why Organization could not be compiled
-	known  bool      // the method is named by the options or registered: fit for a metric label
+	org            *orgCheck // Organization compiled against the request message
+	orgErr         error     // why Organization could not be compiled
+	known          bool      // the method is named by the options or registered: fit for a metric label
+	publicOverride bool      // a Go option made it public, over a .proto organization rule that survived
+	stream         bool      // a streaming method, or one the registry does not know
 }
 
 // compile prepares the rule's organization check against the request
-// message of fullMethod, found in the protobuf registry.
+// message of fullMethod, found in the protobuf registry, and records
+// whether the method streams.
 func (r *Rule) compile(fullMethod string) {
+	md := findMethod(fullMethod)
+	r.stream = md == nil || md.IsStreamingClient() || md.IsStreamingServer()
 	if r.Organization == nil || r.Access == AccessPublic {
 		return
 	}
-	md := findMethod(fullMethod)
 	if md == nil {
 		r.orgErr = fmt.Errorf("%s is not in the protobuf registry, so its request cannot be read", truncate(fullMethod))
 		return
 	}
-	r.org, r.orgErr = compileOrg(r.Organization.withDefaults(), md.Input())
+	r.org, r.orgErr = compileOrg(r.Organization, md.Input())
 	if r.org != nil {
 		r.Organization = r.org.rule
 	}
 }
 
 // resolveRule computes the rule of fullMethod. Go options override .proto
-// options entirely: if any Go option names the method or its service, the
-// .proto options are not consulted. Within each, a method rule overrides a
-// service rule.
+// options: if any Go option names the method or its service, the rest of
+// the .proto rule is not consulted. Within each, a method rule overrides a
+// service rule. The one exception is tenant isolation: the organization
+// rule of the .proto rule survives a Go rule that has none of its own,
+// unless the Go rule removes it ([WithoutOrganization]). A Go rule that
+// makes such a method public does not make it public: the method keeps
+// requiring a token for its organization, and [Audit] reports it.
 //
 // It also reports whether fullMethod is known: named exactly by a Go option
 // or registered in the protobuf registry. Only known names may be cached;
 // any other is a string a caller chose.
 func resolveRule(fullMethod string, o *options) (Rule, bool) {
-	if s, ok := o.rules[fullMethod]; ok {
-		return s.rule("go:method"), true
+	pr, registered := protoRule(fullMethod)
+	s, ok := o.rules[fullMethod]
+	source := "go:method"
+	if ok {
+		registered = true
+	} else if s, ok = o.rules[serviceOf(fullMethod)]; ok {
+		source = "go:service"
 	}
-	r, registered := protoRule(fullMethod)
-	if s, ok := o.rules[serviceOf(fullMethod)]; ok {
-		return s.rule("go:service"), registered
+	if pr.Organization != nil && (o.withoutOrg[fullMethod] || o.withoutOrg[serviceOf(fullMethod)]) {
+		pr.Organization = nil
+		pr.Source += "-organization"
 	}
-	if r.Source != "" {
+	switch {
+	case !ok && pr.Source != "":
+		return pr, registered
+	case !ok:
+		return Rule{Access: AccessRequired, Source: "default"}, registered
+	}
+	r := s.rule(source)
+	if pr.Organization == nil || s.org != nil {
 		return r, registered
 	}
-	return Rule{Access: AccessRequired, Source: "default"}, registered
+	// The .proto organization rule survives the Go override.
+	if r.Access == AccessPublic {
+		r.Access = AccessRequired
+		r.publicOverride = true
+	}
+	r.Organization = pr.Organization
+	r.Source += "+" + pr.Source + ":organization"
+	return r, registered
 }
 
 func (s *ruleSpec) rule(source string) Rule {

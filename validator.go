@@ -295,6 +295,9 @@ func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now ti
 	if err := t.addScopeClaims(c); err != nil {
 		return tokenErr(ErrTokenMalformed, err.Error())
 	}
+	if err := t.assertOrganization(c); err != nil {
+		return tokenErr(ErrTokenMalformed, err.Error())
+	}
 	return nil
 }
 

@@ -105,9 +105,10 @@ func TestOIDCProviderOrganizations(t *testing.T) {
 	t.Parallel()
 	p := startOIDCProvider(t, requireProvider(t, "oidc-provider"))
 	s := newServerFor(t, grpcjwt.Config{
-		Issuer:           p.issuer(),
-		Audience:         apiAudience,
-		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		Issuer:            p.issuer(),
+		Audience:          apiAudience,
+		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
 	})
 	// Every organization a token may be refused for: the client's other
 	// ones and one it is not a member of.
@@ -119,7 +120,7 @@ func TestOIDCProviderOrganizations(t *testing.T) {
 		tok := p.token(t, allScopes...)
 		checkShape(t, tok, apiAudience, "")
 		got := s.accept(t, sayHello, tok)
-		if got.MatchedAudience != apiAudience || got.AudienceSuffix != "" || got.OrganizationID != "" {
+		if got.MatchedAudience != apiAudience || got.AudienceSuffix != "" || got.Organization != "" {
 			t.Errorf("handler saw %+v, want the API's audience and no organization", got)
 		}
 		// It names no organization, so it is good for none.
@@ -133,7 +134,7 @@ func TestOIDCProviderOrganizations(t *testing.T) {
 			tok := p.organizationResourceToken(t, org, allScopes...)
 			checkShape(t, tok, apiAudience, org)
 			got := s.accept(t, greetOrganization(org), tok)
-			if got.OrganizationID != org || got.MatchedAudience != apiAudience || got.AudienceSuffix != "" {
+			if got.Organization != org || got.MatchedAudience != apiAudience || got.AudienceSuffix != "" {
 				t.Errorf("handler saw %+v, want organization_id %q and the API's audience", got, org)
 			}
 			if !slices.Equal(got.Scopes, allScopes) {
@@ -151,8 +152,8 @@ func TestOIDCProviderOrganizations(t *testing.T) {
 			tok := p.organizationToken(t, org, "greet:read")
 			checkShape(t, tok, organizationAudience(org), "")
 			got := s.accept(t, greetOrganization(org), tok)
-			if got.AudienceSuffix != org || got.MatchedAudience != organizationAudience(org) || got.OrganizationID != "" {
-				t.Errorf("handler saw %+v, want the audience %q and no organization_id", got, organizationAudience(org))
+			if got.AudienceSuffix != org || got.MatchedAudience != organizationAudience(org) || got.Organization != org {
+				t.Errorf("handler saw %+v, want the audience %q and its organization", got, organizationAudience(org))
 			}
 			if !slices.Equal(got.Scopes, []string{"greet:read"}) {
 				t.Errorf("handler saw scopes %q, want [greet:read]", got.Scopes)
@@ -173,14 +174,17 @@ func TestOIDCProviderOrganizations(t *testing.T) {
 		}
 	})
 
-	t.Run("server without the organization prefix", func(t *testing.T) {
-		// An organization token needs AudiencePrefixes; a resource token
-		// for an organization does not: its audience is the API's.
+	t.Run("server whose issuer asserts no organization", func(t *testing.T) {
+		// Without AudiencePrefixes an organization token is refused; without
+		// OrganizationClaim a resource token for an organization is good
+		// for no organization, whatever its organization_id says.
 		plain := newServer(t, p.issuer(), apiAudience)
 		plain.reject(t, p.organizationToken(t, "acme", allScopes...), grpcjwt.ErrAudienceMismatch)
-		got := plain.accept(t, greetOrganization("acme"), p.organizationResourceToken(t, "acme", allScopes...))
-		if got.OrganizationID != "acme" {
-			t.Errorf("handler saw organization_id %q, want acme", got.OrganizationID)
+		plain.denyOrganization(t, greetOrganization("acme"), p.organizationResourceToken(t, "acme", allScopes...))
+		byClaim := newServerFor(t, grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience, OrganizationClaim: grpcjwt.DefaultOrganizationClaim})
+		got := byClaim.accept(t, greetOrganization("acme"), p.organizationResourceToken(t, "acme", allScopes...))
+		if got.Organization != "acme" {
+			t.Errorf("handler saw organization %q, want acme", got.Organization)
 		}
 	})
 

@@ -42,10 +42,10 @@ type seen struct {
 	// (a space-separated string), "scp" (Hydra's array) or "scope+scp".
 	ScopeClaim string `json:"scope_claim"`
 	// The organization claims: Claims.MatchedAudience, AudienceSuffix
-	// and OrganizationID.
+	// and Organization.
 	MatchedAudience string `json:"matched_aud"`
 	AudienceSuffix  string `json:"aud_suffix"`
-	OrganizationID  string `json:"organization_id"`
+	Organization    string `json:"organization"`
 }
 
 // seenHeader is the response header that carries what the handler saw.
@@ -74,7 +74,7 @@ func seenMD(ctx context.Context) (metadata.MD, error) {
 		ScopeClaim:      strings.Join(from, "+"),
 		MatchedAudience: c.MatchedAudience,
 		AudienceSuffix:  c.AudienceSuffix,
-		OrganizationID:  c.OrganizationID,
+		Organization:    c.Organization,
 	})
 	return metadata.Pairs(seenHeader, string(b)), err
 }

@@ -85,7 +85,7 @@ func TestCommand(t *testing.T) {
 						func(t *testing.T, c *grpcjwt.Claims) {
 							want(t, "subject", c.Subject, "alice")
 							want(t, "scopes", strings.Join(c.Scopes, " "), "greet:read greet:write")
-							want(t, "organization ID", c.OrganizationID, "acme")
+							want(t, "organization", c.Organization, "acme")
 							want(t, "matched audience", c.MatchedAudience, audience)
 							want(t, "audience suffix", c.AudienceSuffix, "")
 							want(t, "client ID", c.ClientID, "test-client")
@@ -108,7 +108,7 @@ func TestCommand(t *testing.T) {
 							want(t, "subject", c.Subject, "bob")
 							want(t, "audience suffix", c.AudienceSuffix, "acme")
 							want(t, "matched audience", c.MatchedAudience, grpcjwt.DefaultOrganizationAudiencePrefix+"acme")
-							want(t, "organization ID", c.OrganizationID, "")
+							want(t, "organization", c.Organization, "acme")
 							if len(c.Scopes) != 0 {
 								t.Errorf("scopes %q, want none", c.Scopes)
 							}
@@ -413,9 +413,10 @@ func newValidator(t *testing.T, issuer string) *grpcjwt.Validator {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
-		Issuer:           issuer,
-		Audience:         audience,
-		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		Issuer:            issuer,
+		Audience:          audience,
+		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
 	})
 	if err != nil {
 		t.Fatal(err)

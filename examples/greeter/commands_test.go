@@ -114,7 +114,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		iss, second, untrusted := newIssuer(t), newIssuer(t), newIssuer(t)
 		srv := startServer(t, server, nil, "-issuer", iss.URL, "-audience", iss.Audience,
-			"-audience-prefix", "urn:logto:organization:",
+			"-audience-prefix", "urn:logto:organization:", "-organization-claim", "organization_id",
 			"-trust-issuer", "issuer="+second.URL+",audience="+second.Audience,
 			"-addr", "127.0.0.1:0")
 
@@ -128,13 +128,14 @@ func TestCommands(t *testing.T) {
 			{"organization_id for another", []string{"-token", forOrgA, "-method", "org", "-name", "B"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch (reason ORGANIZATION_MISMATCH, domain grpcjwt)"}},
 			{"organization token for its organization", []string{"-token", orgTokenA, "-method", "org", "-name", "A"}, 0, []string{"Hello, members of organizations/A!\nsubject: alice\n"}, nil},
 			{"organization token for another", []string{"-token", orgTokenA, "-method", "org", "-name", "B"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch"}},
+			{"second issuer's organization_id", []string{"-token", second.Token(claims, grpcjwttest.WithOrganization("A")), "-method", "org", "-name", "A"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch"}},
 		})
 
 		srv.stop(t)
 		srv.wantStderr(t,
-			`msg="fetching the provider's keys through OIDC discovery" issuer=`+iss.URL+` audience=`+iss.Audience+` audience_prefixes=[urn:logto:organization:]`,
+			`msg="fetching the provider's keys through OIDC discovery" issuer=`+iss.URL+` audience=`+iss.Audience+` audience_prefixes=[urn:logto:organization:] organization_claim=organization_id`,
 			`msg="fetching the provider's keys through OIDC discovery" issuer=`+second.URL+` audiences=[`+second.Audience+`]`,
-			`msg="authorization rule" method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim organization_id or audience urn:logto:organization:*"`,
+			`msg="authorization rule" method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim or audience"`,
 			`cause="organization_mismatch: the token is for organization \"A\", the request for \"B\""`)
 	})
 
@@ -249,7 +250,7 @@ func TestCommands(t *testing.T) {
 			{"hanging issuer", []string{"-issuer", hanging.URL, "-audience", "a", "-addr", "127.0.0.1:0", "-issuer-timeout", "300ms"}, 1, []string{"server: cannot reach issuer " + hanging.URL + " within 300ms (-issuer-timeout)"}},
 			{"wrong issuer", []string{"-issuer", iss.URL + "/", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`issuer mismatch: configured "` + iss.URL + `/", discovery says "` + iss.URL + `"`}},
 			{"trusted issuer without an audience", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + iss.URL}, 2, []string{"invalid value", "-trust-issuer: audience= (or audience-prefix=) is required", "Usage: server"}},
-			{"trusted issuer with an unknown key", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "url=" + iss.URL + ",audience=a"}, 2, []string{`-trust-issuer: unknown key "url" (keys: issuer, audience, audience-prefix, jwks-url)`}},
+			{"trusted issuer with an unknown key", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "url=" + iss.URL + ",audience=a"}, 2, []string{`-trust-issuer: unknown key "url" (keys: issuer, audience, audience-prefix, organization-claim, jwks-url)`}},
 			{"issuer trusted twice", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + iss.URL + ",audience=b", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuers " + iss.URL + " " + iss.URL + `: grpcjwt: Config.Issuers[0].Issuer: "` + iss.URL + `" is configured twice`}},
 			{"unreachable trusted issuer", []string{"-issuer", iss.URL, "-audience", "a", "-trust-issuer", "issuer=" + gone.URL + ",audience=a", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuers " + iss.URL + " " + gone.URL + `: issuer "` + gone.URL + `": grpcjwt: OIDC discovery:`, "connection refused"}},
 		} {

@@ -153,6 +153,7 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer) ([]demoCall, error) {
 		{method: Org, org: demoOrgB, how: orgClaim, token: forOrgA, want: otherOrg},
 		{method: Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
 		{method: Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
+		{method: Org, org: demoOrgA, how: "second issuer's " + orgClaim, token: second.Token(claims(nil), grpcjwttest.WithOrganization(demoOrgA)), want: otherOrg},
 		{method: Hello, how: "DPoP-bound token with its proof", creds: sent, want: ok},
 		{method: Hello, how: "DPoP-bound token sent as Bearer", token: bound, want: invalid(grpcjwt.ErrDPoPBoundToken)},
 		{method: Hello, how: "DPoP-bound token, proof by another key", creds: thief, want: invalid(grpcjwt.ErrDPoPKeyMismatch)},
@@ -230,9 +231,11 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 // greeter server from [NewServer] on a loopback port and a client, makes
 // the scenario's calls one after the other, stops everything, and returns
 // a row per call. The server trusts the first issuer for its API's
-// audience and for organization tokens (audiences starting with
-// [grpcjwt.DefaultOrganizationAudiencePrefix]), and the second, through
-// [grpcjwt.Config.Issuers], for its API's audience. It accepts
+// audience and to assert organizations, by Logto's claim
+// ([grpcjwt.DefaultOrganizationClaim]) and organization tokens (audiences
+// starting with [grpcjwt.DefaultOrganizationAudiencePrefix]), and the
+// second, through [grpcjwt.Config.Issuers], for its API's audience only:
+// the second issuer's tokens never speak for an organization. It accepts
 // DPoP-bound tokens ([grpcjwt.Config.DPoP]), and allows one second of clock
 // skew rather than the default 30 ([grpcjwt.Config.Leeway]), so that the
 // stream whose token expires ends soon after. An error means the demo
@@ -248,8 +251,9 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
 		Issuer:           iss.URL,
 		Audience:         iss.Audience,
-		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
-		Issuers:          []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
+		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
+		Issuers:           []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
 		DPoP:             &grpcjwt.DPoPConfig{},
 		Leeway:           time.Second,
 	})

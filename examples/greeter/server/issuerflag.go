@@ -23,7 +23,7 @@ func (f *stringsFlag) Set(v string) error {
 
 // trustIssuerKeys are the keys of a -trust-issuer value, in the order the
 // usage lists them.
-var trustIssuerKeys = []string{"issuer", "audience", "audience-prefix", "jwks-url"}
+var trustIssuerKeys = []string{"issuer", "audience", "audience-prefix", "organization-claim", "jwks-url"}
 
 // trustIssuerFlag is -trust-issuer: more issuers the server trusts, one per
 // use of the flag, each "issuer=URL,audience=ID", where audience and
@@ -66,6 +66,11 @@ func parseTrustIssuer(v string) (grpcjwt.IssuerConfig, error) {
 			ic.Audiences = append(ic.Audiences, value)
 		case "audience-prefix":
 			ic.AudiencePrefixes = append(ic.AudiencePrefixes, value)
+		case "organization-claim":
+			if ic.OrganizationClaim != "" {
+				return ic, errors.New("organization-claim= is given twice")
+			}
+			ic.OrganizationClaim = value
 		case "jwks-url":
 			if ic.JWKSURL != "" {
 				return ic, errors.New("jwks-url= is given twice")

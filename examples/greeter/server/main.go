@@ -5,11 +5,14 @@
 //
 // -audience-prefix accepts, beside -audience, any audience that starts with
 // a prefix, such as Logto's organization tokens (aud
-// "urn:logto:organization:<id>"), and -trust-issuer trusts one more issuer,
-// with audiences of its own; both may be repeated:
+// "urn:logto:organization:<id>"), -organization-claim names the claim in
+// which -issuer asserts a token's organization (Logto: organization_id),
+// and -trust-issuer trusts one more issuer, with audiences of its own (and
+// organizations only if its value says so); -audience-prefix and
+// -trust-issuer may be repeated:
 //
 //	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com \
-//		-audience-prefix urn:logto:organization: \
+//		-audience-prefix urn:logto:organization: -organization-claim organization_id \
 //		-trust-issuer issuer=https://<partner>/,audience=https://api.example.com
 //
 // The single-valued flags fall back to environment variables (GREETER_ADDR,
@@ -70,6 +73,7 @@ func main() {
 type config struct {
 	addr, issuer, audience, jwksURL string
 	audiencePrefixes                stringsFlag
+	organizationClaim               string
 	trustIssuers                    trustIssuerFlag
 	tlsCert, tlsKey                 string
 	clientCA                        string
@@ -112,8 +116,9 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.addr, "addr", envOr("GREETER_ADDR", "127.0.0.1:50051"), "`host:port` to listen on; port 0 picks a free one [GREETER_ADDR]")
 	fs.StringVar(&c.issuer, "issuer", envOr("GRPCJWT_ISSUER", ""), "the provider's issuer `URL`, exactly as in the tokens' iss, e.g. https://tenant.logto.app/oidc (required) [GRPCJWT_ISSUER]")
 	fs.StringVar(&c.audience, "audience", envOr("GRPCJWT_AUDIENCE", ""), "this API's `identifier` (resource indicator), which the tokens' aud must contain (required unless -audience-prefix is given) [GRPCJWT_AUDIENCE]")
-	fs.Var(&c.audiencePrefixes, "audience-prefix", "also accept from -issuer any audience that starts with `prefix`, e.g. urn:logto:organization: for Logto organization tokens; repeatable")
-	fs.Var(&c.trustIssuers, "trust-issuer", "trust one more issuer: `issuer=URL,audience=ID` with optional audience-prefix=P and jwks-url=URL; audience and audience-prefix may repeat (one of them is required); repeatable")
+	fs.Var(&c.audiencePrefixes, "audience-prefix", "also accept from -issuer any audience that starts with `prefix`, e.g. urn:logto:organization: for Logto organization tokens, whose rest names the organization; repeatable")
+	fs.StringVar(&c.organizationClaim, "organization-claim", "", "the `claim` in which -issuer asserts a token's organization, e.g. organization_id (Logto); without it, -issuer's tokens name organizations only through -audience-prefix")
+	fs.Var(&c.trustIssuers, "trust-issuer", "trust one more issuer: `issuer=URL,audience=ID` with optional audience-prefix=P, organization-claim=C and jwks-url=URL; audience and audience-prefix may repeat (one of them is required); repeatable")
 	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")
 	fs.StringVar(&c.tlsKey, "tls-key", envOr("GREETER_TLS_KEY", ""), "PEM private key `file` of -tls-cert [GREETER_TLS_KEY]")
@@ -252,8 +257,9 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	cfg := grpcjwt.Config{
 		Issuer:           c.issuer,
 		Audience:         c.audience,
-		AudiencePrefixes: c.audiencePrefixes,
-		JWKSURL:          c.jwksURL,
+		AudiencePrefixes:  c.audiencePrefixes,
+		OrganizationClaim: c.organizationClaim,
+		JWKSURL:           c.jwksURL,
 		Issuers:          c.trustIssuers,
 		Logger:           log,
 		BackgroundStart:  c.backgroundStart,
@@ -266,7 +272,7 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	if m != nil {
 		cfg.Observer = m.observer
 	}
-	logIssuer(log, grpcjwt.IssuerConfig{Issuer: c.issuer, Audience: c.audience, AudiencePrefixes: c.audiencePrefixes, JWKSURL: c.jwksURL})
+	logIssuer(log, grpcjwt.IssuerConfig{Issuer: c.issuer, Audience: c.audience, AudiencePrefixes: c.audiencePrefixes, OrganizationClaim: c.organizationClaim, JWKSURL: c.jwksURL})
 	for _, ic := range c.trustIssuers {
 		logIssuer(log, ic)
 	}
@@ -352,6 +358,9 @@ func logIssuer(log *slog.Logger, ic grpcjwt.IssuerConfig) {
 	}
 	if len(ic.AudiencePrefixes) > 0 {
 		attrs = append(attrs, "audience_prefixes", ic.AudiencePrefixes)
+	}
+	if ic.OrganizationClaim != "" {
+		attrs = append(attrs, "organization_claim", ic.OrganizationClaim)
 	}
 	if ic.JWKSURL != "" {
 		log.Info("fetching the provider's keys", append(attrs, "jwks_url", ic.JWKSURL)...)

@@ -21,9 +21,12 @@
 // How the grpcjwt interceptors pick the rule for a call, first match wins:
 //
 //   1. A rule given in Go to the interceptors (their options) for the full
-//      method name, then one for its service. Go options always override
-//      what the .proto files say: when one applies, the .proto options of
-//      the method are not consulted.
+//      method name, then one for its service. Go options override what the
+//      .proto files say, with one exception: the organization rule the
+//      .proto gives a method (or its service) survives any Go rule that
+//      does not give one of its own, unless a Go option removes it
+//      explicitly (grpcjwt.WithoutOrganization). Tenant isolation is never
+//      switched off by composition.
 //   2. The `(grpcjwt.v1.method)` option of the method.
 //   3. The `(grpcjwt.v1.service)` option of the method's service.
 //   4. The interceptors' default: a valid token is required, no scopes.
@@ -142,13 +145,16 @@ type Rule struct {
 	// organization: the request names the organization it is about, and the
 	// token must be for that organization (tenant isolation, as Logto's
 	// organization tokens need). A call whose token is for another
-	// organization, whose token names none, or whose request field is empty
-	// or absent is rejected with PERMISSION_DENIED "organization_mismatch". On
+	// organization, whose token names none (or whose issuer is not configured
+	// to assert organizations), or whose request field is empty, absent or
+	// not a canonical resource name is rejected with PERMISSION_DENIED
+	// "organization_mismatch". On
 	// client-streaming and bidi calls every message received is checked.
 	Organization *Organization `protobuf:"bytes,4,opt,name=organization,proto3" json:"organization,omitempty"`
 	// sender_constrained: the token must be bound to a key the caller proves
 	// it holds: a client certificate (cnf x5t#S256, RFC 8705) presented on the
-	// call's TLS connection. A plain bearer token is rejected with
+	// call's TLS connection, or a DPoP key (cnf jkt, RFC 9449) whose proof
+	// comes with the call. A plain bearer token is rejected with
 	// UNAUTHENTICATED "invalid_token".
 	SenderConstrained bool `protobuf:"varint,5,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
 	unknownFields     protoimpl.UnknownFields
@@ -239,16 +245,16 @@ type Organization struct {
 	// `{organization}`: "organizations/{organization}/projects/*". A `*`
 	// matches any one segment, and a final `**` any number of them.
 	Pattern string `protobuf:"bytes,2,opt,name=pattern,proto3" json:"pattern,omitempty"`
-	// token: where the token names its organization.
+	// token: where the token names its organization. A token accepted only
+	// by an audience prefix (an organization token) never reaches a method
+	// whose rule reads the claim only.
 	Token TokenOrganization `protobuf:"varint,3,opt,name=token,proto3,enum=grpcjwt.v1.TokenOrganization" json:"token,omitempty"`
-	// claim: the claim that names the organization; default
-	// "organization_id" (Logto).
-	Claim string `protobuf:"bytes,4,opt,name=claim,proto3" json:"claim,omitempty"`
-	// audience_prefix: the audience prefix that names the organization;
-	// default "urn:logto:organization:" (Logto organization tokens).
-	AudiencePrefix string `protobuf:"bytes,5,opt,name=audience_prefix,json=audiencePrefix,proto3" json:"audience_prefix,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// issuers: when set, the only trusted issuers (exact "iss" values) whose
+	// organizations the rule accepts; by default every issuer the server
+	// configures to assert organizations.
+	Issuers       []string `protobuf:"bytes,6,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Organization) Reset() {
@@ -302,18 +308,11 @@ func (x *Organization) GetToken() TokenOrganization {
 	return TokenOrganization_TOKEN_ORGANIZATION_UNSPECIFIED
 }
 
-func (x *Organization) GetClaim() string {
+func (x *Organization) GetIssuers() []string {
 	if x != nil {
-		return x.Claim
+		return x.Issuers
 	}
-	return ""
-}
-
-func (x *Organization) GetAudiencePrefix() string {
-	if x != nil {
-		return x.AudiencePrefix
-	}
-	return ""
+	return nil
 }
 
 var file_grpcjwt_v1_auth_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -365,13 +364,12 @@ const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"\boptional\x18\x02 \x01(\bR\boptional\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12<\n" +
 	"\forganization\x18\x04 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\x12-\n" +
-	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\"\xb2\x01\n" +
+	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\"\xb1\x01\n" +
 	"\fOrganization\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x123\n" +
-	"\x05token\x18\x03 \x01(\x0e2\x1d.grpcjwt.v1.TokenOrganizationR\x05token\x12\x14\n" +
-	"\x05claim\x18\x04 \x01(\tR\x05claim\x12'\n" +
-	"\x0faudience_prefix\x18\x05 \x01(\tR\x0eaudiencePrefix*v\n" +
+	"\x05token\x18\x03 \x01(\x0e2\x1d.grpcjwt.v1.TokenOrganizationR\x05token\x12\x18\n" +
+	"\aissuers\x18\x06 \x03(\tR\aissuersJ\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x05claimR\x0faudience_prefix*v\n" +
 	"\x11TokenOrganization\x12\"\n" +
 	"\x1eTOKEN_ORGANIZATION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOKEN_ORGANIZATION_CLAIM\x10\x01\x12\x1f\n" +

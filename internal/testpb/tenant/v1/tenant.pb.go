@@ -306,7 +306,7 @@ const file_tenant_v1_tenant_proto_rawDesc = "" +
 	"\forganization\x18\x01 \x01(\tR\forganization\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\x05R\x06number\x12,\n" +
 	"\aproject\x18\x03 \x01(\v2\x12.tenant.v1.ProjectR\aproject\x12\x12\n" +
-	"\x04tags\x18\x04 \x03(\tR\x04tags2\xcd\x04\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags2\xe6\x05\n" +
 	"\bProjects\x12u\n" +
 	"\n" +
 	"GetProject\x12\x1c.tenant.v1.GetProjectRequest\x1a\x12.tenant.v1.Project\"5\x92\xa1\x191\"/\n" +
@@ -317,7 +317,9 @@ const file_tenant_v1_tenant_proto_rawDesc = "" +
 	"\x06parent\x12\x1forganizations/{organization}/**\x18\x020\x01\x12S\n" +
 	"\fSyncProjects\x12\x12.tenant.v1.Project\x1a\x12.tenant.v1.Project\"\x17\x92\xa1\x19\x13\"\x11\n" +
 	"\x0forganization_id(\x010\x01\x12I\n" +
-	"\rDeleteProject\x12\x1c.tenant.v1.GetProjectRequest\x1a\x12.tenant.v1.Project\"\x06\x92\xa1\x19\x02(\x01\x12H\n" +
+	"\rDeleteProject\x12\x1c.tenant.v1.GetProjectRequest\x1a\x12.tenant.v1.Project\"\x06\x92\xa1\x19\x02(\x01\x12\x96\x01\n" +
+	"\x0eArchiveProject\x12\x1c.tenant.v1.GetProjectRequest\x1a\x12.tenant.v1.Project\"R\x92\xa1\x19N\"L\n" +
+	"\x04name\x12'organizations/{organization}/projects/*2\x1bhttps://tenant.example/oidc\x12H\n" +
 	"\x0fDescribeProject\x12!.tenant.v1.DescribeProjectRequest\x1a\x12.tenant.v1.ProjectB?Z=github.com/grpcjwt/grpcjwt/internal/testpb/tenant/v1;tenantv1b\x06proto3"
 
 var (
@@ -348,15 +350,17 @@ var file_tenant_v1_tenant_proto_depIdxs = []int32{
 	3, // 4: tenant.v1.Projects.ListProjects:input_type -> tenant.v1.ListProjectsRequest
 	0, // 5: tenant.v1.Projects.SyncProjects:input_type -> tenant.v1.Project
 	1, // 6: tenant.v1.Projects.DeleteProject:input_type -> tenant.v1.GetProjectRequest
-	4, // 7: tenant.v1.Projects.DescribeProject:input_type -> tenant.v1.DescribeProjectRequest
-	0, // 8: tenant.v1.Projects.GetProject:output_type -> tenant.v1.Project
-	0, // 9: tenant.v1.Projects.UpdateProject:output_type -> tenant.v1.Project
-	0, // 10: tenant.v1.Projects.ListProjects:output_type -> tenant.v1.Project
-	0, // 11: tenant.v1.Projects.SyncProjects:output_type -> tenant.v1.Project
-	0, // 12: tenant.v1.Projects.DeleteProject:output_type -> tenant.v1.Project
-	0, // 13: tenant.v1.Projects.DescribeProject:output_type -> tenant.v1.Project
-	8, // [8:14] is the sub-list for method output_type
-	2, // [2:8] is the sub-list for method input_type
+	1, // 7: tenant.v1.Projects.ArchiveProject:input_type -> tenant.v1.GetProjectRequest
+	4, // 8: tenant.v1.Projects.DescribeProject:input_type -> tenant.v1.DescribeProjectRequest
+	0, // 9: tenant.v1.Projects.GetProject:output_type -> tenant.v1.Project
+	0, // 10: tenant.v1.Projects.UpdateProject:output_type -> tenant.v1.Project
+	0, // 11: tenant.v1.Projects.ListProjects:output_type -> tenant.v1.Project
+	0, // 12: tenant.v1.Projects.SyncProjects:output_type -> tenant.v1.Project
+	0, // 13: tenant.v1.Projects.DeleteProject:output_type -> tenant.v1.Project
+	0, // 14: tenant.v1.Projects.ArchiveProject:output_type -> tenant.v1.Project
+	0, // 15: tenant.v1.Projects.DescribeProject:output_type -> tenant.v1.Project
+	9, // [9:16] is the sub-list for method output_type
+	2, // [2:9] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name

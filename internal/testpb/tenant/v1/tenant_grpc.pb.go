@@ -29,6 +29,7 @@ const (
 	Projects_ListProjects_FullMethodName    = "/tenant.v1.Projects/ListProjects"
 	Projects_SyncProjects_FullMethodName    = "/tenant.v1.Projects/SyncProjects"
 	Projects_DeleteProject_FullMethodName   = "/tenant.v1.Projects/DeleteProject"
+	Projects_ArchiveProject_FullMethodName  = "/tenant.v1.Projects/ArchiveProject"
 	Projects_DescribeProject_FullMethodName = "/tenant.v1.Projects/DescribeProject"
 )
 
@@ -46,6 +47,8 @@ type ProjectsClient interface {
 	SyncProjects(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Project, Project], error)
 	// DeleteProject needs a sender-constrained token.
 	DeleteProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*Project, error)
+	// ArchiveProject accepts the organizations of one issuer only.
+	ArchiveProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*Project, error)
 	// DescribeProject has no rule in the .proto, for tests of Go options.
 	DescribeProject(ctx context.Context, in *DescribeProjectRequest, opts ...grpc.CallOption) (*Project, error)
 }
@@ -120,6 +123,16 @@ func (c *projectsClient) DeleteProject(ctx context.Context, in *GetProjectReques
 	return out, nil
 }
 
+func (c *projectsClient) ArchiveProject(ctx context.Context, in *GetProjectRequest, opts ...grpc.CallOption) (*Project, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Project)
+	err := c.cc.Invoke(ctx, Projects_ArchiveProject_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *projectsClient) DescribeProject(ctx context.Context, in *DescribeProjectRequest, opts ...grpc.CallOption) (*Project, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Project)
@@ -144,6 +157,8 @@ type ProjectsServer interface {
 	SyncProjects(grpc.BidiStreamingServer[Project, Project]) error
 	// DeleteProject needs a sender-constrained token.
 	DeleteProject(context.Context, *GetProjectRequest) (*Project, error)
+	// ArchiveProject accepts the organizations of one issuer only.
+	ArchiveProject(context.Context, *GetProjectRequest) (*Project, error)
 	// DescribeProject has no rule in the .proto, for tests of Go options.
 	DescribeProject(context.Context, *DescribeProjectRequest) (*Project, error)
 	mustEmbedUnimplementedProjectsServer()
@@ -170,6 +185,9 @@ func (UnimplementedProjectsServer) SyncProjects(grpc.BidiStreamingServer[Project
 }
 func (UnimplementedProjectsServer) DeleteProject(context.Context, *GetProjectRequest) (*Project, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteProject not implemented")
+}
+func (UnimplementedProjectsServer) ArchiveProject(context.Context, *GetProjectRequest) (*Project, error) {
+	return nil, status.Error(codes.Unimplemented, "method ArchiveProject not implemented")
 }
 func (UnimplementedProjectsServer) DescribeProject(context.Context, *DescribeProjectRequest) (*Project, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeProject not implemented")
@@ -267,6 +285,24 @@ func _Projects_DeleteProject_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Projects_ArchiveProject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProjectRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).ArchiveProject(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_ArchiveProject_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).ArchiveProject(ctx, req.(*GetProjectRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Projects_DescribeProject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DescribeProjectRequest)
 	if err := dec(in); err != nil {
@@ -303,6 +339,10 @@ var Projects_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteProject",
 			Handler:    _Projects_DeleteProject_Handler,
+		},
+		{
+			MethodName: "ArchiveProject",
+			Handler:    _Projects_ArchiveProject_Handler,
 		},
 		{
 			MethodName: "DescribeProject",
