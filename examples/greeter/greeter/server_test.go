@@ -68,7 +68,7 @@ func TestNewServer(t *testing.T) {
 		"method=/greeter.v1.Greeter/SayHello access=required scopes=[greet:read] source=proto:method",
 		"method=/greeter.v1.Greeter/SayHelloStream access=required scopes=[] source=default",
 		"method=/greeter.v1.Greeter/Chat access=required scopes=[greet:write] source=proto:method",
-		`method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim organization_id or audience urn:logto:organization:*" source=proto:method`,
+		`method=/greeter.v1.Greeter/GreetOrganization access=required scopes=[greet:read] organization="organization=parent~organizations/{organization} from claim or audience" source=proto:method`,
 		"method=/greeter.v1.Greeter/Info access=public scopes=[] source=proto:method",
 		"method=/grpc.health.v1.Health/Check access=public scopes=[] source=go:service",
 		"method=/grpc.health.v1.Health/Watch access=public scopes=[] source=go:service",

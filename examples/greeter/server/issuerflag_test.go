@@ -28,7 +28,7 @@ func TestParseTrustIssuer(t *testing.T) {
 		{value: "https://b/", err: `"https://b/" is not key=value`},
 		{value: "issuer=https://b/,audience=", err: `"audience=" is not key=value`},
 		{value: "issuer=https://b/,audience=a,", err: `"" is not key=value`},
-		{value: "url=https://b/,audience=a", err: `unknown key "url" (keys: issuer, audience, audience-prefix, jwks-url)`},
+		{value: "url=https://b/,audience=a", err: `unknown key "url" (keys: issuer, audience, audience-prefix, organization-claim, jwks-url)`},
 		{value: "issuer=https://b/,issuer=https://c/,audience=a", err: "issuer= is given twice"},
 		{value: "issuer=https://b/,audience=a,jwks-url=https://b/1,jwks-url=https://b/2", err: "jwks-url= is given twice"},
 		{value: "audience=a", err: "issuer= is required"},
