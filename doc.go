@@ -30,12 +30,13 @@
 //		log.Fatal(err)
 //	}
 //	defer v.Close()
+//	rules := []grpcjwt.Option{
+//		grpcjwt.WithPublic("/grpc.health.v1.Health/"),
+//		grpcjwt.WithScopes("/greeter.v1.Greeter/SayHello", "greet:read"),
+//	}
 //	srv := grpc.NewServer(
-//		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v,
-//			grpcjwt.WithPublic("/grpc.health.v1.Health/"),
-//			grpcjwt.WithScopes("/greeter.v1.Greeter/SayHello", "greet:read"))),
-//		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v,
-//			grpcjwt.WithPublic("/grpc.health.v1.Health/"))),
+//		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
+//		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
 //	)
 //
 // and in a handler:

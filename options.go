@@ -133,11 +133,12 @@ func WithoutStreamExpiry() Option {
 }
 
 // WithSenderConstrained requires, on methods (full methods, or services
-// ending in "/"), a token bound to a key the caller proves it holds: today a
+// ending in "/"), a token bound to a key the caller proves it holds: a
 // client certificate (cnf x5t#S256, RFC 8705) presented on the call's TLS
-// connection. A plain bearer token gets Unauthenticated "invalid_token"
-// ([ErrBindingRequired]). [Config.RequireSenderConstrained] requires it on
-// every method.
+// connection, or a DPoP key (cnf jkt, RFC 9449, with [Config.DPoP]) whose
+// proof comes with the call. A plain bearer token gets Unauthenticated
+// "invalid_token" ([ErrBindingRequired]). [Config.RequireSenderConstrained]
+// requires it on every method.
 func WithSenderConstrained(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {

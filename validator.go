@@ -132,9 +132,11 @@ func (v *Validator) Close() error {
 // Tokens that pass are cached (see [Config.CacheSize]): the same token
 // again costs a map lookup and a check of exp and nbf against the clock.
 //
-// Every error matches [ErrInvalidToken] and one cause sentinel such as
-// [ErrTokenExpired]; see [TokenError]. The returned Claims must not be
-// modified.
+// An error matches [ErrInvalidToken] and one cause sentinel such as
+// [ErrTokenExpired] (see [TokenError]), except one: while the token's
+// issuer has no keys yet ([Config.BackgroundStart]), the error matches
+// [ErrKeysUnavailable] alone, since the token may well be good. The
+// returned Claims must not be modified.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	var start time.Time
