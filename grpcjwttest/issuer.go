@@ -88,6 +88,7 @@ type config struct {
 	keys       []*Key
 	defaultAlg string
 	handlers   []handler
+	middleware []func(http.Handler) http.Handler
 }
 
 type handler struct {
@@ -161,6 +162,16 @@ func WithHandler(pattern string, h http.Handler) Option {
 	return func(c *config) { c.handlers = append(c.handlers, handler{pattern, h}) }
 }
 
+// WithMiddleware serves every request through m: the server's handler is
+// m applied to the issuer's, which routes to its endpoints and to those of
+// [WithHandler]. For a command that checks requests before any endpoint
+// sees them, as grpcjwt-issuer serve refuses a POST by a Host name that a
+// DNS rebinding attack could have sent. Given more than once, the first
+// given sees a request first.
+func WithMiddleware(m func(http.Handler) http.Handler) Option {
+	return func(c *config) { c.middleware = append(c.middleware, m) }
+}
+
 // NewIssuer starts an issuer on a loopback port, or on the listener of
 // [WithListener]. It panics if it cannot, as httptest.NewServer does, or
 // if an option names an algorithm it cannot sign with. Close it when done.
@@ -213,8 +224,12 @@ func NewIssuer(opts ...Option) *Issuer {
 	for _, h := range cfg.handlers {
 		mux.Handle(h.pattern, h.h)
 	}
+	var h http.Handler = mux
+	for n := len(cfg.middleware) - 1; n >= 0; n-- {
+		h = cfg.middleware[n](h)
+	}
 	// URL is set before the server starts, so handlers never race with it.
-	i.srv = httptest.NewUnstartedServer(mux)
+	i.srv = httptest.NewUnstartedServer(h)
 	if cfg.listener != nil {
 		_ = i.srv.Listener.Close()
 		i.srv.Listener = cfg.listener

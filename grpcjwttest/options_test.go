@@ -220,3 +220,71 @@ func TestWithHandler(t *testing.T) {
 	}()
 	grpcjwttest.NewIssuer(grpcjwttest.WithHandler("GET /oidc/jwks", http.NotFoundHandler())).Close()
 }
+
+func TestWithMiddleware(t *testing.T) {
+	t.Parallel()
+	// Each middleware adds its name to a header of the response, so the
+	// header lists them in the order they saw the request; the inner one
+	// refuses a POST carrying a header the test sends.
+	named := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add("X-Seen-By", name)
+				if name == "inner" && r.Header.Get("X-Refuse") != "" {
+					http.Error(w, "refused", http.StatusTeapot)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	iss := grpcjwttest.NewIssuer(
+		grpcjwttest.WithMiddleware(named("outer")),
+		grpcjwttest.WithMiddleware(named("inner")),
+		grpcjwttest.WithHandler("GET /oidc/hello", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "hello")
+		})),
+	)
+	defer iss.Close()
+	iss.AddClient("m2m", "s3cret")
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		refuse bool
+		status int
+	}{
+		{"discovery", http.MethodGet, "/.well-known/openid-configuration", false, http.StatusOK},
+		{"a handler of WithHandler", http.MethodGet, "/hello", false, http.StatusOK},
+		{"token endpoint", http.MethodPost, "/token", false, http.StatusOK},
+		{"token endpoint, refused by the middleware", http.MethodPost, "/token", true, http.StatusTeapot},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.method == http.MethodPost {
+				body = strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "client_id": {"m2m"}, "client_secret": {"s3cret"}}.Encode())
+			}
+			req, err := http.NewRequest(tc.method, iss.URL+tc.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.refuse {
+				req.Header.Set("X-Refuse", "yes")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %s, want %d", resp.Status, tc.status)
+			}
+			if got := strings.Join(resp.Header.Values("X-Seen-By"), " "); got != "outer inner" {
+				t.Errorf("seen by %q, want \"outer inner\"", got)
+			}
+		})
+	}
+	validate(t, newValidator(t, iss), iss.Token(nil))
+}

@@ -30,7 +30,10 @@
 // Usage errors exit 2, other failures 1. "grpcjwt-issuer <command> -h"
 // lists a command's flags. This issuer is for tests and demos: /mint signs
 // whatever a local process asks for, and the token endpoint whatever a
-// registered client does.
+// registered client does. Neither answers a web page, whether it calls
+// across sites or through DNS rebinding: a request to them must name the
+// server by an IP address, localhost or the -base-url host, and come from
+// no other origin; /mint takes only application/json.
 package main
 
 import (

@@ -191,6 +191,34 @@ func TestCommand(t *testing.T) {
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("POST /mint with two objects: %s, want 400", resp.Status)
 			}
+			// What a web page could send is refused (TestServeRefusesWebPages
+			// has the cases): another name in Host, a body not JSON.
+			u, err := url.Parse(s.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				host, contentType string
+				status            int
+			}{
+				{"rebind.example:" + u.Port(), "application/json", http.StatusMisdirectedRequest},
+				{u.Host, "text/plain", http.StatusUnsupportedMediaType},
+			} {
+				req, err := http.NewRequest(http.MethodPost, s.url+"/mint", strings.NewReader(`{"sub":"a"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = tc.host
+				req.Header.Set("Content-Type", tc.contentType)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("POST /mint, Host %s, Content-Type %s: %s, want %d", tc.host, tc.contentType, resp.Status, tc.status)
+				}
+			}
 		})
 
 		s.stop(t)
@@ -330,28 +358,35 @@ func TestCommand(t *testing.T) {
 }
 
 // TestMintHandler checks what the /mint endpoint refuses: a request from
-// beyond loopback, one before the issuer is set, and a body that is not
-// one JSON object.
+// beyond loopback, a body of another type than JSON, one before the
+// issuer is set, and a body that is not one JSON object.
 func TestMintHandler(t *testing.T) {
 	t.Parallel()
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
 	var current atomic.Pointer[grpcjwttest.Issuer]
 	h := mintHandler(&current)
+	const jsonType = "application/json"
 	for _, tc := range []struct {
-		name   string
-		remote string
-		set    bool
-		body   string
-		status int
+		name        string
+		remote      string
+		set         bool
+		contentType string
+		body        string
+		status      int
 	}{
-		{"beyond loopback", "192.0.2.1:4321", true, `{}`, http.StatusForbidden},
-		{"not started", "127.0.0.1:4321", false, `{}`, http.StatusServiceUnavailable},
-		{"an array", "127.0.0.1:4321", true, `[]`, http.StatusBadRequest},
-		{"null", "127.0.0.1:4321", true, `null`, http.StatusBadRequest},
-		{"trailing data", "[::1]:4321", true, `{} x`, http.StatusBadRequest},
-		{"too large", "127.0.0.1:4321", true, `{"x":"` + strings.Repeat("a", maxMintRequest) + `"}`, http.StatusBadRequest},
-		{"claims", "[::1]:4321", true, `{"sub":"dave","n":12345678901234567890}`, http.StatusOK},
+		{"beyond loopback", "192.0.2.1:4321", true, jsonType, `{}`, http.StatusForbidden},
+		{"text/plain", "127.0.0.1:4321", true, "text/plain", `{}`, http.StatusUnsupportedMediaType},
+		{"a form", "127.0.0.1:4321", true, "application/x-www-form-urlencoded", `{}`, http.StatusUnsupportedMediaType},
+		{"no Content-Type", "127.0.0.1:4321", true, "", `{}`, http.StatusUnsupportedMediaType},
+		{"a bad Content-Type", "127.0.0.1:4321", true, "application/json; charset", `{}`, http.StatusUnsupportedMediaType},
+		{"not started", "127.0.0.1:4321", false, jsonType, `{}`, http.StatusServiceUnavailable},
+		{"an array", "127.0.0.1:4321", true, jsonType, `[]`, http.StatusBadRequest},
+		{"null", "127.0.0.1:4321", true, jsonType, `null`, http.StatusBadRequest},
+		{"trailing data", "[::1]:4321", true, jsonType, `{} x`, http.StatusBadRequest},
+		{"too large", "127.0.0.1:4321", true, jsonType, `{"x":"` + strings.Repeat("a", maxMintRequest) + `"}`, http.StatusBadRequest},
+		{"claims", "[::1]:4321", true, jsonType, `{"sub":"dave","n":12345678901234567890}`, http.StatusOK},
+		{"claims, Content-Type with a charset", "127.0.0.1:4321", true, "Application/JSON; charset=utf-8", `{"sub":"dave","n":12345678901234567890}`, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			current.Store(nil)
@@ -363,6 +398,9 @@ func TestMintHandler(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.RemoteAddr = tc.remote
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			if w.Code != tc.status {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -56,9 +57,15 @@ URL (the tokens' iss) on standard output once it serves. It serves:
                                              (sub and client_id: the client id;
                                              scope; aud: resource, audience, or
                                              https://api.example.com; 1 hour)
-  <issuer>/mint                              POST a JSON object of claims, get
+  <issuer>/mint                              POST a JSON object of claims, as
+                                             Content-Type application/json, get
                                              the token; from loopback only (the
                                              mint command's -issuer)
+
+Requests other than GET and HEAD (the token endpoint, /mint) must name the
+server in Host by an IP address, localhost or the -base-url host, else 421,
+and must not be cross-origin requests from a browser, else 403: so a web
+page cannot call them through the browser.
 
 Flags:
 `)
@@ -135,23 +142,7 @@ func serve(c *serveConfig, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s: %w", c.addr, err)
 	}
 
-	var current atomic.Pointer[grpcjwttest.Issuer]
-	opts := []grpcjwttest.Option{
-		grpcjwttest.WithListener(lis),
-		grpcjwttest.WithPath(c.path),
-		grpcjwttest.WithAlgorithms(),
-		grpcjwttest.WithSigningKey(key),
-		grpcjwttest.WithDefaultAlgorithm(key.Alg),
-		grpcjwttest.WithHandler("POST "+c.path+"/mint", mintHandler(&current)),
-	}
-	if c.baseURL != "" {
-		opts = append(opts, grpcjwttest.WithBaseURL(c.baseURL))
-	}
-	iss := grpcjwttest.NewIssuer(opts...)
-	current.Store(iss)
-	for _, cl := range c.clients {
-		iss.AddClient(cl[0], cl[1])
-	}
+	iss := startIssuer(c, lis, key)
 
 	fmt.Fprintf(stderr, "grpcjwt-issuer: issuer %s on %s, signing with %s key %s\n", iss.URL, lis.Addr(), key.Alg, key.KID)
 	clients := "no clients; see -client"
@@ -173,6 +164,30 @@ func serve(c *serveConfig, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stderr, "grpcjwt-issuer: stopping")
 	iss.Close()
 	return nil
+}
+
+// startIssuer serves the issuer that c describes on lis, signing with
+// key: discovery, the JWKS, the token endpoint for c's clients, and /mint.
+func startIssuer(c *serveConfig, lis net.Listener, key *grpcjwttest.Key) *grpcjwttest.Issuer {
+	var current atomic.Pointer[grpcjwttest.Issuer]
+	opts := []grpcjwttest.Option{
+		grpcjwttest.WithListener(lis),
+		grpcjwttest.WithPath(c.path),
+		grpcjwttest.WithAlgorithms(),
+		grpcjwttest.WithSigningKey(key),
+		grpcjwttest.WithDefaultAlgorithm(key.Alg),
+		grpcjwttest.WithHandler("POST "+c.path+"/mint", mintHandler(&current)),
+		grpcjwttest.WithMiddleware(guardUnsafeMethods(c.baseURL)),
+	}
+	if c.baseURL != "" {
+		opts = append(opts, grpcjwttest.WithBaseURL(c.baseURL))
+	}
+	iss := grpcjwttest.NewIssuer(opts...)
+	current.Store(iss)
+	for _, cl := range c.clients {
+		iss.AddClient(cl[0], cl[1])
+	}
+	return iss
 }
 
 // signingKey returns the key of -key-file, or a new one for -alg.
@@ -202,14 +217,23 @@ func signingKey(c *serveConfig, stderr io.Writer) (*grpcjwttest.Key, error) {
 const maxMintRequest = 64 << 10
 
 // mintHandler serves POST <issuer>/mint: the body is a JSON object of
-// claims, the response the token the issuer mints with them
-// (grpcjwttest.Issuer.Token: claims given replace its defaults, a null
-// removes one) and a newline. It answers only requests from loopback.
+// claims, sent with Content-Type application/json, the response the token
+// the issuer mints with them (grpcjwttest.Issuer.Token: claims given
+// replace its defaults, a null removes one) and a newline. It answers only
+// requests from loopback, 403 otherwise, and refuses any other Content-Type
+// with 415: a web page can send text/plain, a form or multipart/form-data
+// to any server without asking, but JSON across origins only after a CORS
+// preflight, which serve never grants. (serve's guardUnsafeMethods has
+// refused other requests from web pages already.)
 func mintHandler(current *atomic.Pointer[grpcjwttest.Issuer]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			http.Error(w, "grpcjwt-issuer: mint answers only requests from loopback", http.StatusForbidden)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			http.Error(w, "grpcjwt-issuer: mint wants a body of Content-Type application/json", http.StatusUnsupportedMediaType)
 			return
 		}
 		iss := current.Load()
