@@ -307,3 +307,34 @@ func TestKeyCache(t *testing.T) {
 func grpcContext(ctx context.Context, method string) context.Context {
 	return grpc.NewContextWithServerTransportStream(ctx, &methodStream{method: method})
 }
+
+// TestKeyCacheSkipsBadJWK: a JWK with a duplicate member in the key cache
+// file is skipped alone, as in a fetched JWKS; the file's other keys serve
+// while the provider is down.
+func TestKeyCacheSkipsBadJWK(t *testing.T) {
+	iss := newIssuer(t)
+	dir := t.TempDir()
+	cfg := func(c *grpcjwt.Config) { c.KeyCacheDir = dir; c.StartRetry = 20 * time.Millisecond }
+	newValidator(t, iss, cfg).Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "grpcjwt-keys-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("key cache files %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := `{"kty":"RSA","kty":"EC","kid":"dup","n":"AQAB","e":"AQAB"}`
+	edited := strings.Replace(string(data), `"keys":[`, `"keys":[`+bad+`,`, 1)
+	if edited == string(data) {
+		t.Fatalf("no keys array in %s", data)
+	}
+	if err := os.WriteFile(files[0], []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	iss.SetDiscoveryMode(grpcjwttest.Fail)
+	v := newValidator(t, iss, cfg)
+	if _, err := v.Validate(context.Background(), iss.Token(nil)); err != nil {
+		t.Fatalf("with the file's good keys: %v", err)
+	}
+}

@@ -152,7 +152,8 @@ func writeKeyCache(file, issuer, jwksURI string, now time.Time, body []byte) err
 // loadKeyCache installs the keys of the key cache file, when it is this
 // issuer's, no older than maxAge, for the configured JWKS URL if there is
 // one, and holds a usable JWK Set. The file is read like anything fetched:
-// bounded, exact, and refused whole on any doubt.
+// bounded, exact, and refused whole on any doubt about its own members;
+// its JWK Set is read as a fetched one is (a bad JWK is skipped alone).
 func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 	f, err := os.Open(ks.cacheFile)
 	if err != nil {
@@ -165,7 +166,7 @@ func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 	}
 	var c keyCache
 	var hasAt bool
-	err = exactjson.Object(data, func(name, value []byte) error {
+	err = exactjson.OuterObject(data, func(name, value []byte) error {
 		var ok bool
 		switch string(name) {
 		case "issuer":
