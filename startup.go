@@ -43,7 +43,7 @@ func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerC
 		}
 		return nil
 	}
-	errs := make([]error, len(ics))
+	errs := make([]*startupError, len(ics))
 	done := make(chan struct{})
 	for i, ic := range ics {
 		t := v.issuers[ic.Issuer]
@@ -61,12 +61,34 @@ func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerC
 	for range ics {
 		<-done
 	}
-	return errors.Join(errs...)
+	return joinStartupErrors(errs)
+}
+
+// joinStartupErrors makes one error of the issuers' startup errors (nil
+// for those that started), given in configuration order: its kind is the
+// first failure's, so that it matches exactly one of the NewValidator
+// sentinels, and its message and causes are every failure's.
+func joinStartupErrors(errs []*startupError) error {
+	var kind error
+	var all []error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if kind == nil {
+			kind = e.kind
+		}
+		all = append(all, e.err)
+	}
+	if kind == nil {
+		return nil
+	}
+	return &startupError{kind, errors.Join(all...)}
 }
 
 // start finds the issuer's JWKS through discovery, unless it is configured
 // or cached, and fetches it. With several issuers, the error names this one.
-func (t *trustedIssuer) start(ctx context.Context, named bool) error {
+func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
 	discovered := t.keys.jwksURL != ""
 	err := t.keys.fetch(ctx, FetchStartup)
 	if err == nil {
