@@ -129,7 +129,10 @@ type Config struct {
 	// RefreshInterval is how often the JWKS is fetched again; default
 	// [DefaultRefreshInterval]. A shorter Cache-Control max-age on the JWKS
 	// response shortens it, down to MinRefreshInterval. Refreshes start
-	// lazily, on a request that finds one due, and never delay it.
+	// lazily, on a request that finds one due, and never delay it. Unless
+	// JWKSURL is set, each of these refreshes reads the discovery document
+	// again, so that a provider that moves its jwks_uri is followed; if
+	// discovery fails then, the jwks_uri it gave last is fetched.
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval is the least time between two refreshes caused by
@@ -186,10 +189,21 @@ type Config struct {
 
 	// KeyCacheDir, when set, is a directory where the last good JWKS of
 	// each issuer is kept (a file per issuer, written after every
-	// successful fetch), and read at startup: keys no older than
-	// KeyCacheMaxAge are used at once, before any network request, and a
-	// startup fetch that fails then is retried in the background instead
-	// of failing NewValidator. The directory must exist.
+	// successful fetch, with the URL it came from), and read at startup, so
+	// that a restart survives a provider outage. The directory must exist.
+	//
+	// The file is trusted only while the provider cannot be reached (its
+	// discovery or its JWKS fails), and never to say where the keys are.
+	// Its keys (if for this issuer, no older than KeyCacheMaxAge and, with
+	// JWKSURL set, from that URL) serve only after a startup fetch has
+	// failed: NewValidator then succeeds and the provider is retried in the
+	// background. A successful fetch replaces them (at startup, before
+	// NewValidator returns, so that they are not used at all). When
+	// discovery names another jwks_uri than the file's, the file's keys are
+	// dropped at once (tokens they verified stop verifying), even if that
+	// jwks_uri then fails, and the file is deleted. Whoever can write the
+	// file chooses the keys a restart accepts during an outage: protect the
+	// directory as you do the server's configuration.
 	KeyCacheDir string
 
 	// KeyCacheMaxAge bounds the age of keys read from KeyCacheDir at

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -220,13 +221,25 @@ func TestJWKNamesAreExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := fmt.Sprintf(`{"keys":[%s,%s]}`, goodJWK, mutate(string(j)))
-			iss.SetJWKSBody([]byte(body))
-			v := newValidator(t, iss)
-			if _, err := v.Validate(context.Background(), iss.Token(nil)); err != nil {
-				t.Fatalf("the good key: %v", err)
+			// The bad JWK before the good one, and after it: each JWK
+			// stands or falls alone.
+			for _, body := range []string{
+				fmt.Sprintf(`{"keys":[%s,%s]}`, mutate(string(j)), goodJWK),
+				fmt.Sprintf(`{"keys":[%s,%s]}`, goodJWK, mutate(string(j))),
+			} {
+				iss.SetJWKSBody([]byte(body))
+				var logs syncBuffer
+				v := newValidator(t, iss, func(c *grpcjwt.Config) {
+					c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				})
+				if _, err := v.Validate(context.Background(), iss.Token(nil)); err != nil {
+					t.Fatalf("the good key, in %s: %v", body, err)
+				}
+				wantReject(t, v, iss.Token(nil, grpcjwttest.WithKey(k)), grpcjwt.ErrUnknownKey)
+				if !strings.Contains(logs.String(), `msg="grpcjwt: skipping JWK"`) {
+					t.Errorf("the bad JWK is not logged as skipped; logs:\n%s", logs.String())
+				}
 			}
-			wantReject(t, v, iss.Token(nil, grpcjwttest.WithKey(k)), grpcjwt.ErrUnknownKey)
 		})
 	}
 	t.Run("duplicate keys member refuses the set", func(t *testing.T) {

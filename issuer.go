@@ -199,19 +199,22 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 		requireATJWT: ic.RequireATJWT,
 		cfg:          ic,
 		keys: &keySet{
-			jwksURL:     ic.JWKSURL,
-			client:      client,
-			timeout:     cfg.HTTPTimeout,
-			maxBody:     cfg.MaxResponseSize,
-			interval:    ic.RefreshInterval,
-			minInterval: ic.MinRefreshInterval,
-			now:         cfg.Now,
-			log:         cfg.Logger.With("issuer", ic.Issuer),
-			issuer:      ic.Issuer,
-			observer:    cfg.Observer,
-			ctx:         bg,
-			cancel:      cancel,
+			configuredURL: ic.JWKSURL,
+			client:        client,
+			timeout:       cfg.HTTPTimeout,
+			maxBody:       cfg.MaxResponseSize,
+			interval:      ic.RefreshInterval,
+			minInterval:   ic.MinRefreshInterval,
+			now:           cfg.Now,
+			log:           cfg.Logger.With("issuer", ic.Issuer),
+			issuer:        ic.Issuer,
+			observer:      cfg.Observer,
+			ctx:           bg,
+			cancel:        cancel,
 		},
+	}
+	if ic.JWKSURL != "" {
+		t.keys.jwksURL.Store(&ic.JWKSURL)
 	}
 	t.keys.nextRefresh.Store(math.MaxInt64) // until the first keys arrive
 	if cfg.KeyCacheDir != "" {

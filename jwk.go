@@ -22,8 +22,10 @@ import (
 const minRSABits = 2048
 
 // parseJWKS parses a JWK Set, skipping (and logging) keys that cannot or
-// must not verify signatures. A set with no usable key is an error, and so
-// is a set that is not one JSON object with a single "keys" array.
+// must not verify signatures, a JWK with a duplicate member among them. A
+// set with no usable key is an error, and so is a set that is not one JSON
+// object with a single "keys" array: the envelope's member names are
+// checked at its own level, each JWK's by [parseJWK].
 func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
 	var list []byte
 	err := exactjson.OuterObject(body, func(name, value []byte) error {
@@ -37,7 +39,7 @@ func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
 	}
 	var keys []*verifyKey
 	n := 0
-	isArray, _ := exactjson.Array(list, func(raw []byte) error {
+	isArray, err := exactjson.Array(list, func(raw []byte) error {
 		k, err := parseJWK(raw)
 		if err != nil {
 			log.Debug("grpcjwt: skipping JWK", "index", n, "reason", err)
@@ -49,6 +51,9 @@ func parseJWKS(body []byte, log *slog.Logger) ([]*verifyKey, error) {
 	})
 	if !isArray {
 		return nil, errors.New(`not a JWK Set: no "keys" array`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not a JWK Set: %w", err)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no usable signing key among %d", n)

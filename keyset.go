@@ -25,20 +25,21 @@ type refresh struct {
 // started lazily by requests (which never wait for them), and refreshes for
 // unknown kids, shared by all concurrent callers and rate-limited.
 type keySet struct {
-	jwksURL     string
-	client      *http.Client
-	timeout     time.Duration
-	maxBody     int64
-	interval    time.Duration // periodic refresh, and the ceiling for Cache-Control
-	minInterval time.Duration // unknown-kid rate limit, and the floor for Cache-Control
-	now         func() time.Time
-	log         *slog.Logger
-	issuer      string
-	observer    Observer // nil: none
-	cacheFile   string   // where the last good JWKS is kept; "" for none
-	notify      func()   // called after every fetch, for State watchers
+	configuredURL string // the issuer's JWKSURL; "": discovery finds the JWKS
+	client        *http.Client
+	timeout       time.Duration
+	maxBody       int64
+	interval      time.Duration // periodic refresh, and the ceiling for Cache-Control
+	minInterval   time.Duration // unknown-kid rate limit, and the floor for Cache-Control
+	now           func() time.Time
+	log           *slog.Logger
+	issuer        string
+	observer      Observer // nil: none
+	cacheFile     string   // where the last good JWKS is kept; "" for none
+	notify        func()   // called after every fetch, for State watchers
 
-	snap        atomic.Pointer[keySnapshot] // nil until the first keys arrive
+	jwksURL     atomic.Pointer[string]      // configuredURL, or the jwks_uri discovery gave last; nil until it first answers
+	snap        atomic.Pointer[keySnapshot] // written under mu; nil until the first keys arrive, or after cached keys are discarded
 	lastSuccess atomic.Int64                // unix nanoseconds of the last good fetch; 0: never
 	staleSince  atomic.Int64                // unix nanoseconds of the first failure since; 0: fresh
 	lastErr     atomic.Pointer[error]       // of the last fetch; nil after a success
@@ -46,7 +47,8 @@ type keySet struct {
 
 	mu          sync.Mutex
 	inflight    *refresh
-	lastUnknown time.Time // zero until the first unknown-kid refresh, which is free
+	lastUnknown time.Time   // zero until the first unknown-kid refresh, which is free
+	cached      *cachedKeys // the key cache file's, until a fetch supersedes or discovery disowns them
 
 	ctx    context.Context // canceled by close
 	cancel context.CancelFunc
@@ -151,10 +153,10 @@ func (ks *keySet) close() {
 	ks.nextRefresh.Store(math.MaxInt64) // no more periodic attempts
 }
 
-// fetch downloads the JWKS, discovering its URL first if need be, and
-// installs it. On any failure the last good snapshot stays, and the next
-// periodic attempt waits minInterval. Before the first keys arrive only the
-// startup goroutine fetches, so it alone may set jwksURL.
+// fetch finds the JWKS URL (see locate), downloads the JWKS and installs
+// it. On any failure the last good snapshot stays, or the key cache file's
+// keys serve if there are none yet, and the next periodic attempt waits
+// minInterval.
 func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
 	if ks.observer != nil {
 		start := time.Now()
@@ -162,8 +164,8 @@ func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
 		ctx, done = ks.observer.StartKeyFetch(ctx, KeyFetch{Issuer: ks.issuer, Reason: reason})
 		defer func() {
 			r := KeyFetchResult{Err: err, Duration: time.Since(start)}
-			if err == nil {
-				r.Keys = len(ks.snap.Load().keys)
+			if snap := ks.snap.Load(); err == nil && snap != nil {
+				r.Keys = len(snap.keys)
 			}
 			done(r)
 		}()
@@ -171,15 +173,12 @@ func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
 	if ks.notify != nil {
 		defer ks.notify()
 	}
-	if ks.jwksURL == "" {
-		u, err := discover(ctx, ks.client, ks.timeout, ks.issuer, ks.maxBody)
-		if err != nil {
-			ks.failed(err)
-			return err
-		}
-		ks.jwksURL = u
+	u, err := ks.locate(ctx, reason)
+	if err != nil {
+		ks.failed(err)
+		return err
 	}
-	snap, body, maxAge, err := ks.download(ctx)
+	snap, body, maxAge, err := ks.download(ctx, u)
 	now := ks.now()
 	if err != nil {
 		ks.failed(err)
@@ -193,45 +192,95 @@ func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
 	interval -= time.Duration(rand.Int64N(int64(interval)/5 + 1))
 	ks.nextRefresh.Store(now.Add(interval).UnixNano())
 
-	if old := ks.snap.Load(); old != nil {
-		snap = carryOver(old, snap)
-	}
-	ks.snap.Store(snap)
+	ks.install(snap)
 	ks.lastSuccess.Store(now.UnixNano())
 	ks.staleSince.Store(0)
 	ks.lastErr.Store(nil)
-	ks.log.Debug("grpcjwt: JWKS refreshed", "jwks_uri", ks.jwksURL, "keys", len(snap.keys), "next_in", interval)
+	ks.log.Debug("grpcjwt: JWKS refreshed", "jwks_uri", u, "keys", len(snap.keys), "next_in", interval)
 	if ks.cacheFile != "" {
-		if err := writeKeyCache(ks.cacheFile, ks.issuer, ks.jwksURL, now, body); err != nil {
+		if err := writeKeyCache(ks.cacheFile, ks.issuer, u, now, body); err != nil {
 			ks.log.Warn("grpcjwt: could not keep the JWKS in the key cache", "file", ks.cacheFile, "error", err)
 		}
 	}
 	return nil
 }
 
+// locate returns the URL to fetch the JWKS from. A configured one is used
+// as it is. Otherwise discovery runs at every fetch but one for an unknown
+// kid, which callers wait for and which uses the jwks_uri discovery gave
+// last (if it has answered yet): so a provider that moves its jwks_uri is
+// followed at the next periodic refresh, and one whose discovery fails
+// while its JWKS answers keeps its keys fresh. Discovery that names another
+// jwks_uri than the key cache file's discards the file's keys.
+func (ks *keySet) locate(ctx context.Context, reason FetchReason) (string, error) {
+	if ks.configuredURL != "" {
+		return ks.configuredURL, nil
+	}
+	last := ks.jwksURL.Load()
+	if last != nil && reason == FetchUnknownKID {
+		return *last, nil
+	}
+	u, err := discover(ctx, ks.client, ks.timeout, ks.issuer, ks.maxBody)
+	if err != nil {
+		if last == nil || ctx.Err() != nil {
+			return "", err
+		}
+		ks.log.Warn("grpcjwt: OIDC discovery failed; fetching the JWKS from the jwks_uri it gave last", "jwks_uri", *last, "error", err)
+		return *last, nil
+	}
+	if last != nil && *last != u {
+		ks.log.Info("grpcjwt: the provider moved its jwks_uri", "from", *last, "to", u)
+	}
+	ks.jwksURL.Store(&u)
+	ks.disownCached(u)
+	return u, nil
+}
+
+// install makes snap the key set's keys, keeping the identity of keys that
+// did not change. Fetched keys supersede the key cache file's for good.
+func (ks *keySet) install(snap *keySnapshot) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.cached = nil
+	if old := ks.snap.Load(); old != nil {
+		snap = carryOver(old, snap)
+	}
+	ks.snap.Store(snap)
+}
+
 // failed records a failed fetch. Keys already held stay, and are stale from
-// now if they were fresh.
+// now if they were fresh. Without any, the key cache file's keys serve, if
+// discovery has not disowned them.
 func (ks *keySet) failed(err error) {
 	now := ks.now()
 	ks.lastErr.Store(&err)
+	ks.useCached()
 	if ks.snap.Load() == nil {
 		return // the startup loop retries on its own schedule
 	}
 	ks.nextRefresh.Store(now.Add(ks.minInterval).UnixNano())
 	ks.staleSince.CompareAndSwap(0, now.UnixNano())
-	ks.log.Warn("grpcjwt: JWKS refresh failed; keeping the previous keys", "jwks_uri", ks.jwksURL, "error", err)
+	ks.log.Warn("grpcjwt: JWKS refresh failed; keeping the previous keys", "jwks_uri", ks.jwksURI(), "error", err)
 }
 
-// download fetches and parses the JWKS. It returns the Cache-Control max-age
-// when the response has one.
-func (ks *keySet) download(ctx context.Context) (*keySnapshot, []byte, time.Duration, error) {
-	body, hdr, err := getJSON(ctx, ks.client, ks.timeout, ks.jwksURL, ks.maxBody)
+// jwksURI is the JWKS URL in use, for logs; "" before discovery answers.
+func (ks *keySet) jwksURI() string {
+	if u := ks.jwksURL.Load(); u != nil {
+		return *u
+	}
+	return ""
+}
+
+// download fetches and parses the JWKS at u. It returns the Cache-Control
+// max-age when the response has one.
+func (ks *keySet) download(ctx context.Context, u string) (*keySnapshot, []byte, time.Duration, error) {
+	body, hdr, err := getJSON(ctx, ks.client, ks.timeout, u, ks.maxBody)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	snap, err := ks.parse(body)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("JWKS %s: %w", ks.jwksURL, err)
+		return nil, nil, 0, fmt.Errorf("JWKS %s: %w", u, err)
 	}
 	return snap, body, maxAge(hdr.Get("Cache-Control")), nil
 }

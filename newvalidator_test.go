@@ -3,6 +3,7 @@ package grpcjwt_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,60 @@ func TestNewValidatorErrorsIs(t *testing.T) {
 			wantStartupError(t, err, tc.want, tc.also...)
 			if err != nil && !strings.Contains(err.Error(), tc.text) {
 				t.Errorf("error %q does not contain %q", err, tc.text)
+			}
+		})
+	}
+}
+
+// TestNewValidatorErrorOfSeveralIssuers: when several issuers fail, the
+// error matches the sentinel of the first that failed, in configuration
+// order, and only that one, while its message names every issuer that
+// failed and no other.
+func TestNewValidatorErrorOfSeveralIssuers(t *testing.T) {
+	t.Parallel()
+	const (
+		serves = iota
+		discoveryFails
+		jwksFails
+	)
+	for _, tc := range []struct {
+		name    string
+		issuers []int // Config.Issuer, then Config.Issuers
+		want    error
+	}{
+		{"discovery, then JWKS", []int{discoveryFails, jwksFails}, grpcjwt.ErrDiscovery},
+		{"JWKS, then discovery", []int{jwksFails, discoveryFails}, grpcjwt.ErrKeySet},
+		{"a good one, JWKS, discovery", []int{serves, jwksFails, discoveryFails}, grpcjwt.ErrKeySet},
+		{"a good one, discovery, JWKS, discovery", []int{serves, discoveryFails, jwksFails, discoveryFails}, grpcjwt.ErrDiscovery},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var cfg grpcjwt.Config
+			named := map[string]bool{} // issuer URL: whether the error must name it
+			for i, mode := range tc.issuers {
+				iss := newIssuer(t)
+				switch mode {
+				case discoveryFails:
+					iss.SetDiscoveryMode(grpcjwttest.Fail)
+				case jwksFails:
+					iss.SetJWKSMode(grpcjwttest.Fail)
+				}
+				named[iss.URL] = mode != serves
+				if i == 0 {
+					cfg.Issuer, cfg.Audience = iss.URL, iss.Audience
+				} else {
+					cfg.Issuers = append(cfg.Issuers, grpcjwt.IssuerConfig{Issuer: iss.URL, Audience: iss.Audience})
+				}
+			}
+			v, err := grpcjwt.NewValidator(context.Background(), cfg)
+			if err == nil {
+				v.Close()
+			}
+			wantStartupError(t, err, tc.want)
+			for u, want := range named {
+				if err != nil && strings.Contains(err.Error(), strconv.Quote(u)) != want {
+					t.Errorf("error %q names %q: %v, want %v", err, u, !want, want)
+				}
 			}
 		})
 	}

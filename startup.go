@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,12 +17,12 @@ import (
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 )
 
-// startIssuers makes every trusted issuer and gets its first keys: from the
-// key cache when it has fresh ones, then from the provider. Without a
-// background start the providers are reached concurrently, within ctx, and
-// an issuer that cannot be reached fails NewValidator, unless it has cached
-// keys, in which case it is retried in the background. With a background
-// start nothing waits.
+// startIssuers makes every trusted issuer and gets its first keys from the
+// provider, or from the key cache file when the provider cannot be reached
+// (see [keySet.useCached]). Without a background start the providers are
+// reached concurrently, within ctx, and an issuer that cannot be reached
+// fails NewValidator, unless its cached keys serve, in which case it is
+// retried in the background. With a background start nothing waits.
 func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerConfig) error {
 	client := refuseDowngrade(cfg.HTTPClient)
 	for i, ic := range ics {
@@ -43,7 +44,7 @@ func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerC
 		}
 		return nil
 	}
-	errs := make([]error, len(ics))
+	errs := make([]*startupError, len(ics))
 	done := make(chan struct{})
 	for i, ic := range ics {
 		t := v.issuers[ic.Issuer]
@@ -61,19 +62,41 @@ func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerC
 	for range ics {
 		<-done
 	}
-	return errors.Join(errs...)
+	return joinStartupErrors(errs)
 }
 
-// start finds the issuer's JWKS through discovery, unless it is configured
-// or cached, and fetches it. With several issuers, the error names this one.
-func (t *trustedIssuer) start(ctx context.Context, named bool) error {
-	discovered := t.keys.jwksURL != ""
+// joinStartupErrors makes one error of the issuers' startup errors (nil
+// for those that started), given in configuration order: its kind is the
+// first failure's, so that it matches exactly one of the NewValidator
+// sentinels, and its message and causes are every failure's.
+func joinStartupErrors(errs []*startupError) error {
+	var kind error
+	var all []error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if kind == nil {
+			kind = e.kind
+		}
+		all = append(all, e.err)
+	}
+	if kind == nil {
+		return nil
+	}
+	return &startupError{kind, errors.Join(all...)}
+}
+
+// start finds the issuer's JWKS through discovery, unless it is
+// configured, and fetches it. With several issuers, the error names this
+// one.
+func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
 	err := t.keys.fetch(ctx, FetchStartup)
 	if err == nil {
 		return nil
 	}
 	kind := ErrKeySet
-	if !discovered && t.keys.jwksURL == "" {
+	if t.keys.jwksURL.Load() == nil { // discovery never answered
 		kind = ErrDiscovery
 	} else {
 		err = fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
@@ -118,6 +141,60 @@ func keyCacheFile(dir, issuer string) string {
 	return filepath.Join(dir, "grpcjwt-keys-"+hex.EncodeToString(sum[:8])+".json")
 }
 
+// cachedKeys are the keys of the key cache file. They are trusted only
+// while the provider cannot be reached, and only for the jwks_uri they were
+// fetched from: they serve after a fetch fails without keys to keep
+// (useCached), unless discovery has named another jwks_uri (disownCached),
+// and a successful fetch supersedes them (install).
+type cachedKeys struct {
+	jwksURI   string
+	snap      *keySnapshot
+	fetchedAt time.Time
+}
+
+// useCached makes the key cache file's keys the key set's, when it has no
+// others and discovery has not disowned them.
+func (ks *keySet) useCached() {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	c := ks.cached
+	if c == nil || ks.snap.Load() != nil {
+		return
+	}
+	ks.snap.Store(c.snap)
+	ks.lastSuccess.Store(c.fetchedAt.UnixNano())
+	ks.log.Info("grpcjwt: the provider cannot be reached; using keys from the key cache", "file", ks.cacheFile, "jwks_uri", c.jwksURI, "keys", len(c.snap.keys), "fetched_at", c.fetchedAt)
+}
+
+// disownCached discards the key cache file's keys when discovery names
+// another jwks_uri than theirs: they stop verifying at once, tokens they
+// verified included, even if the new jwks_uri then fails, and the file is
+// deleted, so that no later start trusts it either.
+func (ks *keySet) disownCached(jwksURI string) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	c := ks.cached
+	if c == nil || c.jwksURI == jwksURI {
+		return
+	}
+	ks.cached = nil
+	if ks.snap.Load() == c.snap {
+		for _, k := range c.snap.keys {
+			k.removed.Store(true)
+		}
+		ks.snap.Store(nil)
+		ks.lastSuccess.Store(0)
+		ks.staleSince.Store(0)
+	}
+	ks.log.Warn("grpcjwt: discovery names another jwks_uri than the key cache file; its keys are discarded and the file deleted",
+		"file", ks.cacheFile, "file_jwks_uri", c.jwksURI, "jwks_uri", jwksURI)
+	// Under mu, so that it cannot remove a file a successful fetch (which
+	// clears ks.cached first, under mu) has written since.
+	if err := os.Remove(ks.cacheFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ks.log.Warn("grpcjwt: could not delete the key cache file", "file", ks.cacheFile, "error", err)
+	}
+}
+
 // keyCache is the key cache file: the JWKS as fetched, and where from.
 type keyCache struct {
 	Issuer    string          `json:"issuer"`
@@ -149,10 +226,12 @@ func writeKeyCache(file, issuer, jwksURI string, now time.Time, body []byte) err
 	return os.Rename(tmp.Name(), file)
 }
 
-// loadKeyCache installs the keys of the key cache file, when it is this
+// loadKeyCache reads the keys of the key cache file, to serve if the
+// provider cannot be reached (see [cachedKeys]), when the file is this
 // issuer's, no older than maxAge, for the configured JWKS URL if there is
 // one, and holds a usable JWK Set. The file is read like anything fetched:
-// bounded, exact, and refused whole on any doubt.
+// bounded, exact, and refused whole on any doubt about its own members;
+// its JWK Set is read as a fetched one is (a bad JWK is skipped alone).
 func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 	f, err := os.Open(ks.cacheFile)
 	if err != nil {
@@ -165,7 +244,7 @@ func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 	}
 	var c keyCache
 	var hasAt bool
-	err = exactjson.Object(data, func(name, value []byte) error {
+	err = exactjson.OuterObject(data, func(name, value []byte) error {
 		var ok bool
 		switch string(name) {
 		case "issuer":
@@ -195,8 +274,8 @@ func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 		return fmt.Errorf("the file is for issuer %q", truncate(c.Issuer))
 	case !hasAt || now.Sub(at) > maxAge || at.After(now.Add(time.Minute)):
 		return fmt.Errorf("keys fetched at %s are older than %s", at.UTC().Format(time.RFC3339), maxAge)
-	case ks.jwksURL != "" && c.JWKSURI != ks.jwksURL:
-		return fmt.Errorf("the keys come from %q, not the configured %q", truncate(c.JWKSURI), ks.jwksURL)
+	case ks.configuredURL != "" && c.JWKSURI != ks.configuredURL:
+		return fmt.Errorf("the keys come from %q, not the configured %q", truncate(c.JWKSURI), ks.configuredURL)
 	}
 	if err := checkHTTPURL(c.JWKSURI); err != nil {
 		return err
@@ -208,9 +287,9 @@ func (ks *keySet) loadKeyCache(maxAge time.Duration) error {
 	if err != nil {
 		return err
 	}
-	ks.jwksURL = c.JWKSURI
-	ks.snap.Store(snap)
-	ks.lastSuccess.Store(at.UnixNano())
-	ks.log.Info("grpcjwt: using keys from the key cache", "file", ks.cacheFile, "keys", len(snap.keys), "fetched_at", at)
+	ks.mu.Lock()
+	ks.cached = &cachedKeys{jwksURI: c.JWKSURI, snap: snap, fetchedAt: at}
+	ks.mu.Unlock()
+	ks.log.Debug("grpcjwt: keys in the key cache, for when the provider cannot be reached", "file", ks.cacheFile, "keys", len(snap.keys), "fetched_at", at)
 	return nil
 }

@@ -45,11 +45,14 @@ type Validator struct {
 // request). With several issuers it fails if any one of them cannot be
 // reached, naming each that failed: a trusted issuer whose keys are unknown
 // would refuse every one of its tokens. It fails with a message naming what
-// went wrong, and an error that matches, with [errors.Is], one of
+// went wrong, and an error that matches, with [errors.Is], exactly one of
 // [ErrConfig] (cfg is invalid), [ErrDiscovery] (also [ErrIssuerMismatch]
 // when the provider names another issuer) or [ErrKeySet] (the JWKS could
 // not be fetched or has no usable key), along with the cause, such as
-// [context.DeadlineExceeded].
+// [context.DeadlineExceeded]. When several issuers fail, the sentinel is
+// that of the first of them in configuration order (Config.Issuer, then
+// Config.Issuers in order), and the message names each that failed, with
+// its own cause.
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	realClock := cfg.Now == nil

@@ -460,12 +460,17 @@ func Number(value []byte) (f float64, ok bool) {
 }
 
 // Array calls each for every element of the JSON array value, in order. ok
-// is false when value is not an array.
+// is false when value is not an array. The elements are checked for syntax
+// only: each is its visitor's to read, with [Object] for an object, so that
+// one element with a duplicate member name fails alone rather than the
+// whole array. value is as a [Visitor] receives it, from [Object] (whose
+// check covered every depth) or [OuterObject] (whose visitor then checks
+// what it reads).
 func Array(value []byte, each func(elem []byte) error) (ok bool, err error) {
 	if len(value) == 0 || value[0] != '[' {
 		return false, nil
 	}
-	s := scanner{data: value, pos: 1}
+	s := scanner{data: value, pos: 1, outerOnly: true}
 	s.skipSpace()
 	if s.pos < len(value) && value[s.pos] == ']' {
 		return true, nil
@@ -473,7 +478,8 @@ func Array(value []byte, each func(elem []byte) error) (ok bool, err error) {
 	for {
 		s.skipSpace()
 		start := s.pos
-		if err := s.value(0); err != nil {
+		// Elements are at depth 1, where outerOnly checks no names.
+		if err := s.value(1); err != nil {
 			return true, err
 		}
 		if err := each(value[start:s.pos]); err != nil {
