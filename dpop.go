@@ -25,13 +25,16 @@ type DPoPConfig struct {
 	// [DefaultAlgorithms].
 	Algorithms []string
 
-	// ProofLifetime is how far a proof's iat may be from now, either way,
-	// and how long its jti is remembered; default [DefaultDPoPProofLifetime].
+	// ProofLifetime is how far a proof's iat may be from now, either way;
+	// its jti is remembered until twice that after its iat. Default
+	// [DefaultDPoPProofLifetime].
 	ProofLifetime time.Duration
 
 	// ReplayCache remembers accepted proofs; default an in-memory cache
-	// ([NewMemoryReplayCache] with its defaults). Replicas behind one
-	// load balancer should share one.
+	// ([NewMemoryReplayCache] with its defaults, on the clock of
+	// [Config.Now]), whose bounds set how many proofs a second a key and
+	// the server can take. Replicas behind one load balancer should share
+	// one.
 	ReplayCache ReplayCache
 }
 
@@ -66,7 +69,7 @@ func newDPoPVerifier(c *DPoPConfig, now func() time.Time) (*dpopVerifier, error)
 		d.lifetime = DefaultDPoPProofLifetime
 	}
 	if d.replay == nil {
-		d.replay = NewMemoryReplayCache(0, 0)
+		d.replay = newMemoryReplayCache(0, 0, 0, now)
 	}
 	return d, nil
 }
@@ -75,23 +78,48 @@ func proofErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDPoPProof}, args...)...)
 }
 
-// check verifies the call's DPoP proof for token, whose claims are c.
-func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *Claims) error {
+// dpopProof is what a verified proof leaves to record: the thumbprint of
+// its key, its jti, and until when it must be remembered.
+type dpopProof struct {
+	replay   ReplayCache
+	jkt, jti string
+	expiry   time.Time
+}
+
+// verify checks the call's DPoP proof for token, whose claims are c, and
+// records nothing: it returns the proof, for [dpopProof.record] to record
+// once every other check of the call has passed, so that a call refused
+// for any reason leaves nothing in the replay cache. The checks run
+// cheapest first, so that no junk costs a signature check:
+//
+//  1. the token is bound to a DPoP key (cnf jkt);
+//  2. exactly one dpop metadata value, at most 8 KiB, a compact JWS;
+//  3. header, by exact names: typ dpop+jwt, alg one of the accepted ones,
+//     a jwk; no crit, b64, zip, enc, jku, x5u, x5c or kid;
+//  4. the jwk: a public key under the rules of JWKS keys (RSA of 2048 to
+//     8192 bits, known curves, no private members), its RFC 7638
+//     thumbprint equal to cnf jkt, its type and curve fitting alg;
+//  5. claims, by exact names: jti of 1 to 256 bytes, htm POST, htu the
+//     call's URL, iat within the proof lifetime of now, ath the hash of
+//     token;
+//  6. signature.
+func (d *dpopVerifier) verify(ctx context.Context, fullMethod, token string, c *Claims) (*dpopProof, error) {
 	if c.Confirmation.JKT == "" {
-		return tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
+		return nil, tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
 	}
 	vals := metadata.ValueFromIncomingContext(ctx, "dpop")
 	if len(vals) != 1 {
-		return proofErr("%d dpop metadata values, want exactly one", len(vals))
+		return nil, proofErr("%d dpop metadata values, want exactly one", len(vals))
 	}
 	proof := vals[0]
 	if len(proof) > maxProofSize {
-		return proofErr("proof of %d bytes", len(proof))
+		return nil, proofErr("proof of %d bytes", len(proof))
 	}
 	h, p, sig, input, err := splitJWS(proof)
 	if err != nil {
-		return proofErr("%v", err)
+		return nil, proofErr("%v", err)
 	}
+
 	var typ, algName string
 	var jwkRaw []byte
 	err = exactjson.Object(h, func(name, value []byte) error {
@@ -114,31 +142,29 @@ func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *C
 		return nil
 	})
 	if err != nil {
-		return proofErr("header: %v", err)
+		return nil, proofErr("header: %v", err)
 	}
 	if !strings.EqualFold(typ, "dpop+jwt") {
-		return proofErr("typ %q", truncate(typ))
+		return nil, proofErr("typ %q", truncate(typ))
 	}
 	alg := d.algs[algName]
 	if alg == nil {
-		return proofErr("alg %q", truncate(algName))
+		return nil, proofErr("alg %q", truncate(algName))
 	}
 	if jwkRaw == nil {
-		return proofErr("no jwk in the header")
+		return nil, proofErr("no jwk in the header")
 	}
+
 	key, members, err := jwkKey(jwkRaw)
 	if err != nil {
-		return proofErr("jwk: %v", err)
-	}
-	if !key.fits(alg) {
-		return proofErr("the jwk does not fit alg %s", alg.Name)
-	}
-	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
-		return proofErr("bad signature")
+		return nil, proofErr("jwk: %v", err)
 	}
 	thumb := members.thumbprint()
 	if thumb != c.Confirmation.JKT {
-		return tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
+		return nil, tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
+	}
+	if !key.fits(alg) {
+		return nil, proofErr("the jwk does not fit alg %s", alg.Name)
 	}
 
 	var jti, htm, htu, ath string
@@ -167,33 +193,48 @@ func (d *dpopVerifier) check(ctx context.Context, fullMethod, token string, c *C
 		return nil
 	})
 	if err != nil {
-		return proofErr("claims: %v", err)
+		return nil, proofErr("claims: %v", err)
 	}
 	now := d.now()
 	switch {
 	case jti == "" || len(jti) > 256:
-		return proofErr("jti missing or over 256 bytes")
+		return nil, proofErr("jti missing or over 256 bytes")
 	case htm != "POST":
-		return proofErr("htm %q, want POST", truncate(htm))
+		return nil, proofErr("htm %q, want POST", truncate(htm))
 	case htu != callURL(ctx, fullMethod):
-		return proofErr("htu %q, want %q", truncate(htu), truncate(callURL(ctx, fullMethod)))
+		return nil, proofErr("htu %q, want %q", truncate(htu), truncate(callURL(ctx, fullMethod)))
 	case !hasIat:
-		return proofErr("no iat")
+		return nil, proofErr("no iat")
 	}
 	issued := time.Unix(0, int64(iat*1e9))
 	if issued.Before(now.Add(-d.lifetime)) || issued.After(now.Add(d.lifetime)) {
-		return proofErr("iat %s is not within %s of now", issued.UTC().Format(time.RFC3339), d.lifetime)
+		return nil, proofErr("iat %s is not within %s of now", issued.UTC().Format(time.RFC3339), d.lifetime)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		return proofErr("ath is not the hash of the access token")
+		return nil, proofErr("ath is not the hash of the access token")
 	}
-	seen, err := d.replay.Seen(ctx, thumb+" "+jti, issued.Add(2*d.lifetime))
+
+	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
+		return nil, proofErr("bad signature")
+	}
+	return &dpopProof{replay: d.replay, jkt: thumb, jti: jti, expiry: issued.Add(2 * d.lifetime)}, nil
+}
+
+// record remembers the proof in the replay cache, and refuses it when the
+// cache had it already (a replay) or cannot keep it: full, the key over its
+// share, or unreachable (fail closed). A nil p, a call without a proof,
+// records nothing.
+func (p *dpopProof) record(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	seen, err := p.replay.Seen(ctx, p.jkt, p.jti, p.expiry)
 	if err != nil {
 		return proofErr("replay cache: %v", err)
 	}
 	if seen {
-		return proofErr("jti %q was used before", truncate(jti))
+		return proofErr("jti %q was used before", truncate(p.jti))
 	}
 	return nil
 }

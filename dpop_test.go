@@ -1,15 +1,21 @@
 package grpcjwt_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"math/big"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
@@ -86,7 +92,7 @@ func TestDPoP(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok = iss.Token(map[string]any{"scope": "greet:read greet:write"}, grpcjwttest.WithDPoPBinding(creds.Thumbprint()))
-	replay := grpcjwt.NewMemoryReplayCache(0, 0)
+	replay := grpcjwt.NewMemoryReplayCache(0, 0, 0)
 	addr := dpopServer(t, iss, replay)
 
 	t.Run("a fresh proof for every call", func(t *testing.T) {
@@ -198,18 +204,248 @@ func randomJTI(t *testing.T) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(time.Now().Format(time.RFC3339Nano)))
 }
 
-func TestMemoryReplayCacheIsBounded(t *testing.T) {
-	c := grpcjwt.NewMemoryReplayCache(32, 1<<20)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	for i := range 64 {
-		seen, err := c.Seen(ctx, strings.Repeat("k", i+1), exp)
-		if seen {
-			t.Fatalf("key %d seen before it was stored", i)
-		}
+// causes keeps what the reject hook is told, for tests that must know why
+// a call was refused.
+type causes struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (c *causes) hook() grpcjwt.Option {
+	return grpcjwt.WithRejectHook(func(_ context.Context, _ string, err error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.last = err
+	})
+}
+
+// take returns the last cause and forgets it.
+func (c *causes) take() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.last
+	c.last = nil
+	return err
+}
+
+// TestDPoPCheapChecksFirst: a proof whose key is not the token's, or is
+// over the size allowed for keys, is refused before its signature is
+// verified: the cause is the key, although the signature is junk too.
+func TestDPoPCheapChecksFirst(t *testing.T) {
+	iss := newIssuer(t)
+	var why causes
+	addr := dpopServer(t, iss, nil, why.hook())
+	plain := dial(t, addr)
+	htu := "http://" + addr + "/greeter.v1.Greeter/SayHello"
+
+	// A 16,384-bit RSA public key: a random odd modulus of that size is
+	// all a proof's header carries, and all the old order needed to spend
+	// some 16 ms of CPU on its signature.
+	n := new(big.Int).SetBytes(bytes.Repeat([]byte{0xc5, 0x3a}, 16384/16))
+	n.SetBit(n, 0, 1)
+	bigJWK := map[string]any{"kty": "RSA", "e": "AQAB", "n": base64.RawURLEncoding.EncodeToString(n.Bytes())}
+	bigJKT := func() string {
+		sum := sha256.Sum256([]byte(`{"e":"AQAB","kty":"RSA","n":"` + bigJWK["n"].(string) + `"}`))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}()
+
+	key, other := grpcjwttest.MustKey("ES256"), grpcjwttest.MustKey("ES256")
+	otherJWK := func() map[string]any {
+		j, err := other.JWK()
 		if err != nil {
-			return // full of unexpired keys: refused, not forgotten
+			t.Fatal(err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(j, &m)
+		return map[string]any{"kty": m["kty"], "crv": m["crv"], "x": m["x"], "y": m["y"]}
+	}()
+	keyCreds, err := grpcjwt.NewDPoPCredentials(key.Signer(), "ES256", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// unsigned is a proof with a signature of sigLen junk bytes, of the
+	// right length for the key, so that only verifying it could refuse it.
+	unsigned := func(alg string, jwk map[string]any, token string, sigLen int) string {
+		h := mustJSON(t, map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": jwk})
+		c := mustJSON(t, map[string]any{"jti": randomJTI(t), "htm": "POST", "htu": htu, "iat": time.Now().Unix(), "ath": ath(token)})
+		return b64(h) + "." + b64(c) + "." + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, sigLen))
+	}
+	cases := []struct {
+		name  string
+		token string
+		proof func(token string) string
+		msg   string
+		cause error
+		says  string
+	}{
+		{
+			"a 16,384-bit RSA proof key, the token's own",
+			iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithDPoPBinding(bigJKT)),
+			func(tok string) string { return unsigned("RS256", bigJWK, tok, 16384/8) },
+			grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof, "RSA key of 16384 bits is too large",
+		},
+		{
+			"another key than the token's",
+			iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithDPoPBinding(keyCreds.Thumbprint())),
+			func(tok string) string { return unsigned("ES256", otherJWK, tok, 64) },
+			grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPKeyMismatch, "not the one the token is bound to",
+		},
+		{
+			"a 16,384-bit RSA proof key, not the token's",
+			iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithDPoPBinding(keyCreds.Thumbprint())),
+			func(tok string) string { return unsigned("RS256", bigJWK, tok, 16384/8) },
+			grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof, "RSA key of 16384 bits is too large",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "DPoP "+tc.token, "dpop", tc.proof(tc.token))
+			_, err := calls["unary"](ctx, plain)
+			wantStatus(t, err, codes.Unauthenticated, tc.msg)
+			cause := why.take()
+			if !errors.Is(cause, tc.cause) || !strings.Contains(cause.Error(), tc.says) {
+				t.Fatalf("cause %v, want %v saying %q (and not a bad signature: it must not have been verified)", cause, tc.cause, tc.says)
+			}
+		})
+	}
+}
+
+// countingCache counts the proofs recorded in the cache it wraps.
+type countingCache struct {
+	grpcjwt.ReplayCache
+	n atomic.Int64
+}
+
+func (c *countingCache) Seen(ctx context.Context, jkt, jti string, expiry time.Time) (bool, error) {
+	c.n.Add(1)
+	return c.ReplayCache.Seen(ctx, jkt, jti, expiry)
+}
+
+// dpopClient returns a client of addr whose calls carry a token bound to a
+// new key, with claims, and a fresh proof each.
+func dpopClient(t *testing.T, iss *grpcjwttest.Issuer, addr string, claims map[string]any, opts ...grpcjwttest.TokenOption) greeterv1.GreeterClient {
+	t.Helper()
+	var tok string
+	creds, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", func(context.Context) (string, error) { return tok, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = iss.Token(claims, append(opts, grpcjwttest.WithDPoPBinding(creds.Thumbprint()))...)
+	return dial(t, addr, grpc.WithPerRPCCredentials(creds))
+}
+
+// TestDPoPProofRecordedLast: a call refused for any reason after its proof
+// verified (scope, the authorizer, the organization, by the unary and the
+// stream interceptor and by AuthFunc) records nothing in the replay cache,
+// so that a client whose token may not call a method cannot fill the
+// cache for the clients who may.
+func TestDPoPProofRecordedLast(t *testing.T) {
+	iss := newIssuer(t)
+	const denied = "denied-by-the-authorizer"
+	authorizer := grpcjwt.WithAuthorizer(func(_ context.Context, _ string, c *grpcjwt.Claims) error {
+		if c.Subject == denied {
+			return errors.New("this subject may not")
+		}
+		return nil
+	})
+	// Go options for a method override its .proto ones: the scope again.
+	const sayHello = "/greeter.v1.Greeter/SayHello"
+	organization := grpcjwt.WithOrganization(sayHello, grpcjwt.OrganizationRule{Field: "name", Token: grpcjwt.OrganizationFromClaim})
+	both := []string{"greet:read greet:write"}
+
+	cache := &countingCache{ReplayCache: grpcjwt.NewMemoryReplayCache(0, 0, 0)}
+	interceptors := dpopServer(t, iss, cache, authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"))
+
+	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: cache} })
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(grpcjwt.AuthFunc(v, authorizer))))
+	greeterv1.RegisterGreeterServer(srv, greeter{})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	authFunc := lis.Addr().String()
+
+	// SayHello with name "x": the organization rule (interceptors only)
+	// wants the token's organization_id to be "x".
+	x := grpcjwttest.WithOrganization("x")
+	scope, org := grpcjwt.CodeInsufficientScope, grpcjwt.CodeOrganizationMismatch
+	cases := []struct {
+		name   string
+		addr   string
+		call   string
+		claims map[string]any
+		opts   []grpcjwttest.TokenOption
+		msg    string // of the PermissionDenied status
+	}{
+		{"unary, no scope", interceptors, "unary", nil, []grpcjwttest.TokenOption{x}, scope},
+		{"unary, the authorizer refuses", interceptors, "unary", map[string]any{"scope": both[0], "sub": denied}, []grpcjwttest.TokenOption{x}, scope},
+		{"unary, another organization", interceptors, "unary", map[string]any{"scope": both[0]}, []grpcjwttest.TokenOption{grpcjwttest.WithOrganization("y")}, org},
+		{"bidi stream, no scope", interceptors, "bidi", map[string]any{"scope": "greet:read"}, nil, scope},
+		{"server stream, the authorizer refuses", interceptors, "server-stream", map[string]any{"sub": denied}, nil, scope},
+		{"AuthFunc, no scope", authFunc, "unary", nil, nil, scope},
+		{"AuthFunc, the authorizer refuses", authFunc, "unary", map[string]any{"scope": both[0], "sub": denied}, nil, scope},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			client := dpopClient(t, iss, tc.addr, tc.claims, tc.opts...)
+			before := cache.n.Load()
+			for range 5 {
+				_, err := calls[tc.call](context.Background(), client)
+				wantStatus(t, err, codes.PermissionDenied, tc.msg)
+			}
+			if n := cache.n.Load() - before; n != 0 {
+				t.Fatalf("5 refused calls recorded %d proofs", n)
+			}
+		})
+	}
+	t.Run("calls that pass record their proof, once", func(t *testing.T) {
+		for _, c := range []struct {
+			addr, call string
+			opts       []grpcjwttest.TokenOption
+		}{{interceptors, "unary", []grpcjwttest.TokenOption{x}}, {interceptors, "bidi", nil}, {interceptors, "server-stream", nil}, {authFunc, "unary", nil}} {
+			client := dpopClient(t, iss, c.addr, map[string]any{"scope": both[0]}, c.opts...)
+			before := cache.n.Load()
+			if _, err := calls[c.call](context.Background(), client); err != nil {
+				t.Fatalf("%s at %s: %v", c.call, c.addr, err)
+			}
+			if n := cache.n.Load() - before; n != 1 {
+				t.Fatalf("%s at %s: one call recorded %d proofs", c.call, c.addr, n)
+			}
+		}
+	})
+}
+
+// TestDPoPOneKeyCannotFillTheCache: a client that sends proofs as fast as
+// it can gets its key's share of the replay cache and no more; every other
+// client's proofs are still accepted.
+func TestDPoPOneKeyCannotFillTheCache(t *testing.T) {
+	iss := newIssuer(t)
+	const share = 4
+	var why causes
+	addr := dpopServer(t, iss, grpcjwt.NewMemoryReplayCache(3*share, 0, share), why.hook())
+	flooder := dpopClient(t, iss, addr, map[string]any{"scope": "greet:read"})
+	for i := range 4 * share {
+		_, err := calls["unary"](context.Background(), flooder)
+		if i < share {
+			if err != nil {
+				t.Fatalf("proof %d of the flooding key, within its share: %v", i, err)
+			}
+			continue
+		}
+		wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidDPoPProof)
+		if cause := why.take(); !strings.Contains(cause.Error(), "its share") {
+			t.Fatalf("proof %d of the flooding key: cause %v, want the key's share", i, cause)
 		}
 	}
-	t.Fatal("64 unexpired keys fit in a cache of 32")
+	for i := range 2 {
+		other := dpopClient(t, iss, addr, map[string]any{"scope": "greet:read"})
+		for j := range share {
+			if _, err := calls["unary"](context.Background(), other); err != nil {
+				t.Fatalf("client %d, proof %d, after the flood: %v", i, j, err)
+			}
+		}
+	}
 }

@@ -28,9 +28,12 @@ func UnaryServerInterceptor(v *Validator, opts ...Option) grpc.UnaryServerInterc
 			}
 			return handler(newCtx, req)
 		}
-		newCtx, r, c, err := g.authorize(ctx, info.FullMethod)
+		newCtx, r, c, proof, err := g.authorize(ctx, info.FullMethod)
 		if err == nil && r.hasOrganization() {
 			err = r.checkOrganization(c, req)
+		}
+		if err == nil {
+			err = proof.record(ctx)
 		}
 		g.observe(ctx, info.FullMethod, &r, err)
 		if err != nil {
@@ -61,7 +64,10 @@ func StreamServerInterceptor(v *Validator, opts ...Option) grpc.StreamServerInte
 			}
 			return handler(srv, &contextStream{ServerStream: ss, ctx: newCtx})
 		}
-		newCtx, r, c, err := g.authorize(ctx, info.FullMethod)
+		newCtx, r, c, proof, err := g.authorize(ctx, info.FullMethod)
+		if err == nil {
+			err = proof.record(ctx)
+		}
 		g.observe(ctx, info.FullMethod, &r, err)
 		if err != nil {
 			return g.reject(ctx, info.FullMethod, err)
@@ -171,9 +177,12 @@ func AuthFunc(v *Validator, opts ...Option) auth.AuthFunc {
 	g := newGuard(v, evaluateOptions(opts))
 	return func(ctx context.Context) (context.Context, error) {
 		method, _ := grpc.Method(ctx)
-		newCtx, r, c, err := g.authorize(ctx, method)
+		newCtx, r, c, proof, err := g.authorize(ctx, method)
 		if err == nil && r.hasOrganization() {
 			err = fmt.Errorf("%w: AuthFunc cannot read the request its organization rule needs; use the interceptors", ErrOrganizationMismatch)
+		}
+		if err == nil {
+			err = proof.record(ctx)
 		}
 		g.observe(ctx, method, &r, err)
 		if err != nil {
@@ -207,15 +216,17 @@ func newGuard(v *Validator, o *options) *guard {
 }
 
 // authorize applies the method's rule to the call's token. It returns the
-// context for the handler, the rule, and the verified claims (nil for a
-// call allowed without a token), or the cause of a refusal.
-func (g *guard) authorize(ctx context.Context, method string) (context.Context, Rule, *Claims, error) {
+// context for the handler, the rule, the verified claims (nil for a call
+// allowed without a token) and the call's DPoP proof, which the caller
+// records last, once every check of the call has passed (nil without one);
+// or the cause of a refusal.
+func (g *guard) authorize(ctx context.Context, method string) (context.Context, Rule, *Claims, *dpopProof, error) {
 	r := g.rules.get(method, g.opts)
-	c, err := g.check(ctx, method, &r)
+	c, proof, err := g.check(ctx, method, &r)
 	if err != nil || c == nil {
-		return ctx, r, nil, err
+		return ctx, r, nil, nil, err
 	}
-	return ContextWithClaims(ctx, c), r, c, nil
+	return ContextWithClaims(ctx, c), r, c, proof, nil
 }
 
 // observe reports the decision on a call to the Validator's observer, with
@@ -241,11 +252,12 @@ func (g *guard) reject(ctx context.Context, method string, err error) error {
 	return Status(err).Err()
 }
 
-// check applies rule r. It returns the verified claims, or nil and no error
-// for a call allowed without a token, or the cause of a refusal.
-func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, error) {
+// check applies rule r. It returns the verified claims and the call's
+// verified DPoP proof, not yet recorded (nil without one), or nil and no
+// error for a call allowed without a token, or the cause of a refusal.
+func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, *dpopProof, error) {
 	if r.Access == AccessPublic {
-		return nil, nil
+		return nil, nil, nil
 	}
 	token, dpop, err := credentialsFromMetadata(ctx)
 	if err == nil && dpop && g.v.dpop == nil {
@@ -253,45 +265,46 @@ func (g *guard) check(ctx context.Context, method string, r *Rule) (*Claims, err
 	}
 	if err != nil {
 		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := g.v.Validate(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkBinding(ctx, c, dpop); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var proof *dpopProof
 	if dpop {
-		if err := g.v.dpop.check(ctx, method, token, c); err != nil {
-			return nil, err
+		if proof, err = g.v.dpop.verify(ctx, method, token, c); err != nil {
+			return nil, nil, err
 		}
 	}
 	if (r.SenderConstrained || g.v.requireSenderConstrained) && c.Confirmation.X5TS256 == "" && !dpop {
-		return nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
+		return nil, nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
 	}
 	if c.AudienceSuffix != "" && !r.acceptsOrganizationTokens() {
 		// An organization token's scopes are the organization's
 		// permissions, not the API's: it is for methods that check the
 		// organization by its audience, and no others.
-		return nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(method, maxMethodName)))
+		return nil, nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(method, maxMethodName)))
 	}
 	for _, s := range r.Scopes {
 		if !c.HasScope(s) {
-			return nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
+			return nil, nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
 		}
 	}
 	if g.opts.authorizer != nil {
 		if err := g.opts.authorizer(ctx, method, c); err != nil {
 			if _, ok := statusOf(err); ok {
-				return nil, err // the hook sees it all; Status sends the status alone
+				return nil, nil, err // the hook sees it all; Status sends the status alone
 			}
-			return nil, fmt.Errorf("%w: %w", ErrInsufficientScope, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrInsufficientScope, err)
 		}
 	}
-	return c, nil
+	return c, proof, nil
 }
 
 // contextStream is a server stream with the handler's context.

@@ -18,8 +18,14 @@ import (
 	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
 
-// minRSABits is the smallest RSA modulus a published key may have.
-const minRSABits = 2048
+// RSA keys, published or in a DPoP proof, have moduli of minRSABits to
+// maxRSABits. The maximum is crypto/tls's for certificate keys: verifying
+// with an RSA key costs about the square of its size, and a 16,384-bit key
+// would cost some 16 ms of CPU a signature.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
 
 // parseJWKS parses a JWK Set, skipping (and logging) keys that cannot or
 // must not verify signatures, a JWK with a duplicate member among them. A
@@ -72,7 +78,7 @@ type jwkMembers struct {
 // parseJWK builds a verification key from one JWK of a set. Keys marked for
 // encryption, without "verify" among their key_ops, with an algorithm or
 // curve grpcjwt does not verify, with private members, RSA keys under 2048
-// bits, and JWKs with a duplicate member are refused.
+// or over 8192 bits, and JWKs with a duplicate member are refused.
 func parseJWK(raw []byte) (*verifyKey, error) {
 	k, _, err := jwkKey(raw)
 	if err != nil {
@@ -198,8 +204,11 @@ func (m *jwkMembers) publicKey() (any, error) {
 			return nil, errors.New("bad RSA n or e")
 		}
 		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if pub.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("RSA key of %d bits is too small", pub.N.BitLen())
+		switch bits := pub.N.BitLen(); {
+		case bits < minRSABits:
+			return nil, fmt.Errorf("RSA key of %d bits is too small", bits)
+		case bits > maxRSABits:
+			return nil, fmt.Errorf("RSA key of %d bits is too large", bits)
 		}
 		if pub.E < 3 || pub.E%2 == 0 {
 			return nil, fmt.Errorf("RSA exponent %d", pub.E)

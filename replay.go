@@ -3,98 +3,231 @@ package grpcjwt
 import (
 	"context"
 	"errors"
-	"hash/maphash"
+	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"time"
 )
 
 // ReplayCache remembers the DPoP proofs a server has accepted, so that a
-// proof is used once. Replicas that share one (the module
-// github.com/grpcjwt/grpcjwt/redis has a Redis-backed one) refuse a proof
-// replayed at any of them.
+// proof is used once, and bounds how many one key may have remembered at
+// a time, so that one client cannot fill it for all. Replicas that share
+// one (the module github.com/grpcjwt/grpcjwt/redis has a Redis-backed one)
+// refuse a proof replayed at any of them.
 type ReplayCache interface {
-	// Seen records key until expiry and reports whether it was already
-	// recorded and not yet expired. An error refuses the proof (fail
-	// closed).
-	Seen(ctx context.Context, key string, expiry time.Time) (bool, error)
+	// Seen records the proof jti of the key whose RFC 7638 thumbprint is
+	// jkt until expiry, and reports whether it was already recorded and
+	// not yet expired. grpcjwt calls it last, once every other check of
+	// the call has passed.
+	//
+	// expiry is a time on the server's clock ([Config.Now]): a cache
+	// that keeps time elsewhere turns it into a duration on that clock
+	// first, so that clocks need not agree. An expiry that is not after
+	// now records nothing; the zero time is an error.
+	//
+	// An error refuses the proof (fail closed): the cache returns one
+	// when it cannot answer, when it is full of unexpired proofs, and when
+	// the key jkt already has its share of them — which refuses that key
+	// alone.
+	Seen(ctx context.Context, jkt, jti string, expiry time.Time) (bool, error)
 }
 
 // Defaults of [NewMemoryReplayCache].
 const (
 	DefaultReplayEntries = 100_000
-	DefaultReplayBytes   = 16 << 20
+	DefaultReplayBytes   = 40 << 20
+	DefaultReplayPerKey  = 1_000
 )
 
-// errReplayFull: every entry is still needed to catch a replay.
-var errReplayFull = errors.New("the replay cache is full of unexpired proofs")
+// replayProofOverhead is what a proof costs the memory cache beyond the
+// allocation of its thumbprint and jti, measured (TestMemoryReplayCacheHeap)
+// and rounded up: its map slot, its heap slot, and, when it is its key's
+// only proof, its key's count and thumbprint, each at the worst fill a
+// growing map or slice has.
+const replayProofOverhead = 272
 
-const replayShards = 16
-
-// memoryReplayCache is a sharded, bounded in-memory [ReplayCache].
-type memoryReplayCache struct {
-	seed   maphash.Seed
-	shards [replayShards]replayShard
-	now    func() time.Time
+// NewMemoryReplayCache returns an in-memory ReplayCache that remembers at
+// most maxEntries unexpired proofs, of at most maxBytes, and at most
+// maxPerKey of them for any one key; values ≤ 0 take the defaults
+// [DefaultReplayEntries], [DefaultReplayBytes] and [DefaultReplayPerKey].
+//
+// The bounds are exact: a proof is refused only when remembering it would
+// exceed one of them with unexpired proofs alone. A proof counts 272 bytes
+// plus its thumbprint and jti together, rounded up as Go's allocator does
+// (to a multiple of 8 up to 128 bytes): the memory it holds, map and heap
+// slots included, so that the cache never holds much more than maxBytes.
+// At a bound, new proofs are refused rather than unexpired ones forgotten,
+// since forgetting one would let it be replayed; a key at its share is
+// refused alone.
+//
+// Capacity: grpcjwt remembers a proof until twice
+// [DPoPConfig.ProofLifetime] (L) after its iat, which is within L of the
+// server's clock. A key can therefore have maxPerKey proofs accepted at
+// once and, after that, as many as expire: maxPerKey/(2L) a second for a
+// client whose clock agrees with the server's, and at least
+// maxPerKey/(3L) for any. The cache as a whole takes maxEntries/(2L) a
+// second (fewer when maxBytes binds first). With the defaults and L of one
+// minute: 1,000 proofs at once and 8.3 a second per key (5.5 at least);
+// 100,000 and 833 a second in all, which 100 keys at their full share
+// would take. (With grpcjwt's 43-byte thumbprints, a proof whose jti has
+// up to 85 bytes counts at most 400 bytes, so that the default maxBytes
+// binds only after 100,000 of them.)
+//
+// It is safe for concurrent use: one lock, held for a map and a heap
+// operation per proof, which costs far less than the proof's signature.
+func NewMemoryReplayCache(maxEntries int, maxBytes int64, maxPerKey int) ReplayCache {
+	return newMemoryReplayCache(maxEntries, maxBytes, maxPerKey, time.Now)
 }
 
-type replayShard struct {
-	mu         sync.Mutex
-	m          map[string]int64 // key -> expiry, unix nanoseconds
-	bytes      int64
-	maxEntries int
-	maxBytes   int64
-}
-
-// NewMemoryReplayCache returns an in-memory ReplayCache bounded to
-// maxEntries keys and maxBytes of them (defaults [DefaultReplayEntries] and
-// [DefaultReplayBytes] for values ≤ 0). Expired keys are dropped to make
-// room; when every key is still unexpired, new proofs are refused rather
-// than old ones forgotten, since forgetting one would let it be replayed.
-// It is safe for concurrent use.
-func NewMemoryReplayCache(maxEntries int, maxBytes int64) ReplayCache {
+func newMemoryReplayCache(maxEntries int, maxBytes int64, maxPerKey int, now func() time.Time) *memoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayEntries
 	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultReplayBytes
 	}
-	c := &memoryReplayCache{seed: maphash.MakeSeed(), now: time.Now}
-	for i := range c.shards {
-		c.shards[i] = replayShard{
-			m:          make(map[string]int64),
-			maxEntries: max(maxEntries/replayShards, 1),
-			maxBytes:   max(maxBytes/replayShards, 1),
-		}
+	if maxPerKey <= 0 {
+		maxPerKey = DefaultReplayPerKey
 	}
-	return c
+	return &memoryReplayCache{
+		proofs:     make(map[replayKey]struct{}),
+		perKey:     make(map[string]int),
+		maxEntries: maxEntries,
+		maxBytes:   maxBytes,
+		maxPerKey:  maxPerKey,
+		now:        now,
+	}
 }
 
-// replayEntryOverhead is a map entry's cost beyond its key.
-const replayEntryOverhead = 64
+// memoryReplayCache is the [ReplayCache] of [NewMemoryReplayCache]. It
+// holds only unexpired proofs: each Seen first drops those that expired,
+// soonest first from a heap, so that the bounds count exactly what must
+// still be remembered, and no call scans the cache.
+type memoryReplayCache struct {
+	now func() time.Time
 
-func (c *memoryReplayCache) Seen(_ context.Context, key string, expiry time.Time) (bool, error) {
-	s := &c.shards[maphash.String(c.seed, key)%replayShards]
-	now := c.now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if exp, ok := s.m[key]; ok && exp > now {
+	mu       sync.Mutex
+	proofs   map[replayKey]struct{}
+	byExpiry []replayItem   // the same proofs, a min-heap on expiry
+	perKey   map[string]int // proofs per key thumbprint; no zero counts
+	bytes    int64          // counted as replayProofSize
+
+	maxEntries, maxPerKey int
+	maxBytes              int64
+}
+
+// replayKey is one proof: its key's thumbprint and its jti, which share
+// one allocation.
+type replayKey struct{ jkt, jti string }
+
+type replayItem struct {
+	key    replayKey
+	expiry int64 // unix nanoseconds
+}
+
+var errReplayFull = errors.New("the replay cache is full of unexpired proofs")
+
+// replayProofSize is the memory a proof counts for.
+func replayProofSize(jkt, jti string) int64 {
+	return replayProofOverhead + alloc(len(jkt)+len(jti))
+}
+
+func (c *memoryReplayCache) Seen(_ context.Context, jkt, jti string, expiry time.Time) (bool, error) {
+	if expiry.IsZero() {
+		return false, errors.New("the zero expiry")
+	}
+	t := c.now()
+	now := t.UnixNano()
+	k := replayKey{jkt, jti}
+	size := replayProofSize(jkt, jti)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expire(now)
+	if _, ok := c.proofs[k]; ok {
 		return true, nil
 	}
-	size := int64(len(key)) + replayEntryOverhead
-	if len(s.m) >= s.maxEntries || s.bytes+size > s.maxBytes {
-		for k, exp := range s.m {
-			if exp <= now {
-				delete(s.m, k)
-				s.bytes -= int64(len(k)) + replayEntryOverhead
+	ttl := expiry.Sub(t)
+	switch n := c.perKey[jkt]; {
+	case ttl <= 0:
+		return false, nil // past the time it had to be remembered
+	case n >= c.maxPerKey:
+		return false, fmt.Errorf("the key has %d unexpired proofs, its share", n)
+	case len(c.proofs) >= c.maxEntries || c.bytes+size > c.maxBytes:
+		return false, errReplayFull
+	}
+	c.add(k, now+min(int64(ttl), math.MaxInt64-now), size)
+	return false, nil
+}
+
+// add remembers k until expiry, with its strings copied into one
+// allocation of their own. c.mu must be held.
+func (c *memoryReplayCache) add(k replayKey, expiry, size int64) {
+	var b strings.Builder
+	b.Grow(len(k.jkt) + len(k.jti))
+	b.WriteString(k.jkt)
+	b.WriteString(k.jti)
+	s := b.String()
+	k = replayKey{jkt: s[:len(k.jkt)], jti: s[len(k.jkt):]}
+	c.proofs[k] = struct{}{}
+	c.push(replayItem{key: k, expiry: expiry})
+	if n, ok := c.perKey[k.jkt]; ok {
+		c.perKey[k.jkt] = n + 1
+	} else {
+		c.perKey[strings.Clone(k.jkt)] = 1 // not pinning this proof's allocation
+	}
+	c.bytes += size
+}
+
+// expire drops every proof whose expiry is not after now. c.mu must be
+// held.
+func (c *memoryReplayCache) expire(now int64) {
+	for len(c.byExpiry) > 0 && c.byExpiry[0].expiry <= now {
+		k := c.pop().key
+		delete(c.proofs, k)
+		if n := c.perKey[k.jkt]; n > 1 {
+			c.perKey[k.jkt] = n - 1
+		} else {
+			delete(c.perKey, k.jkt)
+		}
+		c.bytes -= replayProofSize(k.jkt, k.jti)
+	}
+}
+
+// push adds it to the heap.
+func (c *memoryReplayCache) push(it replayItem) {
+	h := append(c.byExpiry, it)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent].expiry <= h[i].expiry {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+	c.byExpiry = h
+}
+
+// pop removes and returns the item of the soonest expiry.
+func (c *memoryReplayCache) pop() replayItem {
+	h := c.byExpiry
+	top, last := h[0], len(h)-1
+	h[0] = h[last]
+	h[last] = replayItem{} // no longer pins the proof's strings
+	h = h[:last]
+	for i := 0; ; {
+		least := i
+		for _, child := range [2]int{2*i + 1, 2*i + 2} {
+			if child < len(h) && h[child].expiry < h[least].expiry {
+				least = child
 			}
 		}
-		if len(s.m) >= s.maxEntries || s.bytes+size > s.maxBytes {
-			return false, errReplayFull
+		if least == i {
+			break
 		}
+		h[i], h[least] = h[least], h[i]
+		i = least
 	}
-	if _, ok := s.m[key]; !ok {
-		s.bytes += size
-	}
-	s.m[key] = expiry.UnixNano()
-	return false, nil
+	c.byExpiry = h
+	return top
 }

@@ -24,7 +24,7 @@ import (
 // verification, not the signing of a new one per call.
 type noReplay struct{}
 
-func (noReplay) Seen(context.Context, string, time.Time) (bool, error) { return false, nil }
+func (noReplay) Seen(context.Context, string, string, time.Time) (bool, error) { return false, nil }
 
 // proofFloor is the least a DPoP check must do: decode the proof, verify
 // its ES256 signature against the public key, and decode its claims.

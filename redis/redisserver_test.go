@@ -26,7 +26,7 @@ type redisServer struct {
 // on a free loopback port, without persistence, and kills it when the test
 // ends. Without the binary the test is skipped with a message saying how to
 // install it, except under CI=true, where it fails.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	bin := os.Getenv("REDIS_SERVER")
 	if bin == "" {
@@ -54,7 +54,7 @@ func startRedis(t *testing.T) *redisServer {
 	return nil
 }
 
-func tryStartRedis(t *testing.T, bin string) (*redisServer, error) {
+func tryStartRedis(t testing.TB, bin string) (*redisServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (s *redisServer) Kill() {
 }
 
 // Client returns a client of s, closed when the test ends.
-func (s *redisServer) Client(t *testing.T) *redis.Client {
+func (s *redisServer) Client(t testing.TB) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { c.Close() })
