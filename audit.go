@@ -15,8 +15,7 @@ type ServiceInfoProvider interface {
 	GetServiceInfo() map[string]grpc.ServiceInfo
 }
 
-// MethodRule is a registered method and the rule the interceptors apply to
-// it.
+// MethodRule is a registered method and the rule a [Policy] applies to it.
 type MethodRule struct {
 	FullMethod   string // "/package.Service/Method"
 	ClientStream bool
@@ -41,9 +40,10 @@ func (m MethodRule) String() string {
 }
 
 // Audit returns every method registered on srv (a *grpc.Server after
-// registration) with the rule the interceptors built with the same opts
-// apply to it, sorted by name, so that a service can log its rules at
-// startup or assert them in a test.
+// registration) with the rule the policy applies to it, sorted by name, so
+// that a service can log its rules at startup or assert them in a test. It
+// reads the same compiled rules the doors decide calls by, so what it
+// reports is what calls meet.
 //
 // It returns an error, along with the rules, when an option names a method
 // or service that srv does not have (a typo must not silently leave a
@@ -54,9 +54,12 @@ func (m MethodRule) String() string {
 // refuse to start on it. An organization rule whose field the method's
 // request message does not have, is not a string, or whose pattern is not
 // well formed is an error (a typo must never switch tenant isolation off;
-// at run time such a rule refuses every call). A required scope that is not an RFC 6749
-// scope-token (empty, or with a space or a character outside printable
-// ASCII) is an error too: no token can ever grant it.
+// at run time such a rule refuses every call); so is one that names an
+// issuer the Validator does not trust, or that no trusted issuer can
+// satisfy (none asserts organizations where the rule reads them). A
+// required scope that is not an RFC 6749 scope-token (empty, or with a
+// space or a character outside printable ASCII) is an error too: no token
+// can ever grant it.
 //
 // Tenant isolation is never switched off silently: a Go option that makes
 // public a method whose .proto options give it an organization rule is an
@@ -65,27 +68,35 @@ func (m MethodRule) String() string {
 // have. Each rule's String shows the issuers whose organizations it
 // accepts, and a Source such as "go:service+proto:method:organization"
 // when a .proto organization rule survived a Go rule.
-func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
-	o := evaluateOptions(opts)
+func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
+	o := p.opts
 	services := srv.GetServiceInfo()
 	known := make(map[string]bool)
-	var rules []MethodRule
+	type audited struct {
+		MethodRule
+		c compiledRule
+	}
+	var all []audited
 	for name, info := range services {
 		known["/"+name+"/"] = true
 		for _, m := range info.Methods {
 			full := "/" + name + "/" + m.Name
 			known[full] = true
-			r, _ := resolveRule(full, o)
-			r.compile(full)
-			rules = append(rules, MethodRule{
+			var buf compiledRule
+			r := p.rules.get(full, o, &buf)
+			all = append(all, audited{MethodRule{
 				FullMethod:   full,
 				ClientStream: m.IsClientStream,
 				ServerStream: m.IsServerStream,
-				Rule:         r,
-			})
+				Rule:         r.Rule,
+			}, *r})
 		}
 	}
-	sort.Slice(rules, func(i, j int) bool { return rules[i].FullMethod < rules[j].FullMethod })
+	sort.Slice(all, func(i, j int) bool { return all[i].FullMethod < all[j].FullMethod })
+	rules := make([]MethodRule, len(all))
+	for i, a := range all {
+		rules[i] = a.MethodRule
+	}
 
 	var errs []error
 	for _, name := range o.order {
@@ -118,24 +129,28 @@ func Audit(srv ServiceInfoProvider, opts ...Option) ([]MethodRule, error) {
 	}
 	// Checked on the resolved rules, so that Go and .proto options alike
 	// are covered.
-	for _, m := range rules {
+	for _, a := range all {
+		m, full := &a.c, a.FullMethod
 		if m.publicOverride {
-			errs = append(errs, fmt.Errorf("grpcjwt: %s is made public by a Go option, but its .proto options give it an organization rule, which still applies (%s); to make it public, remove the rule explicitly with WithoutOrganization", m.FullMethod, m.Source))
+			errs = append(errs, fmt.Errorf("grpcjwt: %s is made public by a Go option, but its .proto options give it an organization rule, which still applies (%s); to make it public, remove the rule explicitly with WithoutOrganization", full, m.Source))
 		}
 		if m.Access == AccessOptional && len(m.Scopes) > 0 {
-			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", m.FullMethod, m.Scopes, m.Source))
+			errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has scopes %q (%s); callers without a token would get in while callers with one lacking the scopes are refused", full, m.Scopes, m.Source))
 		}
 		if m.Organization != nil && m.Access != AccessPublic {
 			if m.orgErr != nil {
-				errs = append(errs, fmt.Errorf("grpcjwt: %s: %w (%s); every call would be refused", m.FullMethod, m.orgErr, m.Source))
+				errs = append(errs, fmt.Errorf("grpcjwt: %s: %w (%s); every call would be refused", full, m.orgErr, m.Source))
+			}
+			if err := p.v.canAssert(m.Organization); err != nil {
+				errs = append(errs, fmt.Errorf("grpcjwt: %s: %w (%s); every call would be refused", full, err, m.Source))
 			}
 			if m.Access == AccessOptional {
-				errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has an organization rule (%s); callers without a token would always be refused", m.FullMethod, m.Source))
+				errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has an organization rule (%s); callers without a token would always be refused", full, m.Source))
 			}
 		}
 		for _, s := range m.Scopes {
 			if !isScopeToken(s) {
-				errs = append(errs, fmt.Errorf("grpcjwt: %s requires scope %q (%s), which is not an RFC 6749 scope-token and can never be granted", m.FullMethod, s, m.Source))
+				errs = append(errs, fmt.Errorf("grpcjwt: %s requires scope %q (%s), which is not an RFC 6749 scope-token and can never be granted", full, s, m.Source))
 			}
 		}
 	}

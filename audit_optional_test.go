@@ -103,7 +103,7 @@ func TestAuditOptionalWithScopes(t *testing.T) {
 		{"a non-ASCII scope", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "read:all\u00a0")}, []string{check + " requires scope"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rules, err := grpcjwt.Audit(srv, tc.opts...)
+			rules, err := auditOf(t, srv, tc.opts...)
 			var fine grpcjwt.MethodRule
 			for _, r := range rules {
 				if r.FullMethod == "/"+optionalScopedService+"/Fine" {

@@ -13,11 +13,12 @@ import (
 )
 
 // checkBinding enforces a sender-constrained token's binding on the call:
-// a certificate-bound token (RFC 8705 §3) only over TLS with the client
-// certificate it names, read from the gRPC peer, never from metadata; a
-// DPoP-bound token (RFC 9449) never as a bearer token. It runs on every
-// call, cached token or not, since the binding belongs to the connection.
-func checkBinding(ctx context.Context, c *Claims, dpop bool) error {
+// a certificate-bound token (RFC 8705 §3) only with the client certificate
+// it names, which the door took from the call's TLS connection, never from
+// anything the client sends; a DPoP-bound token (RFC 9449) never as a
+// bearer token. It runs on every call, cached token or not, since the
+// binding belongs to the connection.
+func checkBinding(c *Claims, cert *x509.Certificate, dpop bool) error {
 	cnf := &c.Confirmation
 	if cnf.JKT != "" && !dpop {
 		return tokenErr(ErrDPoPBoundToken, "")
@@ -25,7 +26,6 @@ func checkBinding(ctx context.Context, c *Claims, dpop bool) error {
 	if cnf.X5TS256 == "" {
 		return nil
 	}
-	cert := clientCertificate(ctx)
 	if cert == nil {
 		return tokenErr(ErrNoClientCertificate, "")
 	}

@@ -96,13 +96,14 @@ func TestCertificateBoundTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := policyOf(t, v)
 	srv := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(&tls.Config{
 			Certificates: []tls.Certificate{pki.issue(t, "server", true)},
 			ClientAuth:   tls.VerifyClientCertIfGiven, ClientCAs: pki.pool, MinVersion: tls.VersionTLS13,
 		})),
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
+		grpc.ChainUnaryInterceptor(p.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(p.StreamServerInterceptor()))
 	greeterv1.RegisterGreeterServer(srv, greeter{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -143,7 +144,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 	rec := &recorder{}
 	v2 := newValidator(t, iss, func(c *grpcjwt.Config) { c.Observer = rec })
 	lis2, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv2 := grpc.NewServer(grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v2)))
+	srv2 := grpc.NewServer(grpc.ChainUnaryInterceptor(policyOf(t, v2).UnaryServerInterceptor()))
 	greeterv1.RegisterGreeterServer(srv2, greeter{})
 	go srv2.Serve(lis2)
 	t.Cleanup(srv2.Stop)
@@ -168,7 +169,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 }
 
 // TestSenderConstrainedRules: a method whose rule requires a
-// sender-constrained token, from Go or .proto, or a Config that requires it
+// sender-constrained token, from Go or .proto, or a policy that requires it
 // everywhere, refuses a plain bearer token and accepts a bound one.
 func TestSenderConstrainedRules(t *testing.T) {
 	iss := newIssuer(t)
@@ -181,12 +182,12 @@ func TestSenderConstrainedRules(t *testing.T) {
 		}
 		srv := grpc.NewServer(
 			grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pki.issue(t, "server", true)}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pki.pool})),
-			grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, opts...)))
+			grpc.ChainUnaryInterceptor(policyOf(t, v, opts...).UnaryServerInterceptor()))
 		greeterv1.RegisterGreeterServer(srv, greeter{})
 		tenantv1.RegisterProjectsServer(srv, &projects{})
 		go srv.Serve(lis)
 		t.Cleanup(srv.Stop)
-		if _, err := grpcjwt.Audit(srv, opts...); err != nil {
+		if _, err := auditOf(t, srv, opts...); err != nil {
 			t.Fatalf("Audit: %v", err)
 		}
 		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{alice}})))
@@ -215,17 +216,16 @@ func TestSenderConstrainedRules(t *testing.T) {
 		t.Fatalf("a bearer token where no rule requires binding: %v", err)
 	}
 
-	everywhere := newValidator(t, iss, func(c *grpcjwt.Config) { c.RequireSenderConstrained = true })
-	greet, _ = serveTLS(t, everywhere)
+	greet, _ = serveTLS(t, v, grpcjwt.WithSenderConstrainedEverywhere())
 	_, err = calls["unary"](plain, greet)
 	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
 	if _, err := calls["unary"](bound, greet); err != nil {
-		t.Fatalf("a bound token with RequireSenderConstrained: %v", err)
+		t.Fatalf("a bound token with WithSenderConstrainedEverywhere: %v", err)
 	}
 
 	srv := grpc.NewServer()
 	tenantv1.RegisterProjectsServer(srv, &projects{})
-	rules, err := grpcjwt.Audit(srv)
+	rules, err := auditOf(t, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,17 @@ func TestSenderConstrainedRules(t *testing.T) {
 			t.Errorf("Audit: %s", r)
 		}
 	}
-	if _, err := grpcjwt.Audit(srv, grpcjwt.WithPublic("/tenant.v1.Projects/DescribeProject"), grpcjwt.WithSenderConstrained("/tenant.v1.Projects/DescribeProject")); err == nil {
+	// Audit sees the requirement everywhere, as calls meet it.
+	rules, err = auditOf(t, srv, grpcjwt.WithSenderConstrainedEverywhere(), grpcjwt.WithPublic("/tenant.v1.Projects/DescribeProject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if want := r.Access != grpcjwt.AccessPublic; r.SenderConstrained != want {
+			t.Errorf("Audit with WithSenderConstrainedEverywhere: %s", r)
+		}
+	}
+	if _, err := auditOf(t, srv, grpcjwt.WithPublic("/tenant.v1.Projects/DescribeProject"), grpcjwt.WithSenderConstrained("/tenant.v1.Projects/DescribeProject")); err == nil {
 		t.Error("Audit accepted a public method that requires a sender-constrained token")
 	}
 }

@@ -39,11 +39,12 @@ func proxy(t testing.TB, v *grpcjwt.Validator, opts ...grpcjwt.Option) *grpc.Cli
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := policyOf(t, v, opts...)
 	srv := grpc.NewServer(
 		grpc.MaxHeaderListSize(maxHeaderList),
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return nil }),
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, opts...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, opts...)),
+		grpc.ChainUnaryInterceptor(p.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(p.StreamServerInterceptor()),
 	)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)

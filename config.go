@@ -154,17 +154,6 @@ type Config struct {
 	// [DefaultCacheBytes].
 	CacheBytes int64
 
-	// DPoP, when set, enables DPoP-bound tokens (RFC 9449): see
-	// [DPoPConfig]. Without it, the DPoP scheme is refused
-	// (auth.authorization_token_type_not_supported), and so is a DPoP-bound
-	// token sent as a bearer token.
-	DPoP *DPoPConfig
-
-	// RequireSenderConstrained makes the interceptors require, on every
-	// method that reads a token, a token bound to a key the caller proves it
-	// holds (see [WithSenderConstrained]).
-	RequireSenderConstrained bool
-
 	// Observer, when set, sees every decision, validation and key fetch,
 	// for metrics and traces; see [Observer].
 	Observer Observer

@@ -61,7 +61,7 @@ func newDPoPVerifier(c *DPoPConfig, now func() time.Time) (*dpopVerifier, error)
 	for _, a := range algs {
 		alg := jose.Lookup(a)
 		if alg == nil {
-			return nil, fmt.Errorf("grpcjwt: Config.DPoP.Algorithms: %q is not an allowed signature algorithm", a)
+			return nil, fmt.Errorf("grpcjwt: WithDPoP: Algorithms: %q is not an allowed signature algorithm", a)
 		}
 		d.algs[a] = alg
 	}
@@ -103,11 +103,10 @@ type dpopProof struct {
 //     call's URL, iat within the proof lifetime of now, ath the hash of
 //     token;
 //  6. signature.
-func (d *dpopVerifier) verify(ctx context.Context, fullMethod, token string, c *Claims) (*dpopProof, error) {
+func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *Claims) (*dpopProof, error) {
 	if c.Confirmation.JKT == "" {
 		return nil, tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
 	}
-	vals := metadata.ValueFromIncomingContext(ctx, "dpop")
 	if len(vals) != 1 {
 		return nil, proofErr("%d dpop metadata values, want exactly one", len(vals))
 	}
@@ -199,10 +198,10 @@ func (d *dpopVerifier) verify(ctx context.Context, fullMethod, token string, c *
 	switch {
 	case jti == "" || len(jti) > 256:
 		return nil, proofErr("jti missing or over 256 bytes")
-	case htm != "POST":
-		return nil, proofErr("htm %q, want POST", truncate(htm))
-	case htu != callURL(ctx, fullMethod):
-		return nil, proofErr("htu %q, want %q", truncate(htu), truncate(callURL(ctx, fullMethod)))
+	case htm != wantHTM:
+		return nil, proofErr("htm %q, want %q", truncate(htm), wantHTM)
+	case htu != wantHTU || wantHTU == "":
+		return nil, proofErr("htu %q, want %q", truncate(htu), truncate(wantHTU))
 	case !hasIat:
 		return nil, proofErr("no iat")
 	}

@@ -29,14 +29,16 @@ import (
 // returns its address.
 func dpopServer(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCache, opts ...grpcjwt.Option) string {
 	t.Helper()
-	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: replay} })
+	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim })
+	opts = append(opts, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: replay}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := policyOf(t, v, opts...)
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, opts...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, opts...)))
+		grpc.ChainUnaryInterceptor(p.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(p.StreamServerInterceptor()))
 	greeterv1.RegisterGreeterServer(srv, greeter{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -193,7 +195,7 @@ func TestDPoP(t *testing.T) {
 		}
 	})
 	t.Run("DPoP off: the scheme is not supported", func(t *testing.T) {
-		off := serve(t, greeter{}, grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(newValidator(t, iss))))
+		off := serve(t, greeter{}, grpc.ChainUnaryInterceptor(policyOf(t, newValidator(t, iss)).UnaryServerInterceptor()))
 		_, err := calls["unary"](metadata.AppendToOutgoingContext(context.Background(), "authorization", "DPoP "+tok, "dpop", signProof(t, key, hdr(), with(good))), off)
 		wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeSchemeNotSupported)
 	})
@@ -357,12 +359,12 @@ func TestDPoPProofRecordedLast(t *testing.T) {
 	cache := &countingCache{ReplayCache: grpcjwt.NewMemoryReplayCache(0, 0, 0)}
 	interceptors := dpopServer(t, iss, cache, authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"))
 
-	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: cache} })
+	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim })
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(grpcjwt.AuthFunc(v, authorizer))))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(policyOf(t, v, authorizer, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: cache})).AuthFunc())))
 	greeterv1.RegisterGreeterServer(srv, greeter{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)

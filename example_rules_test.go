@@ -22,10 +22,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// List the rule of every registered method at startup, with the same
-// options the interceptors get, and refuse to start on a rule that names a
+// List the rule of every registered method at startup, from the policy
+// the interceptors decide by, and refuse to start on a rule that names a
 // method the server does not have.
-func ExampleAudit() {
+func ExamplePolicy_Audit() {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
 	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
@@ -34,19 +34,22 @@ func ExampleAudit() {
 	}
 	defer v.Close()
 
-	rules := []grpcjwt.Option{
+	policy, err := grpcjwt.NewPolicy(v,
 		grpcjwt.WithPublic("/grpc.health.v1.Health/Check"),
 		grpcjwt.WithOptional("/grpc.health.v1.Health/List"),
 		grpcjwt.WithScopes("/grpc.reflection.v1.ServerReflection/", "reflection:read"),
+	)
+	if err != nil {
+		log.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	reflection.Register(srv) // registers v1 and the older v1alpha
 
-	methods, err := grpcjwt.Audit(srv, rules...)
+	methods, err := policy.Audit(srv)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +58,11 @@ func ExampleAudit() {
 	}
 
 	// A typo leaves the method it meant at the default; Audit says so.
-	_, err = grpcjwt.Audit(srv, grpcjwt.WithPublic("/grpc.health.v1.Health/Chek"))
+	typo, err := grpcjwt.NewPolicy(v, grpcjwt.WithPublic("/grpc.health.v1.Health/Chek"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = typo.Audit(srv)
 	fmt.Println(err)
 	// Output:
 	// /grpc.health.v1.Health/Check public (go:method)
@@ -66,10 +73,10 @@ func ExampleAudit() {
 	// grpcjwt: rule names method "/grpc.health.v1.Health/Chek", which the server does not have
 }
 
-// Use AuthFunc with go-grpc-middleware's auth interceptor under selector:
-// the health check that load balancers probe is skipped, and every other
-// method, here Health/List, needs a valid token.
-func ExampleAuthFunc_selector() {
+// Use the policy's AuthFunc with go-grpc-middleware's auth interceptor
+// under selector: the health check that load balancers probe is skipped,
+// and every other method, here Health/List, needs a valid token.
+func ExamplePolicy_AuthFunc_selector() {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
 	ctx := context.Background()
@@ -79,11 +86,15 @@ func ExampleAuthFunc_selector() {
 	}
 	defer v.Close()
 
+	policy, err := grpcjwt.NewPolicy(v)
+	if err != nil {
+		log.Fatal(err)
+	}
 	notHealthCheck := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.FullMethod() != healthpb.Health_Check_FullMethodName
 	})
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(
-		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(grpcjwt.AuthFunc(v)), notHealthCheck),
+		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(policy.AuthFunc()), notHealthCheck),
 	))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,9 +150,11 @@ func ExampleWithAuthorizer() {
 		}
 		return nil
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(
-		grpcjwt.UnaryServerInterceptor(v, grpcjwt.WithAuthorizer(sameOrganization)),
-	))
+	policy, err := grpcjwt.NewPolicy(v, grpcjwt.WithAuthorizer(sameOrganization))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -184,9 +197,11 @@ func ExampleWithRejectHook() {
 	// this one. A real hook would log: slog.Info("refused", "method", m, "err", err).
 	causes := make(chan error, 1)
 	hook := func(_ context.Context, _ string, err error) { causes <- err }
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(
-		grpcjwt.UnaryServerInterceptor(v, grpcjwt.WithRejectHook(hook)),
-	))
+	policy, err := grpcjwt.NewPolicy(v, grpcjwt.WithRejectHook(hook))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -42,8 +42,8 @@ func ExampleValidator_Validate() {
 	// Unauthenticated invalid_token
 }
 
-// Protect a gRPC server: both interceptors, health checks public, one
-// method scoped, and the rules audited at startup.
+// Protect a gRPC server: one policy, both interceptors from it, health
+// checks public, one method scoped, and the rules audited at startup.
 func Example_server() {
 	ctx := context.Background()
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
@@ -55,17 +55,20 @@ func Example_server() {
 	}
 	defer v.Close()
 
-	rules := []grpcjwt.Option{
+	policy, err := grpcjwt.NewPolicy(v,
 		grpcjwt.WithPublic("/grpc.health.v1.Health/"),
 		grpcjwt.WithScopes("/greeter.v1.Greeter/SayHello", "greet:read"),
+	)
+	if err != nil {
+		log.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	greeterv1.RegisterGreeterServer(srv, greeter{})
-	if _, err := grpcjwt.Audit(srv, rules...); err != nil {
+	if _, err := policy.Audit(srv); err != nil {
 		log.Fatal(err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:50051")

@@ -86,9 +86,10 @@ func serve(t testing.TB, svc greeterv1.GreeterServer, srvOpts ...grpc.ServerOpti
 
 // protected starts a greeter behind both interceptors with opts.
 func protected(t testing.TB, v *grpcjwt.Validator, opts ...grpcjwt.Option) greeterv1.GreeterClient {
+	p := policyOf(t, v, opts...)
 	return serve(t, greeter{},
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, opts...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, opts...)))
+		grpc.ChainUnaryInterceptor(p.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(p.StreamServerInterceptor()))
 }
 
 // withAuth returns a context whose outgoing metadata has each value as an
@@ -258,4 +259,42 @@ func TestRejectHook(t *testing.T) {
 		t.Errorf("hook called for an accepted call: %v", r.err)
 	default:
 	}
+}
+
+// policyOf builds the policy of v and opts, failing the test if it cannot.
+func policyOf(t testing.TB, v *grpcjwt.Validator, opts ...grpcjwt.Option) *grpcjwt.Policy {
+	t.Helper()
+	p, err := grpcjwt.NewPolicy(v, opts...)
+	if err != nil {
+		t.Fatalf("NewPolicy: %v", err)
+	}
+	return p
+}
+
+// auditOf audits srv under the policy of opts, with a validator whose
+// issuer asserts organizations by Logto's claim and audience prefix.
+func auditOf(t testing.TB, srv grpcjwt.ServiceInfoProvider, opts ...grpcjwt.Option) ([]grpcjwt.MethodRule, error) {
+	t.Helper()
+	v := newValidator(t, newIssuer(t), func(c *grpcjwt.Config) {
+		c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim
+		c.AudiencePrefixes = []string{grpcjwt.DefaultOrganizationAudiencePrefix}
+	})
+	rules, err := policyOf(t, v, opts...).Audit(srv)
+	return rules, withoutArchiveProject(err)
+}
+
+// withoutArchiveProject drops from Audit's err what it says of the test
+// .proto's ArchiveProject, whose rule names an issuer no test trusts
+// (TestOrganizationRuleIssuers calls it to see it refused).
+func withoutArchiveProject(err error) error {
+	if err == nil {
+		return nil
+	}
+	var kept []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.Contains(line, "/tenant.v1.Projects/ArchiveProject:") {
+			kept = append(kept, errors.New(line))
+		}
+	}
+	return errors.Join(kept...)
 }

@@ -109,9 +109,9 @@ func TestOrganizationRuleIssuers(t *testing.T) {
 
 	srv := grpc.NewServer()
 	tenantv1.RegisterProjectsServer(srv, &projects{})
-	rules, err := grpcjwt.Audit(srv, grpcjwt.WithOrganization(describeProject, grpcjwt.OrganizationRule{Field: "organization", Issuers: []string{own.URL}}))
-	if err != nil {
-		t.Fatal(err)
+	rules, err := policyOf(t, v, grpcjwt.WithOrganization(describeProject, grpcjwt.OrganizationRule{Field: "organization", Issuers: []string{own.URL}})).Audit(srv)
+	if err == nil || !strings.Contains(err.Error(), `/tenant.v1.Projects/ArchiveProject: the organization rule names issuer "https://tenant.example/oidc", which the Validator does not trust`) || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("Audit = %v, want one error: ArchiveProject's issuer is not trusted", err)
 	}
 	shown := map[string]string{}
 	for _, r := range rules {
@@ -133,7 +133,14 @@ func TestOrganizationRuleIssuers(t *testing.T) {
 func TestOrganizationAudienceNeedsThePrefix(t *testing.T) {
 	iss := newIssuer(t)
 	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim })
-	client, _, _ := tenantServerFor(t, v)
+	client, _, _ := tenantServerWith(t, v, false)
+	// Audit says so at startup: the rule that reads the audience only can
+	// never be satisfied.
+	srv := grpc.NewServer()
+	tenantv1.RegisterProjectsServer(srv, &projects{})
+	if _, err := policyOf(t, v).Audit(srv); err == nil || !strings.Contains(err.Error(), "/tenant.v1.Projects/ListProjects: no trusted issuer it accepts asserts organizations where it reads them") {
+		t.Errorf("Audit = %v", err)
+	}
 	tok := iss.Token(map[string]any{"aud": []string{iss.Audience, orgAudience + "acme"}})
 	s, err := client.ListProjects(withAuth("Bearer "+tok), &tenantv1.ListProjectsRequest{Parent: "organizations/acme", Count: 1})
 	if err == nil {
@@ -177,7 +184,7 @@ func TestOrganizationSurvivesGoOverrides(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := grpc.NewServer()
 			tenantv1.RegisterProjectsServer(srv, &projects{})
-			rules, _ := grpcjwt.Audit(srv, opts...)
+			rules, _ := auditOf(t, srv, opts...)
 			for _, r := range rules {
 				if r.FullMethod == getProject && (r.Organization == nil || !strings.Contains(r.Source, "proto:method:organization")) {
 					t.Errorf("Audit shows %s", r)
@@ -194,7 +201,7 @@ func TestOrganizationSurvivesGoOverrides(t *testing.T) {
 	t.Run("made public", func(t *testing.T) {
 		srv := grpc.NewServer()
 		tenantv1.RegisterProjectsServer(srv, &projects{})
-		_, err := grpcjwt.Audit(srv, grpcjwt.WithPublic(getProject))
+		_, err := auditOf(t, srv, grpcjwt.WithPublic(getProject))
 		if err == nil || !strings.Contains(err.Error(), "WithoutOrganization") {
 			t.Fatalf("Audit = %v, want it to refuse a public override of an organization rule", err)
 		}
@@ -218,7 +225,7 @@ func TestOrganizationSurvivesGoOverrides(t *testing.T) {
 	t.Run("WithoutOrganization of an unknown method", func(t *testing.T) {
 		srv := grpc.NewServer()
 		tenantv1.RegisterProjectsServer(srv, &projects{})
-		_, err := grpcjwt.Audit(srv, grpcjwt.WithoutOrganization("/tenant.v1.Projects/GetProjects"))
+		_, err := auditOf(t, srv, grpcjwt.WithoutOrganization("/tenant.v1.Projects/GetProjects"))
 		if err == nil || !strings.Contains(err.Error(), "GetProjects") {
 			t.Fatalf("Audit = %v", err)
 		}
@@ -347,12 +354,12 @@ func TestStreamExpiryIsOneDecision(t *testing.T) {
 	rec := &recorder{}
 	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.Leeway, c.Observer = -1, rec })
 	var ended atomic.Int32
-	client := serve(t, &slowGreeter{}, grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v,
+	client := serve(t, &slowGreeter{}, grpc.ChainStreamInterceptor(policyOf(t, v,
 		grpcjwt.WithRejectHook(func(_ context.Context, _ string, err error) {
 			if errors.Is(err, grpcjwt.ErrTokenExpired) {
 				ended.Add(1)
 			}
-		}))))
+		})).StreamServerInterceptor()))
 	tok := iss.Token(map[string]any{"exp": time.Now().Add(1500 * time.Millisecond).Unix()})
 	s, err := client.SayHelloStream(withAuth("Bearer "+tok), &greeterv1.SayHelloStreamRequest{})
 	if err != nil {
@@ -377,7 +384,7 @@ func TestAuthFuncStreamEndsWithToken(t *testing.T) {
 	iss := newIssuer(t)
 	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.Leeway = -1 })
 	g := &causeGreeter{}
-	f := grpcjwt.AuthFunc(v)
+	f := policyOf(t, v).AuthFunc()
 	client := serve(t, g,
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(f)),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(f)))

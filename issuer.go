@@ -352,3 +352,35 @@ func lookupPath(raw []byte, path []string) []byte {
 	}
 	return raw
 }
+
+// canAssert says why no trusted issuer can satisfy the organization rule r
+// (an issuer it names is not trusted, or none of the issuers it accepts
+// asserts organizations where it reads them), or returns nil.
+func (v *Validator) canAssert(r *OrganizationRule) error {
+	for _, name := range r.Issuers {
+		if v.issuers[name] == nil {
+			return fmt.Errorf("the organization rule names issuer %q, which the Validator does not trust", name)
+		}
+	}
+	for name, t := range v.issuers {
+		if len(r.Issuers) > 0 && !slices.Contains(r.Issuers, name) {
+			continue
+		}
+		byClaim, byAudience := t.orgClaim != nil, len(t.prefixes) > 0
+		switch r.Token {
+		case OrganizationFromClaim:
+			if byClaim {
+				return nil
+			}
+		case OrganizationFromAudience:
+			if byAudience {
+				return nil
+			}
+		default:
+			if byClaim || byAudience {
+				return nil
+			}
+		}
+	}
+	return errors.New("no trusted issuer it accepts asserts organizations where it reads them (set OrganizationClaim or AudiencePrefixes on the issuer)")
+}

@@ -71,6 +71,11 @@ func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.
 	}
 	r := ks.unknownRefresh()
 	if r == nil {
+		// A refresh may have ended since snap was read: it is what the
+		// rate limit kept this caller from starting.
+		if k := ks.snap.Load().find(kid, alg); k != nil {
+			return k, nil
+		}
 		return nil, tokenErr(ErrUnknownKey, fmt.Sprintf("kid %q not in the key set; refresh rate-limited", truncate(kid)))
 	}
 	select {

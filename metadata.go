@@ -26,7 +26,12 @@ func TokenFromMetadata(ctx context.Context) (string, error) {
 // credentialsFromMetadata is [TokenFromMetadata] that also accepts the
 // DPoP scheme (RFC 9449 §7.1), reporting which scheme it found.
 func credentialsFromMetadata(ctx context.Context) (token string, dpop bool, err error) {
-	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
+	return credentialsOf(metadata.ValueFromIncomingContext(ctx, "authorization"))
+}
+
+// credentialsOf applies the rules of [TokenFromMetadata] to a call's
+// authorization values, accepting the DPoP scheme too.
+func credentialsOf(vals []string) (token string, dpop bool, err error) {
 	switch len(vals) {
 	case 0:
 		return "", false, ErrHeaderMissing
@@ -134,4 +139,11 @@ func equalFoldASCII(s, t string) bool {
 		}
 	}
 	return true
+}
+
+// hasScheme reports whether the authorization value v uses scheme
+// (compared case-insensitively), without allocating.
+func hasScheme(v, scheme string) bool {
+	field, _ := nextField(v)
+	return equalFoldASCII(field, scheme)
 }

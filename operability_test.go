@@ -113,7 +113,7 @@ func TestObserverLabelsAreBounded(t *testing.T) {
 	iss, stranger := newIssuer(t), newIssuer(t)
 	rec := &recorder{}
 	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.Observer = rec })
-	f := grpcjwt.AuthFunc(v)
+	f := policyOf(t, v).AuthFunc()
 	for _, m := range []string{"/evil.Service/" + strings.Repeat("x", 5000), "/greeter.v1.Greeter/NoSuchMethod"} {
 		ctx := withIncomingAuth("Bearer " + stranger.Token(nil))
 		ctx = grpcContext(ctx, m)

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Option configures the interceptors, [AuthFunc] and [Audit].
+// Option configures a [Policy]: its rules, hooks, DPoP and stream expiry.
 type Option func(*options)
 
 // Authorizer is a check beyond scopes (tenant, organization, roles), run
@@ -21,12 +21,14 @@ type Authorizer func(ctx context.Context, fullMethod string, c *Claims) error
 type RejectHook func(ctx context.Context, fullMethod string, err error)
 
 type options struct {
-	rules          map[string]*ruleSpec // by full method, or service prefix ending in "/"
-	order          []string             // rule names in the order first given, for Audit
-	withoutOrg     map[string]bool      // methods and services whose .proto organization rule is removed
-	authorizer     Authorizer
-	onReject       RejectHook
-	noStreamExpiry bool
+	rules             map[string]*ruleSpec // by full method, or service prefix ending in "/"
+	order             []string             // rule names in the order first given, for Audit
+	withoutOrg        map[string]bool      // methods and services whose .proto organization rule is removed
+	authorizer        Authorizer
+	onReject          RejectHook
+	noStreamExpiry    bool
+	dpop              *DPoPConfig // nil: DPoP off
+	senderConstrained bool        // every method that reads a token requires a bound one
 }
 
 // ruleSpec is what the options say of one method or service.
@@ -97,7 +99,7 @@ func WithAuthorizer(f Authorizer) Option {
 	return func(o *options) { o.authorizer = f }
 }
 
-// WithRejectHook calls f for every call the interceptors refuse, with the
+// WithRejectHook calls f for every call the policy refuses, with the
 // cause: an error matching one of the sentinels ([ErrHeaderMissing],
 // [ErrInvalidToken] and its cause such as [ErrTokenExpired],
 // [ErrInsufficientScope] naming the missing scope) or an [Authorizer]'s own
@@ -135,9 +137,9 @@ func WithoutStreamExpiry() Option {
 // WithSenderConstrained requires, on methods (full methods, or services
 // ending in "/"), a token bound to a key the caller proves it holds: a
 // client certificate (cnf x5t#S256, RFC 8705) presented on the call's TLS
-// connection, or a DPoP key (cnf jkt, RFC 9449, with [Config.DPoP]) whose
+// connection, or a DPoP key (cnf jkt, RFC 9449, with [WithDPoP]) whose
 // proof comes with the call. A plain bearer token gets Unauthenticated
-// "invalid_token" ([ErrBindingRequired]). [Config.RequireSenderConstrained]
+// "invalid_token" ([ErrBindingRequired]). [WithSenderConstrainedEverywhere]
 // requires it on every method.
 func WithSenderConstrained(methods ...string) Option {
 	return func(o *options) {
@@ -163,4 +165,21 @@ func WithoutOrganization(methods ...string) Option {
 			o.withoutOrg[m] = true
 		}
 	}
+}
+
+// WithSenderConstrainedEverywhere requires, on every method that reads a
+// token, one bound to a key the caller proves it holds, as
+// [WithSenderConstrained] does for the methods it names. [Policy.Audit]
+// shows it on every such rule.
+func WithSenderConstrainedEverywhere() Option {
+	return func(o *options) { o.senderConstrained = true }
+}
+
+// WithDPoP accepts DPoP-bound access tokens (RFC 9449) under grpcjwt's gRPC
+// profile; see [DPoPConfig]. Without it, the DPoP scheme is refused
+// (auth.authorization_token_type_not_supported), and so is a DPoP-bound
+// token sent as a bearer token. [NewPolicy] fails when c names an
+// algorithm that is not allowed.
+func WithDPoP(c DPoPConfig) Option {
+	return func(o *options) { o.dpop = &c }
 }

@@ -116,20 +116,20 @@ func orgFromProto(p *grpcjwtv1.Organization) *OrganizationRule {
 }
 
 // hasOrganization reports whether the rule has an organization check.
-func (r *Rule) hasOrganization() bool {
+func (r *compiledRule) hasOrganization() bool {
 	return r.Access != AccessPublic && r.Organization != nil
 }
 
 // acceptsOrganizationTokens reports whether a token accepted only by an
 // audience prefix (an organization token) may reach the method: only when
 // its organization rule may read the audience.
-func (r *Rule) acceptsOrganizationTokens() bool {
+func (r *compiledRule) acceptsOrganizationTokens() bool {
 	return r.hasOrganization() && r.Organization.Token != OrganizationFromClaim
 }
 
 // checkOrganization applies the rule's organization check to a request
 // message; a rule that could not be compiled refuses every call.
-func (r *Rule) checkOrganization(c *Claims, req any) error {
+func (r *compiledRule) checkOrganization(c *Claims, req any) error {
 	if r.org == nil {
 		return fmt.Errorf("%w: the organization rule cannot be checked: %w", ErrOrganizationMismatch, r.orgErr)
 	}

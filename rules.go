@@ -35,7 +35,8 @@ func (a Access) String() string {
 	return "required"
 }
 
-// Rule is the effective authorization rule of one method.
+// Rule is the effective authorization rule of one method: plain data, as
+// [Policy.Audit] reports it.
 type Rule struct {
 	Access Access
 	Scopes []string // all required; none for public methods
@@ -43,7 +44,8 @@ type Rule struct {
 	// token's; see [OrganizationRule].
 	Organization *OrganizationRule
 	// SenderConstrained requires a token bound to a key the caller proves
-	// it holds; see [WithSenderConstrained].
+	// it holds; see [WithSenderConstrained] and
+	// [WithSenderConstrainedEverywhere].
 	SenderConstrained bool
 	// Source says where the rule came from: "default", "go:method",
 	// "go:service", "proto:method" or "proto:service"; a Go rule over which
@@ -51,31 +53,18 @@ type Rule struct {
 	// (or service), and a .proto rule whose organization rule
 	// [WithoutOrganization] removed ends in "-organization".
 	Source string
+}
 
+// compiledRule is a method's rule with what deciding a call needs beside
+// it: the organization rule compiled against the request message, and
+// facts about the method.
+type compiledRule struct {
+	Rule
 	org            *orgCheck // Organization compiled against the request message
 	orgErr         error     // why Organization could not be compiled
 	known          bool      // the method is named by the options or registered: fit for a metric label
 	publicOverride bool      // a Go option made it public, over a .proto organization rule that survived
 	stream         bool      // a streaming method, or one the registry does not know
-}
-
-// compile prepares the rule's organization check against the request
-// message of fullMethod, found in the protobuf registry, and records
-// whether the method streams.
-func (r *Rule) compile(fullMethod string) {
-	md := findMethod(fullMethod)
-	r.stream = md == nil || md.IsStreamingClient() || md.IsStreamingServer()
-	if r.Organization == nil || r.Access == AccessPublic {
-		return
-	}
-	if md == nil {
-		r.orgErr = fmt.Errorf("%s is not in the protobuf registry, so its request cannot be read", truncate(fullMethod))
-		return
-	}
-	r.org, r.orgErr = compileOrg(r.Organization, md.Input())
-	if r.org != nil {
-		r.Organization = r.org.rule
-	}
 }
 
 // resolveRule computes the rule of fullMethod. Go options override .proto
@@ -85,17 +74,20 @@ func (r *Rule) compile(fullMethod string) {
 // rule of the .proto rule survives a Go rule that has none of its own,
 // unless the Go rule removes it ([WithoutOrganization]). A Go rule that
 // makes such a method public does not make it public: the method keeps
-// requiring a token for its organization, and [Audit] reports it.
+// requiring a token for its organization, and [Policy.Audit] reports it.
+// [WithSenderConstrainedEverywhere] makes every rule that reads a token
+// sender-constrained.
 //
-// It also reports whether fullMethod is known: named exactly by a Go option
-// or registered in the protobuf registry. Only known names may be cached;
-// any other is a string a caller chose.
-func resolveRule(fullMethod string, o *options) (Rule, bool) {
-	pr, registered := protoRule(fullMethod)
+// The rule records whether fullMethod is known: named exactly by a Go
+// option or registered in the protobuf registry. Only known names may be
+// cached; any other is a string a caller chose.
+func resolveRule(fullMethod string, o *options) compiledRule {
+	md, pr := protoRule(fullMethod)
+	r := compiledRule{known: md != nil}
 	s, ok := o.rules[fullMethod]
 	source := "go:method"
 	if ok {
-		registered = true
+		r.known = true
 	} else if s, ok = o.rules[serviceOf(fullMethod)]; ok {
 		source = "go:service"
 	}
@@ -105,22 +97,33 @@ func resolveRule(fullMethod string, o *options) (Rule, bool) {
 	}
 	switch {
 	case !ok && pr.Source != "":
-		return pr, registered
+		r.Rule = pr
 	case !ok:
-		return Rule{Access: AccessRequired, Source: "default"}, registered
+		r.Rule = Rule{Access: AccessRequired, Source: "default"}
+	default:
+		r.Rule = s.rule(source)
+		if pr.Organization != nil && s.org == nil {
+			// The .proto organization rule survives the Go override.
+			if r.Access == AccessPublic {
+				r.Access = AccessRequired
+				r.publicOverride = true
+			}
+			r.Organization = pr.Organization
+			r.Source += "+" + pr.Source + ":organization"
+		}
 	}
-	r := s.rule(source)
-	if pr.Organization == nil || s.org != nil {
-		return r, registered
+	if o.senderConstrained && r.Access != AccessPublic {
+		r.SenderConstrained = true
 	}
-	// The .proto organization rule survives the Go override.
-	if r.Access == AccessPublic {
-		r.Access = AccessRequired
-		r.publicOverride = true
+	r.stream = md == nil || md.IsStreamingClient() || md.IsStreamingServer()
+	if r.Organization != nil && r.Access != AccessPublic {
+		if md == nil {
+			r.orgErr = fmt.Errorf("%s is not in the protobuf registry, so its request cannot be read", truncate(fullMethod))
+		} else {
+			r.org, r.orgErr = compileOrg(r.Organization, md.Input())
+		}
 	}
-	r.Organization = pr.Organization
-	r.Source += "+" + pr.Source + ":organization"
-	return r, registered
+	return r
 }
 
 func (s *ruleSpec) rule(source string) Rule {
@@ -133,41 +136,41 @@ func (s *ruleSpec) rule(source string) Rule {
 	return r
 }
 
-// protoRule reads the grpcjwt.v1 method or service option of fullMethod
-// from the global protobuf registry, where generated code registers itself.
-// It returns the rule, with an empty Source when there is none, and whether
-// the method is registered.
-func protoRule(fullMethod string) (Rule, bool) {
-	name := strings.TrimPrefix(fullMethod, "/")
-	svc, method, ok := strings.Cut(name, "/")
+// protoRule finds fullMethod in the global protobuf registry, where
+// generated code registers itself, and reads its grpcjwt.v1 method option,
+// or else its service's. It returns the method's descriptor (nil when it
+// is not registered) and the rule, whose Source is empty when there is
+// none.
+func protoRule(fullMethod string) (protoreflect.MethodDescriptor, Rule) {
+	svc, method, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	if !ok {
-		return Rule{}, false
+		return nil, Rule{}
 	}
 	// A service lives directly in its package. Checking the package first
 	// keeps the lookup linear in the name's length: on a miss,
 	// FindDescriptorByName tries every dot-separated prefix, which costs
 	// quadratic time in a name a caller made of dots.
 	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
-		return Rule{}, false
+		return nil, Rule{}
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {
-		return Rule{}, false
+		return nil, Rule{}
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return Rule{}, false
+		return nil, Rule{}
 	}
 	md := sd.Methods().ByName(protoreflect.Name(method))
 	if md != nil {
 		if r, ok := ruleOption(md.Options(), grpcjwtv1.E_Method); ok {
-			return fromProto(r, "proto:method"), true
+			return md, fromProto(r, "proto:method")
 		}
 	}
 	if r, ok := ruleOption(sd.Options(), grpcjwtv1.E_Service); ok {
-		return fromProto(r, "proto:service"), md != nil
+		return md, fromProto(r, "proto:service")
 	}
-	return Rule{}, md != nil
+	return md, Rule{}
 }
 
 // ruleOption returns the grpcjwt.v1 rule set in opts, if one is.
@@ -194,27 +197,6 @@ func fromProto(p *grpcjwtv1.Rule, source string) Rule {
 	return r
 }
 
-// findMethod returns the descriptor of fullMethod from the protobuf
-// registry, or nil.
-func findMethod(fullMethod string) protoreflect.MethodDescriptor {
-	svc, method, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
-	if !ok {
-		return nil
-	}
-	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
-		return nil
-	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
-		return nil
-	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
-		return nil
-	}
-	return sd.Methods().ByName(protoreflect.Name(method))
-}
-
 // maxCachedRules bounds the rule cache as a backstop. Only known names are
 // cached (see [resolveRule]), so the program, not its callers, sets how many
 // there are.
@@ -228,23 +210,26 @@ const maxCachedRules = 4096
 // memory. Resolving one costs two map lookups and a registry lookup, and
 // allocates nothing.
 type ruleCache struct {
-	m sync.Map // full method -> *Rule
+	m sync.Map // full method -> *compiledRule
 	n atomic.Int64
 }
 
-func (c *ruleCache) get(fullMethod string, o *options) Rule {
+// get returns the rule of fullMethod: the cached one, or one resolved into
+// *buf (the caller's, on its stack), so that an unknown name costs no
+// allocation.
+func (c *ruleCache) get(fullMethod string, o *options, buf *compiledRule) *compiledRule {
 	if r, ok := c.m.Load(fullMethod); ok {
-		return *r.(*Rule)
+		return r.(*compiledRule)
 	}
-	r, known := resolveRule(fullMethod, o)
-	r.compile(fullMethod)
-	r.known = known
-	if !known || c.n.Load() >= maxCachedRules {
-		return r
+	*buf = resolveRule(fullMethod, o)
+	if !buf.known || c.n.Load() >= maxCachedRules {
+		return buf
 	}
-	kept := r // only a kept rule goes to the heap
-	if _, loaded := c.m.LoadOrStore(fullMethod, &kept); !loaded {
-		c.n.Add(1)
+	kept := new(compiledRule)
+	*kept = *buf
+	if r, loaded := c.m.LoadOrStore(fullMethod, kept); loaded {
+		return r.(*compiledRule)
 	}
-	return r
+	c.n.Add(1)
+	return kept
 }

@@ -36,7 +36,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 			if i > 0 {
 				name += fmt.Sprint(i)
 			}
-			if r := c.get(name, o); r.Access != u.access || r.Source != u.source {
+			if r := c.get(name, o, new(compiledRule)); r.Access != u.access || r.Source != u.source {
 				t.Fatalf("rule of %.40q = %v (%s), want %v (%s)", name, r.Access, r.Source, u.access, u.source)
 			}
 		}
@@ -53,7 +53,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 		{"/grpc.health.v1.Health/Check", AccessPublic, "go:service"},
 	}
 	for _, k := range known {
-		if r := c.get(k.name, o); r.Access != k.access || r.Source != k.source {
+		if r := c.get(k.name, o, new(compiledRule)); r.Access != k.access || r.Source != k.source {
 			t.Fatalf("rule of %q = %v (%s), want %v (%s)", k.name, r.Access, r.Source, k.access, k.source)
 		}
 	}
@@ -61,7 +61,8 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 		t.Fatalf("%d names cached, want %d", n, len(known))
 	}
 	for _, name := range []string{known[0].name, known[1].name, unknown[0].name, unknown[1].name} {
-		if a := testing.AllocsPerRun(100, func() { c.get(name, o) }); a != 0 {
+		var buf compiledRule
+		if a := testing.AllocsPerRun(100, func() { c.get(name, o, &buf) }); a != 0 {
 			t.Errorf("rule lookup of %.40q: %v allocations, want 0", name, a)
 		}
 	}

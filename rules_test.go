@@ -166,7 +166,7 @@ func TestAuthorizerHook(t *testing.T) {
 func TestAudit(t *testing.T) {
 	srv := grpc.NewServer()
 	greeterv1.RegisterGreeterServer(srv, greeter{})
-	rules, err := grpcjwt.Audit(srv, grpcjwt.WithOptional(mStream))
+	rules, err := auditOf(t, srv, grpcjwt.WithOptional(mStream))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +192,11 @@ func TestAudit(t *testing.T) {
 		grpcjwt.WithScopes("/greeter.v1.Greter/", "x"),
 		grpcjwt.WithOptional("greeter.v1.Greeter/Chat"),
 	} {
-		if _, err := grpcjwt.Audit(srv, bad); err == nil || !strings.Contains(err.Error(), "does not have") {
+		if _, err := auditOf(t, srv, bad); err == nil || !strings.Contains(err.Error(), "does not have") {
 			t.Errorf("typo not reported: %v", err)
 		}
 	}
-	if _, err := grpcjwt.Audit(srv, grpcjwt.WithPublic(mChat), grpcjwt.WithScopes(mChat, "x")); err == nil {
+	if _, err := auditOf(t, srv, grpcjwt.WithPublic(mChat), grpcjwt.WithScopes(mChat, "x")); err == nil {
 		t.Error("public method with scopes not reported")
 	}
 }
@@ -218,10 +218,11 @@ func TestComposition(t *testing.T) {
 	good := "Bearer " + iss.Token(map[string]any{"scope": "greet:read greet:write"})
 
 	t.Run("selector", func(t *testing.T) {
+		p := policyOf(t, v)
 		notChat := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return c.FullMethod() != mChat })
 		c := serve(t, greeter{},
-			grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(grpcjwt.UnaryServerInterceptor(v), notChat)),
-			grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(grpcjwt.StreamServerInterceptor(v), notChat)))
+			grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(p.UnaryServerInterceptor(), notChat)),
+			grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(p.StreamServerInterceptor(), notChat)))
 		runRuleCases(t, c, []ruleCase{
 			{"selected unary needs a token", calls["unary"], nil, codes.Unauthenticated, ""},
 			{"selected unary with token", calls["unary"], []string{good}, codes.OK, "user-123"},
@@ -232,17 +233,18 @@ func TestComposition(t *testing.T) {
 	t.Run("AuthFunc with selector", func(t *testing.T) {
 		onlyHello := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return c.FullMethod() == mSayHello })
 		c := serve(t, greeter{},
-			grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(grpcjwt.UnaryServerInterceptor(v, grpcjwt.WithScopes(mSayHello, "greet:write")), onlyHello)))
+			grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(policyOf(t, v, grpcjwt.WithScopes(mSayHello, "greet:write")).UnaryServerInterceptor(), onlyHello)))
 		runRuleCases(t, c, []ruleCase{
 			{"rule applies", calls["unary"], []string{"Bearer " + iss.Token(map[string]any{"scope": "greet:read"})}, codes.PermissionDenied, ""},
 			{"rule satisfied", calls["unary"], []string{good}, codes.OK, "user-123"},
 			{"Info unselected", info, nil, codes.OK, ""},
 		})
 	})
+	p := policyOf(t, v)
 	t.Run("ServiceAuthFuncOverride", func(t *testing.T) {
 		c := serve(t, overriding{},
-			grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-			grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
+			grpc.ChainUnaryInterceptor(p.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(p.StreamServerInterceptor()))
 		ctx := metadata.AppendToOutgoingContext(withAuth(), "x-api-key", "secret")
 		for kind, do := range calls {
 			if _, err := do(ctx, c); err != nil {

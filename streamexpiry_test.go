@@ -67,7 +67,7 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 		}
 	})
 	client := serve(t, g,
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, hook)))
+		grpc.ChainStreamInterceptor(policyOf(t, v, hook).StreamServerInterceptor()))
 	exp := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
 	tok := iss.Token(map[string]any{"exp": exp.Unix(), "scope": "greet:write"})
 
@@ -112,7 +112,7 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 	}
 
 	t.Run("opt-out", func(t *testing.T) {
-		optOut := serve(t, &slowGreeter{}, grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, grpcjwt.WithoutStreamExpiry())))
+		optOut := serve(t, &slowGreeter{}, grpc.ChainStreamInterceptor(policyOf(t, v, grpcjwt.WithoutStreamExpiry()).StreamServerInterceptor()))
 		tok := iss.Token(map[string]any{"exp": time.Now().Add(1 * time.Second).Unix()})
 		ctx, cancel := context.WithTimeout(withAuth("Bearer "+tok), 3*time.Second)
 		defer cancel()

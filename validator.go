@@ -19,19 +19,17 @@ import (
 // safe for concurrent use. Call [Validator.Close] when done with it to stop
 // key refreshes in flight.
 type Validator struct {
-	issuers                  map[string]*trustedIssuer // by exact name
-	first                    *trustedIssuer            // the only one, or Config.Issuer
-	algs                     map[string]bool           // every issuer's algorithms, to refuse junk early
-	leeway                   time.Duration
-	maxSize                  int
-	now                      func() time.Time
-	realClock                bool // now is time.Now: its readings time Validate
-	log                      *slog.Logger
-	cache                    *tokenCache // nil when off
-	ownClient                *http.Client
-	observer                 Observer // nil: none
-	requireSenderConstrained bool
-	dpop                     *dpopVerifier // nil: DPoP off
+	issuers   map[string]*trustedIssuer // by exact name
+	first     *trustedIssuer            // the only one, or Config.Issuer
+	algs      map[string]bool           // every issuer's algorithms, to refuse junk early
+	leeway    time.Duration
+	maxSize   int
+	now       func() time.Time
+	realClock bool // now is time.Now: its readings time Validate
+	log       *slog.Logger
+	cache     *tokenCache // nil when off
+	ownClient *http.Client
+	observer  Observer // nil: none
 
 	stateMu sync.Mutex
 	stateCh chan struct{} // closed and replaced at every key fetch, for ServeHealth
@@ -64,29 +62,21 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
-		issuers:                  make(map[string]*trustedIssuer, len(ics)),
-		algs:                     make(map[string]bool),
-		leeway:                   cfg.Leeway,
-		maxSize:                  cfg.MaxTokenSize,
-		now:                      cfg.Now,
-		log:                      cfg.Logger,
-		observer:                 cfg.Observer,
-		requireSenderConstrained: cfg.RequireSenderConstrained,
-		stateCh:                  make(chan struct{}),
-		closed:                   make(chan struct{}),
+		issuers:  make(map[string]*trustedIssuer, len(ics)),
+		algs:     make(map[string]bool),
+		leeway:   cfg.Leeway,
+		maxSize:  cfg.MaxTokenSize,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		observer: cfg.Observer,
+		stateCh:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	v.realClock = realClock
 	for _, ic := range ics {
 		for _, a := range ic.Algorithms {
 			v.algs[a] = true
 		}
-	}
-	if cfg.DPoP != nil {
-		d, err := newDPoPVerifier(cfg.DPoP, cfg.Now)
-		if err != nil {
-			return nil, &startupError{ErrConfig, err}
-		}
-		v.dpop = d
 	}
 	if ownClient {
 		v.ownClient = cfg.HTTPClient

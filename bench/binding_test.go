@@ -58,7 +58,7 @@ func BenchmarkBinding(b *testing.B) {
 	claims := TokenClaims(time.Now())
 	claims["cnf"] = map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])}
 	bound := f.Issuer.Token(claims, grpcjwttest.WithKeyFor(alg))
-	icpt := grpcjwt.UnaryServerInterceptor(v)
+	icpt := mustPolicy(v).UnaryServerInterceptor()
 	handler := func(ctx context.Context, _ any) (any, error) {
 		c, ok := grpcjwt.ClaimsFromContext(ctx)
 		if !ok {

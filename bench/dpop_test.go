@@ -65,7 +65,6 @@ func BenchmarkDPoP(b *testing.B) {
 	v := memoize(b, "dpop validator", func() (*grpcjwt.Validator, error) {
 		return grpcjwt.NewValidator(context.Background(), grpcjwt.Config{
 			Issuer: f.Issuer.URL, Audience: f.Issuer.Audience, Algorithms: Algs, Leeway: Leeway,
-			DPoP: &grpcjwt.DPoPConfig{ReplayCache: noReplay{}, ProofLifetime: time.Hour},
 		})
 	})
 	key := grpcjwttest.MustKey("ES256")
@@ -84,7 +83,7 @@ func BenchmarkDPoP(b *testing.B) {
 	ctx := metadata.NewIncomingContext(CallContext(sayHello, ""), metadata.MD{
 		"authorization": {"DPoP " + token}, "dpop": {proof}, ":authority": {"bench.local"},
 	})
-	icpt := grpcjwt.UnaryServerInterceptor(v)
+	icpt := mustPolicy(v, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: noReplay{}, ProofLifetime: time.Hour})).UnaryServerInterceptor()
 	handler := func(ctx context.Context, _ any) (any, error) {
 		c, ok := grpcjwt.ClaimsFromContext(ctx)
 		if !ok {

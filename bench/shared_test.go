@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 )
 
@@ -261,4 +262,14 @@ func allocsPerCall(op func(), n int) (bytes, allocs float64) {
 	}
 	runtime.ReadMemStats(&after)
 	return math.Round(float64(after.TotalAlloc-before.TotalAlloc) / float64(n)), math.Round(float64(after.Mallocs-before.Mallocs) / float64(n))
+}
+
+// mustPolicy builds the policy of v and opts, or panics: benchmarks build
+// it once, with options that are known to be valid.
+func mustPolicy(v *grpcjwt.Validator, opts ...grpcjwt.Option) *grpcjwt.Policy {
+	p, err := grpcjwt.NewPolicy(v, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

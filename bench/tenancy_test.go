@@ -80,7 +80,7 @@ func BenchmarkOrganization(b *testing.B) {
 	claims := TokenClaims(time.Now())
 	claims["organization_id"] = "org_5tR8wQ2xZ"
 	token := f.Issuer.Token(claims, grpcjwttest.WithKeyFor(alg))
-	icpt := grpcjwt.UnaryServerInterceptor(v)
+	icpt := mustPolicy(v).UnaryServerInterceptor()
 	handler := func(ctx context.Context, _ any) (any, error) {
 		c, ok := grpcjwt.ClaimsFromContext(ctx)
 		if !ok {

@@ -58,7 +58,7 @@ func grpcjwtInterceptor(name string, cacheSize int) interceptorImpl {
 			}
 			return c, nil
 		}
-		return grpcjwt.UnaryServerInterceptor(v), handler, nil
+		return mustPolicy(v).UnaryServerInterceptor(), handler, nil
 	}}
 }
 

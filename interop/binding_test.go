@@ -154,12 +154,12 @@ func (s *server) refuseOn(t *testing.T, c greeterv1.GreeterClient, r rpc, msg st
 // TestOIDCProviderDPoP gets DPoP-bound tokens (RFC 9449) from
 // node-oidc-provider's token endpoint, with proofs signed by
 // grpcjwt.DPoPCredentials, and calls a plaintext greeter that accepts them
-// (Config.DPoP) with them: the proofs' htu start with http://.
+// (grpcjwt.WithDPoP) with them: the proofs' htu start with http://.
 func TestOIDCProviderDPoP(t *testing.T) {
 	t.Parallel()
 	p := startOIDCProvider(t, requireProvider(t, "oidc-provider"))
-	cfg := grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience, DPoP: &grpcjwt.DPoPConfig{}}
-	s := newServerFor(t, cfg)
+	cfg := grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience}
+	s := newServerFor(t, cfg, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
 	k := newDPoPKey(t)
 	k.token = p.boundToken(t, tokenClient, k.proof(t, p.tokenURL), "DPoP", map[string]string{"jkt": k.creds.Thumbprint()})
 	sayHelloURL := "http://" + s.addr + greeterv1.Greeter_SayHello_FullMethodName
@@ -264,12 +264,12 @@ func TestOIDCProviderMTLS(t *testing.T) {
 	if !strings.HasPrefix(p.tokenURL, "https://") {
 		t.Fatalf("token endpoint %s, want https", p.tokenURL)
 	}
-	cfg := grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience, DPoP: &grpcjwt.DPoPConfig{}}
+	cfg := grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience}
 	s := newServerWith(t, cfg, credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{testCA.issue(t, "greeter", true)},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    testCA.pool,
-	}))
+	}), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
 	// dialTLS connects to the greeter over TLS, presenting certs.
 	dialTLS := func(t *testing.T, opts []grpc.DialOption, certs ...tls.Certificate) greeterv1.GreeterClient {
 		creds := credentials.NewTLS(&tls.Config{RootCAs: testCA.pool, Certificates: certs})

@@ -234,15 +234,15 @@ func newServer(t *testing.T, issuer, audience string) *server {
 // HTTP client, clock and logger of newServer: it counts the fetches of each
 // issuer's jwks_uri (cfg.Issuer's and those of cfg.Issuers), found through
 // discovery.
-func newServerFor(t *testing.T, cfg grpcjwt.Config) *server {
+func newServerFor(t *testing.T, cfg grpcjwt.Config, rules ...grpcjwt.Option) *server {
 	t.Helper()
-	return newServerWith(t, cfg, nil)
+	return newServerWith(t, cfg, nil, rules...)
 }
 
 // newServerWith is newServerFor with the greeter serving over creds, or
 // plaintext when creds is nil. Only a plaintext server has a client; dial
 // connects to any.
-func newServerWith(t *testing.T, cfg grpcjwt.Config, creds credentials.TransportCredentials) *server {
+func newServerWith(t *testing.T, cfg grpcjwt.Config, creds credentials.TransportCredentials, rules ...grpcjwt.Option) *server {
 	t.Helper()
 	s := &server{
 		clock:  &clock{},
@@ -285,9 +285,13 @@ func newServerWith(t *testing.T, cfg grpcjwt.Config, creds credentials.Transport
 		defer s.mu.Unlock()
 		s.cause = err
 	})
+	policy, err := grpcjwt.NewPolicy(v, append(rules, hook)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, hook), reportSeen),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, hook), reportSeenStream),
+		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor(), reportSeen),
+		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor(), reportSeenStream),
 	}
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))

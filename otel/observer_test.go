@@ -149,9 +149,13 @@ func newValidator(t testing.TB, iss *grpcjwttest.Issuer, obs grpcjwt.Observer) *
 // returns a connection to it.
 func healthClient(t *testing.T, v *grpcjwt.Validator) *grpc.ClientConn {
 	t.Helper()
+	policy, err := grpcjwt.NewPolicy(v)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-		grpc.StreamInterceptor(grpcjwt.StreamServerInterceptor(v)),
+		grpc.UnaryInterceptor(policy.UnaryServerInterceptor()),
+		grpc.StreamInterceptor(policy.StreamServerInterceptor()),
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return status.Error(codes.Unimplemented, "no such method") }))
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

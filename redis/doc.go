@@ -38,14 +38,19 @@
 //	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
 //		Issuer:   "https://auth.example.com/oidc",
 //		Audience: "https://api.example.com",
-//		DPoP:     &grpcjwt.DPoPConfig{ReplayCache: grpcjwtredis.New(client)},
 //	})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
+//	policy, err := grpcjwt.NewPolicy(v, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{
+//		ReplayCache: grpcjwtredis.New(client),
+//	}))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	srv := grpc.NewServer(
-//		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-//		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
+//		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+//		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()))
 //
 // This module is separate from github.com/grpcjwt/grpcjwt, which takes no
 // Redis dependency.

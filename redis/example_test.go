@@ -21,14 +21,17 @@ func Example() {
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
 		Issuer:   "https://auth.example.com/oidc",
 		Audience: "https://api.example.com",
-		DPoP:     &grpcjwt.DPoPConfig{ReplayCache: grpcjwtredis.New(client)},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer v.Close()
+	policy, err := grpcjwt.NewPolicy(v, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: grpcjwtredis.New(client)}))
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v)))
+		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()))
 	_ = srv // register services, then srv.Serve(lis)
 }

@@ -46,7 +46,6 @@ func startReplica(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCa
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
 		Issuer:   iss.URL,
 		Audience: iss.Audience,
-		DPoP:     &grpcjwt.DPoPConfig{ReplayCache: replay},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +53,7 @@ func startReplica(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCa
 	t.Cleanup(func() { v.Close() })
 	r := &replica{}
 	srv, err := greeter.NewServer(v, greeter.ServerConfig{Rules: []grpcjwt.Option{
+		grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: replay}),
 		grpcjwt.WithRejectHook(func(_ context.Context, _ string, err error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()

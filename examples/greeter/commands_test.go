@@ -164,7 +164,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		iss := newIssuer(t)
 		iss.AddClient("m2m", "s3cret")
-		addr := serveInProcess(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{} })
+		addr := serveInProcess(t, iss, []grpcjwt.Option{grpcjwt.WithDPoP(grpcjwt.DPoPConfig{})})
 
 		key, other := grpcjwttest.MustKey("ES256"), grpcjwttest.MustKey("EdDSA")
 		keyFile, otherFile := writeJWK(t, key), writeJWK(t, other)
@@ -310,14 +310,11 @@ func buildCommands(t *testing.T) (demo, server, client string) {
 }
 
 // serveInProcess serves greeter.NewServer on loopback in this process, with
-// a validator of iss's tokens whose config configure changes (if not nil),
-// and returns its address. The server stops with the test.
-func serveInProcess(t *testing.T, iss *grpcjwttest.Issuer, configure func(*grpcjwt.Config), opts ...grpc.ServerOption) string {
+// a validator of iss's tokens and rules added to the server's own, and
+// returns its address. The server stops with the test.
+func serveInProcess(t *testing.T, iss *grpcjwttest.Issuer, rules []grpcjwt.Option, opts ...grpc.ServerOption) string {
 	t.Helper()
 	cfg := grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience}
-	if configure != nil {
-		configure(&cfg)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	v, err := grpcjwt.NewValidator(ctx, cfg)
@@ -325,7 +322,7 @@ func serveInProcess(t *testing.T, iss *grpcjwttest.Issuer, configure func(*grpcj
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	srv, err := greeter.NewServer(v, greeter.ServerConfig{ServerOptions: opts})
+	srv, err := greeter.NewServer(v, greeter.ServerConfig{Rules: rules, ServerOptions: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,11 @@ func run(addr, mode, cpuprofile string) error {
 			return err
 		}
 		defer v.Close()
-		opts = append(opts, grpc.UnaryInterceptor(grpcjwt.UnaryServerInterceptor(v)))
+		policy, err := grpcjwt.NewPolicy(v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, grpc.UnaryInterceptor(policy.UnaryServerInterceptor()))
 	default:
 		return fmt.Errorf("unknown -mode %q: want none, cacheoff or cacheon", mode)
 	}

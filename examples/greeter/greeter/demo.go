@@ -236,7 +236,7 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 // starting with [grpcjwt.DefaultOrganizationAudiencePrefix]), and the
 // second, through [grpcjwt.Config.Issuers], for its API's audience only:
 // the second issuer's tokens never speak for an organization. It accepts
-// DPoP-bound tokens ([grpcjwt.Config.DPoP]), and allows one second of clock
+// DPoP-bound tokens ([grpcjwt.WithDPoP]), and allows one second of clock
 // skew rather than the default 30 ([grpcjwt.Config.Leeway]), so that the
 // stream whose token expires ends soon after. An error means the demo
 // could not be set up; calls that go wrong are rows whose OK is false.
@@ -249,20 +249,19 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 	defer untrusted.Close()
 
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
-		Issuer:           iss.URL,
-		Audience:         iss.Audience,
+		Issuer:            iss.URL,
+		Audience:          iss.Audience,
 		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
 		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
 		Issuers:           []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
-		DPoP:             &grpcjwt.DPoPConfig{},
-		Leeway:           time.Second,
+		Leeway:            time.Second,
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer v.Close()
 	causes := &rejections{}
-	srv, err := NewServer(v, ServerConfig{Rules: []grpcjwt.Option{grpcjwt.WithRejectHook(causes.record)}})
+	srv, err := NewServer(v, ServerConfig{Rules: []grpcjwt.Option{grpcjwt.WithRejectHook(causes.record), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{})}})
 	if err != nil {
 		return nil, err
 	}

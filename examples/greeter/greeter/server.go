@@ -32,7 +32,8 @@ type ServerConfig struct {
 
 	// Rules are grpcjwt options applied after the server's own, which make
 	// [PublicServices] public and log refusals to Logger; the .proto
-	// options declare the rest.
+	// options declare the rest. grpcjwt.WithDPoP here accepts DPoP-bound
+	// tokens.
 	Rules []grpcjwt.Option
 
 	// ServerOptions are passed to grpc.NewServer after the interceptors,
@@ -48,8 +49,9 @@ type ServerConfig struct {
 // NewServer returns a gRPC server with the greeter [Service], the health
 // service (by default reporting SERVING for the server and for
 // greeter.v1.Greeter; see [ServerConfig.Health]) and
-// server reflection registered, all behind grpcjwt's unary and stream
-// interceptors using v. It checks the rules with [grpcjwt.Audit] and
+// server reflection registered, all behind the unary and stream
+// interceptors of one grpcjwt policy of v and the rules. It checks the
+// rules with [grpcjwt.Policy.Audit] and
 // refuses to build a server whose options name a method or service it does
 // not have, so that a typo cannot leave a method protected differently than
 // intended.
@@ -61,9 +63,13 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 		}))
 	}
 	rules = append(rules, cfg.Rules...)
+	policy, err := grpcjwt.NewPolicy(v, rules...)
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
-		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()),
 	}, cfg.ServerOptions...)
 	srv := grpc.NewServer(opts...)
 	greeterv1.RegisterGreeterServer(srv, Service{})
@@ -75,7 +81,7 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 
-	audited, err := grpcjwt.Audit(srv, rules...)
+	audited, err := policy.Audit(srv)
 	if err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("checking the authorization rules: %w", err)

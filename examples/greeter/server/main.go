@@ -255,19 +255,16 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	}
 
 	cfg := grpcjwt.Config{
-		Issuer:           c.issuer,
-		Audience:         c.audience,
+		Issuer:            c.issuer,
+		Audience:          c.audience,
 		AudiencePrefixes:  c.audiencePrefixes,
 		OrganizationClaim: c.organizationClaim,
 		JWKSURL:           c.jwksURL,
-		Issuers:          c.trustIssuers,
-		Logger:           log,
-		BackgroundStart:  c.backgroundStart,
-		KeyCacheDir:      c.keyCacheDir,
-		KeyCacheMaxAge:   c.keyCacheMaxAge,
-	}
-	if c.dpop {
-		cfg.DPoP = &grpcjwt.DPoPConfig{}
+		Issuers:           c.trustIssuers,
+		Logger:            log,
+		BackgroundStart:   c.backgroundStart,
+		KeyCacheDir:       c.keyCacheDir,
+		KeyCacheMaxAge:    c.keyCacheMaxAge,
 	}
 	if m != nil {
 		cfg.Observer = m.observer
@@ -309,7 +306,11 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	for _, service := range []string{"", greeterv1.Greeter_ServiceDesc.ServiceName} {
 		grpcjwt.ServeHealth(ctx, v, hs, service, c.healthMaxStale)
 	}
-	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, ServerOptions: srvOpts, Health: hs})
+	var rules []grpcjwt.Option
+	if c.dpop {
+		rules = append(rules, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
+	}
+	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, Rules: rules, ServerOptions: srvOpts, Health: hs})
 	if err != nil {
 		return err
 	}

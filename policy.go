@@ -1,0 +1,249 @@
+package grpcjwt
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Policy owns every decision about calls: which methods need a token and
+// which scopes, organizations, certificate and DPoP binding, the
+// authorizer, the reject hook and stream expiry. It is built once, from a
+// [Validator] and the rules (Go options here, and the methods' .proto
+// options), and gives every door onto it: the grpc-go interceptors
+// ([Policy.UnaryServerInterceptor], [Policy.StreamServerInterceptor]),
+// go-grpc-middleware's auth function ([Policy.AuthFunc]), and
+// [Policy.Audit], which reports exactly what calls will meet, because it
+// reads the same compiled rules. Doors for other transports use its
+// transport-neutral core: [Policy.Check], [Policy.Authenticate] and
+// [Policy.CheckMessage].
+//
+// A Policy is safe for concurrent use. It holds no goroutine: closing the
+// Validator is all there is to close.
+type Policy struct {
+	v     *Validator
+	opts  *options
+	dpop  *dpopVerifier // nil: DPoP off
+	rules ruleCache
+}
+
+// NewPolicy builds the policy of v and opts. It fails only when an option
+// is invalid (a DPoP algorithm that is not allowed); the rules themselves
+// are checked against a server by [Policy.Audit].
+func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
+	if v == nil {
+		return nil, errors.New("grpcjwt: NewPolicy needs a Validator")
+	}
+	p := &Policy{v: v, opts: evaluateOptions(opts)}
+	if p.opts.dpop != nil {
+		d, err := newDPoPVerifier(p.opts.dpop, v.now)
+		if err != nil {
+			return nil, err
+		}
+		p.dpop = d
+	}
+	return p, nil
+}
+
+// Call is what a door knows of a call, in no transport's terms: the facts
+// the policy decides on.
+type Call struct {
+	// Method is the full method, "/package.Service/Method" (a Connect
+	// procedure has the same form).
+	Method string
+
+	// Authorization holds the call's "authorization" values (gRPC metadata
+	// or HTTP header fields), as sent: none, one, or (refused) more.
+	Authorization []string
+
+	// DPoP holds the call's "dpop" values, and HTM and HTU the method and
+	// URL a DPoP proof's htm and htu must equal (see [WithDPoP]; HTM
+	// defaults to "POST", as gRPC and Connect calls are). A door fills them
+	// when the authorization scheme is DPoP; without them a DPoP call is
+	// refused.
+	DPoP []string
+	HTM  string
+	HTU  string
+
+	// PeerCertificate is the certificate the client presented in the TLS
+	// handshake of the call's connection, or nil. It is where a
+	// certificate-bound token's binding is checked; a door takes it from
+	// the connection, never from anything the client sends.
+	PeerCertificate *x509.Certificate
+}
+
+// Check decides call, whose request message is msg: it returns the
+// verified claims (nil for a call allowed without a token), or the one
+// reason it is refused, an error for [Status] to turn into what the client
+// receives. A rule that reads the request (an organization rule) refuses
+// a call whose msg is nil. The decision is reported to the Validator's
+// observer, and a refusal to the reject hook.
+func (p *Policy) Check(ctx context.Context, call *Call, msg any) (*Claims, error) {
+	var buf compiledRule
+	r := p.rules.get(call.Method, p.opts, &buf)
+	c, proof, err := p.authenticate(ctx, call, r)
+	if err == nil && r.hasOrganization() {
+		if msg == nil {
+			err = fmt.Errorf("%w: no request message to check the organization rule against (an auth function sees none: use the interceptors)", ErrOrganizationMismatch)
+		} else {
+			err = r.checkOrganization(c, msg)
+		}
+	}
+	return p.decided(ctx, call.Method, r, c, proof, err)
+}
+
+// Authenticate decides call before its request is read: everything but
+// the organization rule, whose messages the door then checks one by one
+// with [Policy.CheckMessage] (streams, and doors that refuse a call before
+// decoding its body). Otherwise it is [Policy.Check].
+func (p *Policy) Authenticate(ctx context.Context, call *Call) (*Claims, error) {
+	var buf compiledRule
+	r := p.rules.get(call.Method, p.opts, &buf)
+	c, proof, err := p.authenticate(ctx, call, r)
+	return p.decided(ctx, call.Method, r, c, proof, err)
+}
+
+// CheckMessage checks one request message of a call admitted by
+// [Policy.Authenticate] with claims c against its method's organization
+// rule, and reports a refusal to the reject hook (not as a second
+// decision: the call was decided when it was admitted). A method without
+// an organization rule accepts every message.
+func (p *Policy) CheckMessage(ctx context.Context, method string, c *Claims, msg any) error {
+	var buf compiledRule
+	r := p.rules.get(method, p.opts, &buf)
+	if !r.hasOrganization() {
+		return nil
+	}
+	if err := r.checkOrganization(c, msg); err != nil {
+		p.reject(ctx, method, err)
+		return err
+	}
+	return nil
+}
+
+// NeedsMessages reports whether method's rule reads its request messages,
+// so that a door knows whether to call [Policy.CheckMessage].
+func (p *Policy) NeedsMessages(method string) bool {
+	var buf compiledRule
+	r := p.rules.get(method, p.opts, &buf)
+	return r.hasOrganization()
+}
+
+// StreamDeadline returns when a stream admitted with claims c must end:
+// its token's exp plus the Validator's leeway, on the Validator's clock;
+// false for a call without a token or with [WithoutStreamExpiry].
+func (p *Policy) StreamDeadline(c *Claims) (time.Time, bool) {
+	if c == nil || p.opts.noStreamExpiry {
+		return time.Time{}, false
+	}
+	return c.ExpiresAt.Add(p.v.leeway), true
+}
+
+// StreamExpired reports to the reject hook that a stream of method ended
+// at its token's expiry, and returns the refusal to end it with.
+func (p *Policy) StreamExpired(ctx context.Context, method string) error {
+	err := tokenErr(ErrTokenExpired, "the stream outlived its token")
+	p.reject(ctx, method, err)
+	return err
+}
+
+// decided records the proof of a call that passed every check, reports
+// the decision, and returns the claims or the refusal.
+func (p *Policy) decided(ctx context.Context, method string, r *compiledRule, c *Claims, proof *dpopProof, err error) (*Claims, error) {
+	if err == nil {
+		err = proof.record(ctx)
+	}
+	if o := p.v.observer; o != nil {
+		d := Decision{Method: UnknownMethod, Result: resultOf(err), Cause: CauseOf(err)}
+		if r.known {
+			d.Method = method
+		}
+		o.ObserveDecision(ctx, d)
+	}
+	if err != nil {
+		p.reject(ctx, method, err)
+		return nil, err
+	}
+	return c, nil
+}
+
+// reject tells the reject hook why a call of method was refused.
+func (p *Policy) reject(ctx context.Context, method string, err error) {
+	if p.opts.onReject != nil {
+		p.opts.onReject(ctx, truncateTo(method, maxMethodName), err)
+	}
+}
+
+// authenticate applies every part of rule r but the organization check. It
+// returns the verified claims and the call's verified DPoP proof, not yet
+// recorded (nil without one), or nil and no error for a call allowed
+// without a token, or the reason for a refusal. The checks, cheapest
+// first:
+//
+//  1. access: a public method reads no credentials;
+//  2. credentials: one authorization value, Bearer (or DPoP with
+//     [WithDPoP]); none is fine on an optional method;
+//  3. the token, by the Validator (which checks no binding and no rule);
+//  4. binding: a certificate-bound token with the call's certificate, a
+//     DPoP-bound one with its proof (verified, not recorded);
+//  5. the sender constraint of the rule;
+//  6. an organization token only where an organization rule reads the
+//     audience;
+//  7. scopes, then the authorizer.
+func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) (*Claims, *dpopProof, error) {
+	if r.Access == AccessPublic {
+		return nil, nil, nil
+	}
+	token, dpop, err := credentialsOf(call.Authorization)
+	if err == nil && dpop && p.dpop == nil {
+		err = ErrSchemeNotSupported
+	}
+	if err != nil {
+		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	c, err := p.v.Validate(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkBinding(c, call.PeerCertificate, dpop); err != nil {
+		return nil, nil, err
+	}
+	var proof *dpopProof
+	if dpop {
+		htm := call.HTM
+		if htm == "" {
+			htm = "POST"
+		}
+		if proof, err = p.dpop.verify(call.DPoP, htm, call.HTU, token, c); err != nil {
+			return nil, nil, err
+		}
+	}
+	if r.SenderConstrained && c.Confirmation.X5TS256 == "" && !dpop {
+		return nil, nil, tokenErr(ErrBindingRequired, "a bearer token where a sender-constrained one is required")
+	}
+	if c.AudienceSuffix != "" && !r.acceptsOrganizationTokens() {
+		// An organization token's scopes are the organization's
+		// permissions, not the API's: it is for methods that check the
+		// organization by its audience, and no others.
+		return nil, nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(call.Method, maxMethodName)))
+	}
+	for _, s := range r.Scopes {
+		if !c.HasScope(s) {
+			return nil, nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
+		}
+	}
+	if p.opts.authorizer != nil {
+		if err := p.opts.authorizer(ctx, call.Method, c); err != nil {
+			if _, ok := statusOf(err); ok {
+				return nil, nil, err // the hook sees it all; Status sends the status alone
+			}
+			return nil, nil, fmt.Errorf("%w: %w", ErrInsufficientScope, err)
+		}
+	}
+	return c, proof, nil
+}
