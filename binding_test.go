@@ -160,7 +160,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 	_, err = calls["unary"](withAuth("Bearer "+dpop), plain)
 	wantStatus(t, err, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
 	decisions, _, _ := rec.snapshot()
-	if len(decisions) != 2 || decisions[0].Cause != grpcjwt.CauseNoClientCertificate || decisions[1].Cause != grpcjwt.CauseDPoPBoundToken {
+	if len(decisions) != 2 || decisions[0].Cause != "no_client_certificate" || decisions[1].Cause != "dpop_bound_token" {
 		t.Errorf("decisions %+v", decisions)
 	}
 	for _, bad := range []any{"x", map[string]any{"x5t#S256": "not base64!"}, map[string]any{"x5t#S256": "AAAA"}, map[string]any{"jkt": 5}} {

@@ -24,16 +24,29 @@ func TestDocsListEveryConfigField(t *testing.T) {
 }
 
 // TestDocsListEveryCause: docs/operations.md names every Cause a metric
-// label can take.
+// label can take, each declared one in a row with its sentinel and the
+// status message the client gets.
 func TestDocsListEveryCause(t *testing.T) {
 	doc := readDoc(t, "docs/operations.md")
-	all := []Cause{CauseNone, CauseOther}
-	for _, c := range causes {
-		all = append(all, c.cause)
-	}
-	for _, c := range all {
+	for _, c := range []Cause{CauseNone, CauseOther} {
 		if !strings.Contains(doc, "`"+string(c)+"`") {
-			t.Errorf("docs/operations.md does not list the cause %q", c)
+			t.Errorf("docs/operations.md does not name the cause %q", c)
+		}
+	}
+	sentAs := map[Cause]string{}
+	for _, r := range reasons {
+		sentAs[r.cause] = CodeInvalidToken
+		if r.status != nil {
+			sentAs[r.cause] = r.status.Message()
+		}
+	}
+	for _, d := range sentinelDecls(t) {
+		if d.label == "" {
+			continue
+		}
+		row := "| `" + string(d.label) + "` | `" + d.name + "` | `" + sentAs[d.label] + "` |"
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/operations.md has no row %s", row)
 		}
 	}
 }

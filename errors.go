@@ -2,10 +2,7 @@ package grpcjwt
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -34,78 +31,84 @@ const (
 // every status grpcjwt returns.
 const ErrorDomain = "grpcjwt"
 
-// Sentinel errors, one per wire code. Every error returned by
+// Sentinel errors, one per wire code: the text of each is the exact message
+// of the status a refused call gets. Every error returned by
 // [TokenFromMetadata], [Validator.Validate] and the interceptors matches
-// exactly one of them with [errors.Is].
+// exactly one of them with [errors.Is]; [Status] tries them in this order.
+// Each is declared with its gRPC code and its metric label ([CauseOf] of
+// it), from which everything else is derived.
 var (
 	// ErrHeaderMissing: no authorization metadata, or an empty one.
-	ErrHeaderMissing = errors.New(CodeHeaderMissing)
+	ErrHeaderMissing = wireReason(codes.Unauthenticated, CodeHeaderMissing, "header_missing")
 	// ErrInvalidFormat: more than one authorization value, or not exactly
 	// two whitespace-separated fields.
-	ErrInvalidFormat = errors.New(CodeInvalidFormat)
+	ErrInvalidFormat = wireReason(codes.Unauthenticated, CodeInvalidFormat, "invalid_format")
 	// ErrSchemeNotSupported: the authorization scheme (OAuth's "token
 	// type", hence the wire code) is not Bearer.
-	ErrSchemeNotSupported = errors.New(CodeSchemeNotSupported)
-	// ErrInvalidToken: the token failed a check. The error also matches one
-	// of the cause sentinels below, which never reach the client.
-	ErrInvalidToken = errors.New(CodeInvalidToken)
+	ErrSchemeNotSupported = wireReason(codes.Unauthenticated, CodeSchemeNotSupported, "scheme_not_supported")
 	// ErrInsufficientScope: the token is valid but lacks a required scope
 	// or was refused by an authorization hook.
-	ErrInsufficientScope = errors.New(CodeInsufficientScope)
+	ErrInsufficientScope = wireReason(codes.PermissionDenied, CodeInsufficientScope, "insufficient_scope")
 	// ErrOrganizationMismatch: the method has an organization rule and the
 	// token is not for the organization the request names, or one of them
 	// names none. See [OrganizationRule].
-	ErrOrganizationMismatch = errors.New(CodeOrganizationMismatch)
+	ErrOrganizationMismatch = wireReason(codes.PermissionDenied, CodeOrganizationMismatch, "organization_mismatch")
 	// ErrKeysUnavailable: the token's issuer has no keys yet, because the
 	// Validator started in the background and has not reached the
 	// provider. The call gets Unavailable "temporarily_unavailable".
-	ErrKeysUnavailable = errors.New(CodeTemporarilyUnavailable)
+	ErrKeysUnavailable = wireReason(codes.Unavailable, CodeTemporarilyUnavailable, "keys_unavailable")
 	// ErrInvalidDPoPProof: the call's DPoP proof is missing, malformed,
 	// badly signed, for another call, too old or new, or replayed. The call
 	// gets Unauthenticated "invalid_dpop_proof".
-	ErrInvalidDPoPProof = errors.New(CodeInvalidDPoPProof)
+	ErrInvalidDPoPProof = wireReason(codes.Unauthenticated, CodeInvalidDPoPProof, "invalid_dpop_proof")
+	// ErrInvalidToken: the token failed a check. The error also matches one
+	// of the cause sentinels below, which never reach the client, and its
+	// [CauseOf] is that cause's: ErrInvalidToken has no label of its own.
+	// [Status] sends as this one any error that matches none of the
+	// sentinels above and carries no gRPC status.
+	ErrInvalidToken = wireReason(codes.Unauthenticated, CodeInvalidToken, "")
 )
 
 // Causes of [ErrInvalidToken]. A rejected token's error matches both
 // ErrInvalidToken and one of these, so servers can log or count the reason;
-// clients only ever see "invalid_token".
+// clients only ever see "invalid_token". Each is declared with its text and
+// its metric label ([CauseOf] of it).
 var (
-	ErrTokenTooLarge       = errors.New("token exceeds the maximum size")
-	ErrTokenMalformed      = errors.New("token is not a well-formed compact JWS")
-	ErrAlgorithmNotAllowed = errors.New("signing algorithm not allowed")
-	ErrJWTTypeNotAllowed   = errors.New("JWT type (typ header) not allowed")
-	ErrUnsupportedHeader   = errors.New("unsupported critical header")
-	ErrIssuerMismatch      = errors.New("issuer mismatch")
+	ErrTokenTooLarge       = tokenReason("token exceeds the maximum size", "token_too_large")
+	ErrTokenMalformed      = tokenReason("token is not a well-formed compact JWS", "malformed")
+	ErrAlgorithmNotAllowed = tokenReason("signing algorithm not allowed", "algorithm_not_allowed")
+	ErrJWTTypeNotAllowed   = tokenReason("JWT type (typ header) not allowed", "type_not_allowed")
+	ErrUnsupportedHeader   = tokenReason("unsupported critical header", "unsupported_header")
 	// ErrUntrustedIssuer: the token's iss is none of the trusted issuers.
-	// It also matches ErrIssuerMismatch, its older name.
-	ErrUntrustedIssuer  = fmt.Errorf("untrusted issuer (%w)", ErrIssuerMismatch)
-	ErrAudienceMismatch = errors.New("audience mismatch")
-	ErrTokenExpired     = errors.New("token expired")
-	ErrTokenNotYetValid = errors.New("token not yet valid")
-	ErrIssuedInFuture   = errors.New("token issued in the future")
-	ErrDuplicateMember  = errors.New("duplicate member in the header or claims")
-	ErrMissingClaim     = errors.New("required claim missing")
-	ErrUnknownKey       = errors.New("no usable key for the token")
-	ErrBadSignature     = errors.New("signature verification failed")
+	ErrUntrustedIssuer  = tokenReason("untrusted issuer", "untrusted_issuer")
+	ErrAudienceMismatch = tokenReason("audience mismatch", "audience_mismatch")
+	ErrTokenExpired     = tokenReason("token expired", "expired")
+	ErrTokenNotYetValid = tokenReason("token not yet valid", "not_yet_valid")
+	ErrIssuedInFuture   = tokenReason("token issued in the future", "issued_in_future")
+	ErrDuplicateMember  = tokenReason("duplicate member in the header or claims", "duplicate_member")
+	ErrMissingClaim     = tokenReason("required claim missing", "missing_claim")
+	ErrUnknownKey       = tokenReason("no usable key for the token", "unknown_key")
+	ErrBadSignature     = tokenReason("signature verification failed", "bad_signature")
 	// ErrNoClientCertificate: the token is bound to a client certificate
 	// (cnf x5t#S256), and the call came without one.
-	ErrNoClientCertificate = errors.New("certificate-bound token without a client certificate")
+	ErrNoClientCertificate = tokenReason("certificate-bound token without a client certificate", "no_client_certificate")
 	// ErrCertificateMismatch: the token is bound to another client
 	// certificate than the call's.
-	ErrCertificateMismatch = errors.New("client certificate thumbprint mismatch")
+	ErrCertificateMismatch = tokenReason("client certificate thumbprint mismatch", "certificate_mismatch")
 	// ErrDPoPBoundToken: the token is bound to a DPoP key (cnf jkt) and was
 	// sent as a bearer token.
-	ErrDPoPBoundToken = errors.New("DPoP-bound token sent as a bearer token")
+	ErrDPoPBoundToken = tokenReason("DPoP-bound token sent as a bearer token", "dpop_bound_token")
 	// ErrBindingRequired: the method requires a sender-constrained token
 	// and the token is a plain bearer token.
-	ErrBindingRequired = errors.New("sender-constrained token required")
+	ErrBindingRequired = tokenReason("sender-constrained token required", "binding_required")
 	// ErrDPoPKeyMismatch: the DPoP proof is signed by another key than the
 	// one the token is bound to.
-	ErrDPoPKeyMismatch = errors.New("DPoP proof key is not the token's")
+	ErrDPoPKeyMismatch = tokenReason("DPoP proof key is not the token's", "dpop_key_mismatch")
 )
 
 // Errors of [NewValidator]: each error it returns matches exactly one of
-// them with [errors.Is], and keeps its own message and wrapped causes.
+// ErrConfig, ErrDiscovery and ErrKeySet with [errors.Is], and keeps its own
+// message and wrapped causes. None of them is ever why a call is refused.
 var (
 	// ErrConfig: the Config is invalid (a required field is missing, a URL
 	// is not an absolute http(s) one, an algorithm is not allowed, ...).
@@ -117,6 +120,14 @@ var (
 	ErrDiscovery = errors.New("grpcjwt: OIDC discovery failed")
 	// ErrKeySet: the first JWKS fetch failed, or the set has no usable key.
 	ErrKeySet = errors.New("grpcjwt: fetching the JWKS failed")
+	// ErrIssuerMismatch: a provider's discovery document names another
+	// issuer than the one configured for it, as in `issuer mismatch:
+	// configured "https://a/oidc", discovery says "https://a/oidc/"`.
+	// NewValidator's error matches it along with ErrDiscovery; the error of
+	// a later discovery (logged, or in a [KeyFetchResult]) matches it
+	// alone. A token whose iss is not a trusted issuer is
+	// [ErrUntrustedIssuer].
+	ErrIssuerMismatch = errors.New("issuer mismatch")
 )
 
 // startupError gives an error of NewValidator its sentinel, leaving its
@@ -155,61 +166,6 @@ func tokenErr(cause error, detail string) error {
 	return &TokenError{Cause: cause, Detail: truncateTo(detail, maxDetail)}
 }
 
-// wireError is one row of the table of errors the interceptors put on the
-// wire: the sentinel a cause matches, whose text is the exact status
-// message, and the gRPC code. The status, with its ErrorInfo, is built once
-// from the row, so a rejection costs no allocation beyond the error value.
-type wireError struct {
-	sentinel error
-	code     codes.Code
-	status   *status.Status
-}
-
-// wireErrors is every wire error, in the order [Status] tries them.
-var wireErrors = [...]wireError{
-	{sentinel: ErrHeaderMissing, code: codes.Unauthenticated},
-	{sentinel: ErrInvalidFormat, code: codes.Unauthenticated},
-	{sentinel: ErrSchemeNotSupported, code: codes.Unauthenticated},
-	{sentinel: ErrInsufficientScope, code: codes.PermissionDenied},
-	{sentinel: ErrOrganizationMismatch, code: codes.PermissionDenied},
-	{sentinel: ErrKeysUnavailable, code: codes.Unavailable},
-	{sentinel: ErrInvalidDPoPProof, code: codes.Unauthenticated},
-	{sentinel: ErrInvalidToken, code: codes.Unauthenticated},
-}
-
-// statusInvalidToken is what any error outside the table becomes.
-var statusInvalidToken *status.Status
-
-func init() {
-	for i := range wireErrors {
-		w := &wireErrors[i]
-		w.status = newStatus(w.code, w.sentinel.Error())
-		if w.sentinel == ErrInvalidToken {
-			statusInvalidToken = w.status
-		}
-	}
-}
-
-func newStatus(c codes.Code, code string) *status.Status {
-	s, err := status.New(c, code).WithDetails(&errdetails.ErrorInfo{
-		Reason:   reason(code),
-		Domain:   ErrorDomain,
-		Metadata: map[string]string{"code": code},
-	})
-	if err != nil {
-		// WithDetails fails only for a non-OK code or an unmarshalable
-		// message; neither can happen here.
-		panic(err)
-	}
-	return s
-}
-
-// reason turns "auth.authorization_header_missing" into
-// "AUTHORIZATION_HEADER_MISSING" for ErrorInfo.Reason.
-func reason(code string) string {
-	return strings.ToUpper(code[strings.LastIndexByte(code, '.')+1:])
-}
-
 // Status converts an error from this package into the gRPC status a client
 // receives: code, exact message and a google.rpc.ErrorInfo detail. A status
 // error (from an authorization hook, say) is returned as it is; wrapped in
@@ -220,9 +176,9 @@ func Status(err error) *status.Status {
 	if err == nil {
 		return nil
 	}
-	for i := range wireErrors {
-		if errors.Is(err, wireErrors[i].sentinel) {
-			return wireErrors[i].status
+	for i := range wireReasons {
+		if errors.Is(err, wireReasons[i].err) {
+			return wireReasons[i].status
 		}
 	}
 	if s, ok := statusOf(err); ok {

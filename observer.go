@@ -2,7 +2,6 @@ package grpcjwt
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -90,93 +89,6 @@ type KeyFetchResult struct {
 	Err      error         // nil on success
 	Keys     int           // usable keys in the new set; 0 on failure
 	Duration time.Duration // time the fetch took
-}
-
-// Cause is a bounded name for why a call or token was refused, fit for a
-// metric label.
-type Cause string
-
-// The causes: one per sentinel error of this package.
-const (
-	CauseNone                 Cause = "none"
-	CauseHeaderMissing        Cause = "header_missing"
-	CauseInvalidFormat        Cause = "invalid_format"
-	CauseSchemeNotSupported   Cause = "scheme_not_supported"
-	CauseTokenTooLarge        Cause = "token_too_large"
-	CauseMalformed            Cause = "malformed"
-	CauseAlgorithmNotAllowed  Cause = "algorithm_not_allowed"
-	CauseTypeNotAllowed       Cause = "type_not_allowed"
-	CauseUnsupportedHeader    Cause = "unsupported_header"
-	CauseDuplicateMember      Cause = "duplicate_member"
-	CauseUntrustedIssuer      Cause = "untrusted_issuer"
-	CauseAudienceMismatch     Cause = "audience_mismatch"
-	CauseExpired              Cause = "expired"
-	CauseNotYetValid          Cause = "not_yet_valid"
-	CauseIssuedInFuture       Cause = "issued_in_future"
-	CauseMissingClaim         Cause = "missing_claim"
-	CauseUnknownKey           Cause = "unknown_key"
-	CauseBadSignature         Cause = "bad_signature"
-	CauseNoClientCertificate  Cause = "no_client_certificate"
-	CauseCertificateMismatch  Cause = "certificate_mismatch"
-	CauseDPoPBoundToken       Cause = "dpop_bound_token"
-	CauseBindingRequired      Cause = "binding_required"
-	CauseDPoPKeyMismatch      Cause = "dpop_key_mismatch"
-	CauseInvalidDPoPProof     Cause = "invalid_dpop_proof"
-	CauseInsufficientScope    Cause = "insufficient_scope"
-	CauseOrganizationMismatch Cause = "organization_mismatch"
-	CauseKeysUnavailable      Cause = "keys_unavailable"
-	CauseOther                Cause = "other" // an Authorizer's own status, or an error of no known kind
-)
-
-// causes maps each sentinel to its cause, most specific first.
-var causes = [...]struct {
-	err   error
-	cause Cause
-}{
-	{ErrHeaderMissing, CauseHeaderMissing},
-	{ErrInvalidFormat, CauseInvalidFormat},
-	{ErrSchemeNotSupported, CauseSchemeNotSupported},
-	{ErrKeysUnavailable, CauseKeysUnavailable},
-	{ErrTokenTooLarge, CauseTokenTooLarge},
-	{ErrTokenMalformed, CauseMalformed},
-	{ErrAlgorithmNotAllowed, CauseAlgorithmNotAllowed},
-	{ErrJWTTypeNotAllowed, CauseTypeNotAllowed},
-	{ErrUnsupportedHeader, CauseUnsupportedHeader},
-	{ErrDuplicateMember, CauseDuplicateMember},
-	{ErrUntrustedIssuer, CauseUntrustedIssuer},
-	{ErrIssuerMismatch, CauseUntrustedIssuer},
-	{ErrAudienceMismatch, CauseAudienceMismatch},
-	{ErrTokenExpired, CauseExpired},
-	{ErrTokenNotYetValid, CauseNotYetValid},
-	{ErrIssuedInFuture, CauseIssuedInFuture},
-	{ErrMissingClaim, CauseMissingClaim},
-	{ErrUnknownKey, CauseUnknownKey},
-	{ErrBadSignature, CauseBadSignature},
-	{ErrNoClientCertificate, CauseNoClientCertificate},
-	{ErrCertificateMismatch, CauseCertificateMismatch},
-	{ErrDPoPBoundToken, CauseDPoPBoundToken},
-	{ErrBindingRequired, CauseBindingRequired},
-	{ErrDPoPKeyMismatch, CauseDPoPKeyMismatch},
-	{ErrInvalidDPoPProof, CauseInvalidDPoPProof},
-	{ErrInsufficientScope, CauseInsufficientScope},
-	{ErrOrganizationMismatch, CauseOrganizationMismatch},
-}
-
-// CauseOf returns the cause of an error from this package: CauseNone for
-// nil, CauseOther for an error of no known kind.
-func CauseOf(err error) Cause {
-	if err == nil {
-		return CauseNone
-	}
-	if te, ok := err.(*TokenError); ok {
-		err = te.Cause
-	}
-	for _, c := range causes {
-		if errors.Is(err, c.err) {
-			return c.cause
-		}
-	}
-	return CauseOther
 }
 
 // resultOf is the Result of a refusal, from the code of the status it

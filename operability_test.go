@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // recorder is an Observer that keeps everything it is told.
@@ -78,8 +79,8 @@ func TestObserver(t *testing.T) {
 	want := []grpcjwt.Decision{
 		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultOK, Cause: grpcjwt.CauseNone},
 		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultOK, Cause: grpcjwt.CauseNone},
-		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultUnauthenticated, Cause: grpcjwt.CauseExpired},
-		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultPermissionDenied, Cause: grpcjwt.CauseInsufficientScope},
+		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultUnauthenticated, Cause: "expired"},
+		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultPermissionDenied, Cause: "insufficient_scope"},
 		{Method: "/greeter.v1.Greeter/SayHello", Result: grpcjwt.ResultOK, Cause: grpcjwt.CauseNone},
 	}
 	if len(decisions) != len(want) {
@@ -99,7 +100,7 @@ func TestObserver(t *testing.T) {
 			t.Errorf("validation without a duration: %+v", v)
 		}
 	}
-	if len(validations) != 5 || hits != 1 || validations[0].Issuer != iss.URL || validations[2].Cause != grpcjwt.CauseExpired {
+	if len(validations) != 5 || hits != 1 || validations[0].Issuer != iss.URL || validations[2].Cause != "expired" {
 		t.Errorf("validations %+v", validations)
 	}
 	if strings.Join(fetches, ",") != "startup ok,unknown_kid ok" {
@@ -121,7 +122,7 @@ func TestObserverLabelsAreBounded(t *testing.T) {
 	}
 	decisions, validations, _ := rec.snapshot()
 	for _, d := range decisions {
-		if d.Method != grpcjwt.UnknownMethod || d.Cause != grpcjwt.CauseUntrustedIssuer {
+		if d.Method != grpcjwt.UnknownMethod || d.Cause != "untrusted_issuer" {
 			t.Errorf("decision %+v", d)
 		}
 	}
@@ -135,14 +136,17 @@ func TestObserverLabelsAreBounded(t *testing.T) {
 	}
 }
 
+// TestCauseOf: the labels are the documented strings (TestReasons checks
+// every one against its declaration).
 func TestCauseOf(t *testing.T) {
 	for err, want := range map[error]grpcjwt.Cause{
 		nil:                      grpcjwt.CauseNone,
-		grpcjwt.ErrHeaderMissing: grpcjwt.CauseHeaderMissing,
-		&grpcjwt.TokenError{Cause: grpcjwt.ErrBadSignature}:    grpcjwt.CauseBadSignature,
-		&grpcjwt.TokenError{Cause: grpcjwt.ErrUntrustedIssuer}: grpcjwt.CauseUntrustedIssuer,
+		grpcjwt.ErrHeaderMissing: "header_missing",
+		&grpcjwt.TokenError{Cause: grpcjwt.ErrBadSignature}:    "bad_signature",
+		&grpcjwt.TokenError{Cause: grpcjwt.ErrUntrustedIssuer}: "untrusted_issuer",
 		errors.New("something else"):                           grpcjwt.CauseOther,
-		grpcjwt.ErrKeysUnavailable:                             grpcjwt.CauseKeysUnavailable,
+		status.Error(codes.FailedPrecondition, "suspended"):    grpcjwt.CauseOther,
+		grpcjwt.ErrKeysUnavailable:                             "keys_unavailable",
 	} {
 		if got := grpcjwt.CauseOf(err); got != want {
 			t.Errorf("CauseOf(%v) = %q, want %q", err, got, want)

@@ -102,7 +102,7 @@ func TestCrossProvider(t *testing.T) {
 		t.Run(from.name()+" token to "+providers[to].name()+" server", func(t *testing.T) {
 			tok := from.token(t, allScopes...)
 			servers[i].accept(t, sayHello, tok) // a good token at home
-			servers[to].reject(t, tok, grpcjwt.ErrIssuerMismatch)
+			servers[to].reject(t, tok, grpcjwt.ErrUntrustedIssuer)
 		})
 	}
 }

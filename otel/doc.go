@@ -43,8 +43,10 @@
 //
 // The last six come from [Observer.Register]. Every attribute value is
 // bounded: rpc.method is a method the server knows, or "unknown" for any
-// other name a caller sends; result and cause come from fixed lists
-// ([grpcjwt.Result], [grpcjwt.Cause]); issuer is a configured issuer.
+// other name a caller sends; result is a [grpcjwt.Result]; cause is a
+// [grpcjwt.Cause], the label each sentinel error of grpcjwt is declared
+// with ("expired" for [grpcjwt.ErrTokenExpired], as [grpcjwt.CauseOf]
+// says), "none" or "other"; issuer is a configured issuer.
 // Nothing of a token is recorded. The validation histogram holds every
 // miss and the hits the Validator times (one in 64): its count for
 // cache="hit" is a sample; grpcjwt.cache.hits is the count.

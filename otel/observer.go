@@ -22,7 +22,7 @@ const ScopeName = "github.com/grpcjwt/grpcjwt/otel"
 const (
 	AttrMethod  = attribute.Key("rpc.method") // the full gRPC method, "/greeter.v1.Greeter/SayHello", or "unknown"
 	AttrResult  = attribute.Key("result")     // a [grpcjwt.Result]; for validations "ok" or "refused"
-	AttrCause   = attribute.Key("cause")      // a [grpcjwt.Cause]
+	AttrCause   = attribute.Key("cause")      // a [grpcjwt.Cause]: [grpcjwt.CauseOf] the refusal, such as "expired"
 	AttrCache   = attribute.Key("cache")      // "hit" or "miss"
 	AttrIssuer  = attribute.Key("issuer")     // a trusted issuer, as configured
 	AttrReason  = attribute.Key("reason")     // a [grpcjwt.FetchReason]
