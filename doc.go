@@ -2,13 +2,17 @@
 // access tokens, as issued by Logto, Auth0, Keycloak, Okta, Zitadel, Ory
 // Hydra or any OIDC provider.
 //
-// A [Validator] finds the provider's keys through OIDC discovery, keeps them
-// fresh, and verifies tokens strictly: allowed asymmetric algorithms only,
-// exact issuer, audience, lifetime with leeway, keys chosen by kid from the
-// provider's JWKS and never from the token. The interceptors read the
-// "authorization" metadata, verify its Bearer token, apply per-method rules
-// (public, optional, required scopes) from Go options or .proto options, put
-// the claims in the handler's context, and turn every failure into a gRPC
+// A [Validator] is the verifier: it finds the provider's keys through OIDC
+// discovery, keeps them fresh, and verifies tokens strictly: allowed
+// asymmetric algorithms only, exact issuer, audience, lifetime with
+// leeway, keys chosen by kid from the provider's JWKS and never from the
+// token. A [Policy], built once from a Validator and the rules (Go options
+// and .proto options), owns every decision about a call: public, optional
+// and scoped methods, organizations, certificate and DPoP binding, stream
+// expiry, hooks. Its doors are the grpc-go interceptors, go-grpc-middleware's
+// auth function and [Policy.Audit]; each reads the "authorization"
+// metadata, verifies its Bearer token, applies the method's rule, puts the
+// claims in the handler's context, and turns every refusal into a gRPC
 // status with a documented message:
 //
 //	auth.authorization_header_missing            Unauthenticated
@@ -30,14 +34,21 @@
 //		log.Fatal(err)
 //	}
 //	defer v.Close()
-//	rules := []grpcjwt.Option{
+//	policy, err := grpcjwt.NewPolicy(v,
 //		grpcjwt.WithPublic("/grpc.health.v1.Health/"),
 //		grpcjwt.WithScopes("/greeter.v1.Greeter/SayHello", "greet:read"),
+//	)
+//	if err != nil {
+//		log.Fatal(err)
 //	}
 //	srv := grpc.NewServer(
-//		grpc.ChainUnaryInterceptor(grpcjwt.UnaryServerInterceptor(v, rules...)),
-//		grpc.ChainStreamInterceptor(grpcjwt.StreamServerInterceptor(v, rules...)),
+//		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
+//		grpc.ChainStreamInterceptor(policy.StreamServerInterceptor()),
 //	)
+//	// register services, then:
+//	if _, err := policy.Audit(srv); err != nil {
+//		log.Fatal(err)
+//	}
 //
 // and in a handler:
 //
@@ -50,7 +61,7 @@
 // field names the organization it is about, and the token must be for that
 // organization ([OrganizationRule]), as Logto's organization tokens need.
 //
-// The interceptors follow go-grpc-middleware's auth interceptors, so
-// a service implementing its ServiceAuthFuncOverride takes over its own
-// authentication and [AuthFunc] composes with its selector.
+// The interceptors follow go-grpc-middleware's auth interceptors, so a
+// service implementing its ServiceAuthFuncOverride takes over its own
+// authentication and [Policy.AuthFunc] composes with its selector.
 package grpcjwt

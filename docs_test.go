@@ -59,3 +59,37 @@ func readDoc(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// TestReadmeWireTable: the README's table of what the client sees has one
+// row per wire reason, with its gRPC code and exact message, and no other.
+func TestReadmeWireTable(t *testing.T) {
+	doc := readDoc(t, "README.md")
+	_, table, ok := strings.Cut(doc, "## What the client sees")
+	if !ok {
+		t.Fatal("README.md has no section \"What the client sees\"")
+	}
+	table, _, _ = strings.Cut(table, "\n\n## ")
+	rows := map[string]string{} // message -> code
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[3]), "`") {
+			continue
+		}
+		code := strings.Trim(strings.TrimSpace(cells[2]), "`")
+		msg := strings.Trim(strings.TrimSpace(cells[3]), "`")
+		if code == "gRPC code" {
+			continue
+		}
+		rows[msg] = code
+	}
+	for _, r := range wireReasons {
+		s := Status(r.err)
+		if got, ok := rows[s.Message()]; !ok || got != s.Code().String() {
+			t.Errorf("README.md: row for %q is %q, want code %s", s.Message(), got, s.Code())
+		}
+		delete(rows, s.Message())
+	}
+	for msg := range rows {
+		t.Errorf("README.md lists %q, which is no wire reason", msg)
+	}
+}

@@ -44,8 +44,9 @@ func startReplica(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCa
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
-		Issuer:   iss.URL,
-		Audience: iss.Audience,
+		Issuer:            iss.URL,
+		Audience:          iss.Audience,
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
 	})
 	if err != nil {
 		t.Fatal(err)

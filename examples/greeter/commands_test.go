@@ -314,7 +314,7 @@ func buildCommands(t *testing.T) (demo, server, client string) {
 // returns its address. The server stops with the test.
 func serveInProcess(t *testing.T, iss *grpcjwttest.Issuer, rules []grpcjwt.Option, opts ...grpc.ServerOption) string {
 	t.Helper()
-	cfg := grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience}
+	cfg := grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience, OrganizationClaim: grpcjwt.DefaultOrganizationClaim}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	v, err := grpcjwt.NewValidator(ctx, cfg)

@@ -26,7 +26,7 @@ func newValidator(t *testing.T) (*grpcjwt.Validator, *grpcjwttest.Issuer) {
 	t.Cleanup(iss.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience, OrganizationClaim: grpcjwt.DefaultOrganizationClaim})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +233,22 @@ func TestParseMethod(t *testing.T) {
 	}
 	if _, err := ParseMethod("SayHello"); err == nil || !strings.Contains(err.Error(), "hello, stream, chat, org, info") {
 		t.Errorf("ParseMethod(SayHello): err = %v, want one listing the methods", err)
+	}
+}
+
+// TestNewServerRefusesUnmeetableOrganizationRule: a validator whose issuer
+// asserts no organization can never meet GreetOrganization's rule, and
+// NewServer says so rather than serve a method that refuses every call.
+func TestNewServerRefusesUnmeetableOrganizationRule(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	t.Cleanup(iss.Close)
+	v, err := grpcjwt.NewValidator(context.Background(), grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	_, err = NewServer(v, ServerConfig{})
+	if err == nil || !strings.Contains(err.Error(), "/greeter.v1.Greeter/GreetOrganization: no trusted issuer it accepts asserts organizations") {
+		t.Fatalf("NewServer = %v", err)
 	}
 }

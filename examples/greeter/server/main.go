@@ -20,7 +20,7 @@
 // GREETER_TLS_KEY, GREETER_LOG_LEVEL). The server finds every issuer's keys
 // through OIDC discovery (or -jwks-url) before it serves; when it cannot
 // within -issuer-timeout it exits 1. It logs the rule of every method, as
-// grpcjwt.Audit resolves it, and exits 1 when Audit finds one wrong. Once
+// grpcjwt.Policy.Audit resolves it, and exits 1 when Audit finds one wrong. Once
 // serving it prints "listening on <host:port>" on standard output, the
 // actual address even for port 0, and logs to standard error. The health
 // service and server reflection need no token, so grpcurl works against
@@ -117,7 +117,7 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.issuer, "issuer", envOr("GRPCJWT_ISSUER", ""), "the provider's issuer `URL`, exactly as in the tokens' iss, e.g. https://tenant.logto.app/oidc (required) [GRPCJWT_ISSUER]")
 	fs.StringVar(&c.audience, "audience", envOr("GRPCJWT_AUDIENCE", ""), "this API's `identifier` (resource indicator), which the tokens' aud must contain (required unless -audience-prefix is given) [GRPCJWT_AUDIENCE]")
 	fs.Var(&c.audiencePrefixes, "audience-prefix", "also accept from -issuer any audience that starts with `prefix`, e.g. urn:logto:organization: for Logto organization tokens, whose rest names the organization; repeatable")
-	fs.StringVar(&c.organizationClaim, "organization-claim", "", "the `claim` in which -issuer asserts a token's organization, e.g. organization_id (Logto); without it, -issuer's tokens name organizations only through -audience-prefix")
+	fs.StringVar(&c.organizationClaim, "organization-claim", grpcjwt.DefaultOrganizationClaim, "the `claim` in which -issuer asserts a token's organization (Logto's organization_id by default); empty: -issuer's tokens name organizations only through -audience-prefix, and without that GreetOrganization's rule can never be met, so the server refuses to start")
 	fs.Var(&c.trustIssuers, "trust-issuer", "trust one more issuer: `issuer=URL,audience=ID` with optional audience-prefix=P, organization-claim=C and jwks-url=URL; audience and audience-prefix may repeat (one of them is required); repeatable")
 	fs.StringVar(&c.jwksURL, "jwks-url", envOr("GRPCJWT_JWKS_URL", ""), "the provider's JWKS `URL`, to skip OIDC discovery [GRPCJWT_JWKS_URL]")
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("GREETER_TLS_CERT", ""), "PEM certificate `file` to serve TLS with; needs -tls-key [GREETER_TLS_CERT]")

@@ -18,9 +18,9 @@
 //       }
 //     }
 //
-// How the grpcjwt interceptors pick the rule for a call, first match wins:
+// How a grpcjwt policy picks the rule for a call, first match wins:
 //
-//   1. A rule given in Go to the interceptors (their options) for the full
+//   1. A rule given in Go to the policy (its options) for the full
 //      method name, then one for its service. Go options override what the
 //      .proto files say, with one exception: the organization rule the
 //      .proto gives a method (or its service) survives any Go rule that
@@ -29,7 +29,7 @@
 //      switched off by composition.
 //   2. The `(grpcjwt.v1.method)` option of the method.
 //   3. The `(grpcjwt.v1.service)` option of the method's service.
-//   4. The interceptors' default: a valid token is required, no scopes.
+//   4. The default: a valid token is required, no scopes.
 //
 // A rule is used whole: a method rule replaces the service rule, it is not
 // merged with it field by field. A method that needs the service's scopes plus
@@ -125,7 +125,7 @@ func (TokenOrganization) EnumDescriptor() ([]byte, []int) {
 // no particular scope.
 type Rule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// public: the call needs no token. The interceptors do not even parse or
+	// public: the call needs no token. The policy does not even parse or
 	// verify a token the caller sends, so the handler sees no claims and the
 	// call is never rejected for anything token related. When `public` is true,
 	// `optional` and `scopes` are ignored.
@@ -337,7 +337,7 @@ var file_grpcjwt_v1_auth_proto_extTypes = []protoimpl.ExtensionInfo{
 // Extension fields to descriptorpb.MethodOptions.
 var (
 	// method is the rule for one RPC. It takes precedence over the rule of the
-	// service, and Go options given to the interceptors take precedence over it.
+	// service, and Go options given to the policy take precedence over it.
 	//
 	// optional grpcjwt.v1.Rule method = 51730;
 	E_Method = &file_grpcjwt_v1_auth_proto_extTypes[0]
@@ -347,7 +347,7 @@ var (
 var (
 	// service is the rule for every RPC of the service that has no
 	// `(grpcjwt.v1.method)` option of its own. Go options given to the
-	// interceptors take precedence over it.
+	// policy take precedence over it.
 	//
 	// optional grpcjwt.v1.Rule service = 51730;
 	E_Service = &file_grpcjwt_v1_auth_proto_extTypes[1]

@@ -75,8 +75,11 @@
 //  4. its service's (grpcjwt.v1.service) option;
 //  5. the default: a valid token, no particular scope.
 //
-// Once a Go option names a method or its service, the .proto options of that
-// method are not read at all, and no rule is merged with another field by
-// field. [github.com/grpcjwt/grpcjwt.Audit] lists the rule each registered
+// Once a Go option names a method or its service, the rest of the .proto
+// options of that method are not read, and no rule is merged with another
+// field by field, with one exception: a .proto organization rule survives
+// any Go rule that does not give one of its own, unless
+// [github.com/grpcjwt/grpcjwt.WithoutOrganization] removes it.
+// [github.com/grpcjwt/grpcjwt.Policy.Audit] lists the rule each registered
 // method gets and where it came from ("proto:method", "go:service", ...).
 package grpcjwtv1
