@@ -29,7 +29,13 @@ import (
 // returns its address.
 func dpopServer(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCache, opts ...grpcjwt.Option) string {
 	t.Helper()
-	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: replay} })
+	return serveDPoP(t, newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: replay} }), opts...)
+}
+
+// serveDPoP serves the test greeter on loopback behind v's interceptors,
+// and returns its address.
+func serveDPoP(t *testing.T, v *grpcjwt.Validator, opts ...grpcjwt.Option) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -355,9 +361,13 @@ func TestDPoPProofRecordedLast(t *testing.T) {
 	both := []string{"greet:read greet:write"}
 
 	cache := &countingCache{ReplayCache: grpcjwt.NewMemoryReplayCache(0, 0, 0)}
-	interceptors := dpopServer(t, iss, cache, authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"))
+	config := func(c *grpcjwt.Config) {
+		c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: cache}
+		c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim // the issuer asserts organization_id
+	}
+	interceptors := serveDPoP(t, newValidator(t, iss, config), authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"))
 
-	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.DPoP = &grpcjwt.DPoPConfig{ReplayCache: cache} })
+	v := newValidator(t, iss, config)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
