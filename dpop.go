@@ -25,9 +25,9 @@ type DPoPConfig struct {
 	// [DefaultAlgorithms].
 	Algorithms []string
 
-	// ProofLifetime is how far a proof's iat may be from now, either way;
-	// its jti is remembered until twice that after its iat. Default
-	// [DefaultDPoPProofLifetime].
+	// ProofLifetime (L) is how far a proof's iat may be from now: a proof
+	// is accepted from L before its iat until L after it, and its jti is
+	// remembered until then, no longer. Default [DefaultDPoPProofLifetime].
 	ProofLifetime time.Duration
 
 	// ReplayCache remembers accepted proofs; default an in-memory cache
@@ -79,9 +79,11 @@ func proofErr(format string, args ...any) error {
 }
 
 // dpopProof is what a verified proof leaves to record: the thumbprint of
-// its key, its jti, and until when it must be remembered.
+// its key, its jti, and its expiry, the instant from which its iat refuses
+// it, until which it must be remembered.
 type dpopProof struct {
 	replay   ReplayCache
+	now      func() time.Time
 	jkt, jti string
 	expiry   time.Time
 }
@@ -100,8 +102,9 @@ type dpopProof struct {
 //     8192 bits, known curves, no private members), its RFC 7638
 //     thumbprint equal to cnf jkt, its type and curve fitting alg;
 //  5. claims, by exact names: jti of 1 to 256 bytes, htm POST, htu the
-//     call's URL, iat within the proof lifetime of now, ath the hash of
-//     token;
+//     call's URL, iat within the proof lifetime L of now (now before
+//     iat+L, the proof's expiry, and iat at most L ahead), ath the hash
+//     of token;
 //  6. signature.
 func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *Claims) (*dpopProof, error) {
 	if c.Confirmation.JKT == "" {
@@ -206,8 +209,12 @@ func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *
 		return nil, proofErr("no iat")
 	}
 	issued := time.Unix(0, int64(iat*1e9))
-	if issued.Before(now.Add(-d.lifetime)) || issued.After(now.Add(d.lifetime)) {
-		return nil, proofErr("iat %s is not within %s of now", issued.UTC().Format(time.RFC3339), d.lifetime)
+	expiry := issued.Add(d.lifetime)
+	switch {
+	case !now.Before(expiry):
+		return nil, proofErr("iat %s: the proof expired %s after it", issued.UTC().Format(time.RFC3339), d.lifetime)
+	case issued.After(now.Add(d.lifetime)):
+		return nil, proofErr("iat %s is more than %s ahead of now", issued.UTC().Format(time.RFC3339), d.lifetime)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
@@ -217,13 +224,19 @@ func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *
 	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
 		return nil, proofErr("bad signature")
 	}
-	return &dpopProof{replay: d.replay, jkt: thumb, jti: jti, expiry: issued.Add(2 * d.lifetime)}, nil
+	return &dpopProof{replay: d.replay, now: d.now, jkt: thumb, jti: jti, expiry: expiry}, nil
 }
 
-// record remembers the proof in the replay cache, and refuses it when the
-// cache had it already (a replay) or cannot keep it: full, the key over its
-// share, or unreachable (fail closed). A nil p, a call without a proof,
-// records nothing.
+// record remembers the proof in the replay cache until its expiry, and
+// refuses it when the cache had it already (a replay) or cannot keep it:
+// full, the key over its share, or unreachable (fail closed). A nil p, a
+// call without a proof, records nothing.
+//
+// It also refuses a proof that expired after verify let it in, while the
+// call's other checks ran: a cache records nothing for an expiry already
+// past, so that two such calls with one proof could otherwise both pass.
+// The clock is read after Seen, which read it before: when it is still
+// before the expiry here, it was in Seen, and the proof is remembered.
 func (p *dpopProof) record(ctx context.Context) error {
 	if p == nil {
 		return nil
@@ -234,6 +247,9 @@ func (p *dpopProof) record(ctx context.Context) error {
 	}
 	if seen {
 		return proofErr("jti %q was used before", truncate(p.jti))
+	}
+	if !p.now().Before(p.expiry) {
+		return proofErr("the proof expired at %s, during the call's checks", p.expiry.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

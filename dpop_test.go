@@ -30,7 +30,13 @@ import (
 func dpopServer(t *testing.T, iss *grpcjwttest.Issuer, replay grpcjwt.ReplayCache, opts ...grpcjwt.Option) string {
 	t.Helper()
 	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim })
-	opts = append(opts, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: replay}))
+	return serveDPoP(t, v, append(opts, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: replay}))...)
+}
+
+// serveDPoP serves the test greeter on loopback behind the interceptors of
+// v's policy of opts, and returns its address.
+func serveDPoP(t *testing.T, v *grpcjwt.Validator, opts ...grpcjwt.Option) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -357,9 +363,12 @@ func TestDPoPProofRecordedLast(t *testing.T) {
 	both := []string{"greet:read greet:write"}
 
 	cache := &countingCache{ReplayCache: grpcjwt.NewMemoryReplayCache(0, 0, 0)}
-	interceptors := dpopServer(t, iss, cache, authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"))
+	config := func(c *grpcjwt.Config) {
+		c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim // the issuer asserts organization_id
+	}
+	interceptors := serveDPoP(t, newValidator(t, iss, config), authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: cache}))
 
-	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim })
+	v := newValidator(t, iss, config)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -449,5 +458,130 @@ func TestDPoPOneKeyCannotFillTheCache(t *testing.T) {
 				t.Fatalf("client %d, proof %d, after the flood: %v", i, j, err)
 			}
 		}
+	}
+}
+
+// dpopClock is a DPoP server on loopback whose clock (Config.Now, and its
+// replay cache's: a share of one proof a key) the test sets, with
+// hand-made proofs of one key and its bound token.
+type dpopClock struct {
+	t       *testing.T
+	iat     time.Time // of the proofs that do not say otherwise; whole seconds
+	now     atomic.Int64
+	advance atomic.Int64 // the authorizer moves the clock on by this much
+	why     causes
+	key     *grpcjwttest.Key
+	token   string
+	htu     string
+	client  greeterv1.GreeterClient
+}
+
+func newDPoPClock(t *testing.T, lifetime time.Duration) *dpopClock {
+	t.Helper()
+	iss := newIssuer(t)
+	d := &dpopClock{t: t, iat: time.Unix(time.Now().Unix(), 0), key: grpcjwttest.MustKey("ES256")}
+	d.now.Store(d.iat.UnixNano())
+	clock := func() time.Time { return time.Unix(0, d.now.Load()) }
+	creds, err := grpcjwt.NewDPoPCredentials(d.key.Signer(), "ES256", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.token = iss.Token(map[string]any{"scope": "greet:read"}, grpcjwttest.WithDPoPBinding(creds.Thumbprint()))
+	v := newValidator(t, iss, func(c *grpcjwt.Config) { c.Now = clock })
+	dpop := grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ProofLifetime: lifetime, ReplayCache: grpcjwt.NewMemoryReplayCacheOn(0, 0, 1, clock)})
+	// The authorizer runs between the proof's check and its recording.
+	authorizer := grpcjwt.WithAuthorizer(func(context.Context, string, *grpcjwt.Claims) error {
+		d.now.Add(d.advance.Load())
+		return nil
+	})
+	addr := serveDPoP(t, v, dpop, authorizer, d.why.hook())
+	d.htu = "http://" + addr + "/greeter.v1.Greeter/SayHello"
+	d.client = dial(t, addr)
+	return d
+}
+
+// proof signs a proof with jti, issued at iat.
+func (d *dpopClock) proof(jti string, iat time.Time) string {
+	return signProof(d.t, d.key, map[string]any{"typ": "dpop+jwt", "alg": "ES256"},
+		map[string]any{"jti": jti, "htm": "POST", "htu": d.htu, "iat": iat.Unix(), "ath": ath(d.token)})
+}
+
+// send calls SayHello with proof when the clock reads at, and returns the
+// cause of its refusal (nil when it is accepted), which it checks is an
+// invalid_dpop_proof.
+func (d *dpopClock) send(at time.Time, proof string) error {
+	d.t.Helper()
+	d.now.Store(at.UnixNano())
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "DPoP "+d.token, "dpop", proof)
+	_, err := calls["unary"](ctx, d.client)
+	if err == nil {
+		return nil
+	}
+	wantStatus(d.t, err, codes.Unauthenticated, grpcjwt.CodeInvalidDPoPProof)
+	return d.why.take()
+}
+
+// TestDPoPReplayRefusedAtEveryInstant: a proof is remembered until its
+// lifetime L after its iat, on the server's clock, and not an instant
+// longer, and a replay of it is refused at every instant: until iat+L as
+// used before, from iat+L by its iat. That the cache remembers it exactly
+// that long shows in the key's share of one proof: taken until iat+L, free
+// at iat+L.
+func TestDPoPReplayRefusedAtEveryInstant(t *testing.T) {
+	const lifetime = time.Minute
+	d := newDPoPClock(t, lifetime)
+	replayed := d.proof("replayed", d.iat)
+	const (
+		usedBefore = "was used before"
+		expired    = "the proof expired 1m0s after it" // the iat check
+		share      = "1 unexpired proofs, its share"
+	)
+	steps := []struct {
+		name  string
+		after time.Duration // the clock: iat plus this
+		proof string
+		cause string // "": accepted
+	}{
+		{"first use", 0, replayed, ""},
+		{"replay at once", 0, replayed, usedBefore},
+		{"replay at iat+L/2", lifetime / 2, replayed, usedBefore},
+		{"replay at iat+L-1ns", lifetime - 1, replayed, usedBefore},
+		{"another proof at iat+L-1ns: the share still taken", lifetime - 1, d.proof("another", d.iat.Add(lifetime)), share},
+		{"replay at iat+L", lifetime, replayed, expired},
+		{"another proof at iat+L: the share free, the proof forgotten", lifetime, d.proof("another", d.iat.Add(lifetime)), ""},
+		{"replay at iat+L+1ns", lifetime + 1, replayed, expired},
+		{"replay at iat+2L", 2 * lifetime, replayed, expired},
+	}
+	for _, s := range steps {
+		cause := d.send(d.iat.Add(s.after), s.proof)
+		switch {
+		case s.cause == "" && cause != nil:
+			t.Fatalf("%s: refused (%v), want accepted", s.name, cause)
+		case s.cause != "" && cause == nil:
+			t.Fatalf("%s: accepted, want refused: %s", s.name, s.cause)
+		case s.cause != "" && (!errors.Is(cause, grpcjwt.ErrInvalidDPoPProof) || !strings.Contains(cause.Error(), s.cause)):
+			t.Fatalf("%s: cause %v, want ErrInvalidDPoPProof saying %q", s.name, cause, s.cause)
+		}
+	}
+}
+
+// TestDPoPProofExpiringDuringItsCall: a proof whose iat let it in, but
+// which expired while the call's other checks ran, is refused: the cache
+// records nothing for a past expiry, so that two calls with it, both let
+// in just before iat+L and recorded just after, would otherwise both pass.
+func TestDPoPProofExpiringDuringItsCall(t *testing.T) {
+	const lifetime = time.Minute
+	d := newDPoPClock(t, lifetime)
+	justBefore := d.iat.Add(lifetime - time.Nanosecond)
+	p := d.proof("late", d.iat)
+	d.advance.Store(int64(time.Nanosecond)) // the checks end at iat+L
+	for _, call := range []string{"first", "second, let in at the same instant"} {
+		if cause := d.send(justBefore, p); cause == nil || !strings.Contains(cause.Error(), "during the call's checks") {
+			t.Fatalf("%s call: cause %v, want the proof refused for expiring during the call", call, cause)
+		}
+	}
+	d.advance.Store(0)
+	if cause := d.send(justBefore, d.proof("in time", d.iat)); cause != nil {
+		t.Fatalf("a proof whose checks end before iat+L: %v", cause)
 	}
 }

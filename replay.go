@@ -14,17 +14,22 @@ import (
 // proof is used once, and bounds how many one key may have remembered at
 // a time, so that one client cannot fill it for all. Replicas that share
 // one (the module github.com/grpcjwt/grpcjwt/redis has a Redis-backed one)
-// refuse a proof replayed at any of them.
+// refuse a proof replayed at any of them, provided their clocks agree: a
+// proof is remembered until its expiry on the clock of the replica that
+// accepted it, so that a replica whose clock is behind that one's by d
+// would accept a replay of it in the last d of its lifetime.
 type ReplayCache interface {
 	// Seen records the proof jti of the key whose RFC 7638 thumbprint is
 	// jkt until expiry, and reports whether it was already recorded and
 	// not yet expired. grpcjwt calls it last, once every other check of
 	// the call has passed.
 	//
-	// expiry is a time on the server's clock ([Config.Now]): a cache
-	// that keeps time elsewhere turns it into a duration on that clock
-	// first, so that clocks need not agree. An expiry that is not after
-	// now records nothing; the zero time is an error.
+	// expiry is a time on the server's clock ([Config.Now]), the instant
+	// from which the proof's iat refuses it: a cache that keeps time
+	// elsewhere turns it into a duration on that clock first, so that
+	// clocks need not agree. An expiry that is not after now records
+	// nothing (grpcjwt, reading its clock after Seen, then refuses the
+	// proof itself); the zero time is an error.
 	//
 	// An error refuses the proof (fail closed): the cache returns one
 	// when it cannot answer, when it is full of unexpired proofs, and when
@@ -37,7 +42,7 @@ type ReplayCache interface {
 const (
 	DefaultReplayEntries = 100_000
 	DefaultReplayBytes   = 40 << 20
-	DefaultReplayPerKey  = 1_000
+	DefaultReplayPerKey  = 5_000
 )
 
 // replayProofOverhead is what a proof costs the memory cache beyond the
@@ -61,17 +66,21 @@ const replayProofOverhead = 272
 // since forgetting one would let it be replayed; a key at its share is
 // refused alone.
 //
-// Capacity: grpcjwt remembers a proof until twice
-// [DPoPConfig.ProofLifetime] (L) after its iat, which is within L of the
-// server's clock. A key can therefore have maxPerKey proofs accepted at
-// once and, after that, as many as expire: maxPerKey/(2L) a second for a
-// client whose clock agrees with the server's, and at least
-// maxPerKey/(3L) for any. The cache as a whole takes maxEntries/(2L) a
-// second (fewer when maxBytes binds first). With the defaults and L of one
-// minute: 1,000 proofs at once and 8.3 a second per key (5.5 at least);
-// 100,000 and 833 a second in all, which 100 keys at their full share
-// would take. (With grpcjwt's 43-byte thumbprints, a proof whose jti has
-// up to 85 bytes counts at most 400 bytes, so that the default maxBytes
+// Capacity: grpcjwt remembers a proof until [DPoPConfig.ProofLifetime]
+// (L) after its iat, the instant from which its iat refuses it anyway,
+// and iat is within L of the server's clock. A key can therefore have
+// maxPerKey proofs accepted at once and, after that, as many as expire:
+// maxPerKey/L a second for a client whose clock agrees with the server's,
+// and at least maxPerKey/(2L) for any. The cache as a whole takes
+// maxEntries/L a second from such clients, and at least maxEntries/(2L)
+// (fewer when maxBytes binds first). With the defaults and L of one
+// minute: 5,000 proofs at once and 83.3 a second per key (41.7 at least);
+// 100,000 at once and 1,667 a second in all (833 at least). A key's rate
+// holds while the cache has room: 20 keys at their full share fill it,
+// each with a valid token bound to it that carries the method's scopes,
+// since a proof is recorded only once every other check of its call has
+// passed. (With grpcjwt's 43-byte thumbprints, a proof whose jti has up
+// to 85 bytes counts at most 400 bytes, so that the default maxBytes
 // binds only after 100,000 of them.)
 //
 // It is safe for concurrent use: one lock, held for a map and a heap

@@ -230,8 +230,25 @@ func TestMemoryReplayCacheHeap(t *testing.T) {
 // TestReplayDefaultsDocumented checks the sums NewMemoryReplayCache's doc
 // states: a proof with a 43-byte thumbprint and a jti of up to 85 bytes
 // counts at most 400 bytes, so that DefaultReplayBytes holds
-// DefaultReplayEntries of them.
+// DefaultReplayEntries of them; and its capacity with the defaults and the
+// default proof lifetime L, as the doc and docs/sender-constrained.md
+// write it.
 func TestReplayDefaultsDocumented(t *testing.T) {
+	l := DefaultDPoPProofLifetime.Seconds()
+	for _, c := range []struct {
+		what, format, doc string
+		value             float64
+	}{
+		{"proofs a second per key, clocks agreeing: maxPerKey/L", "%.1f", "83.3", DefaultReplayPerKey / l},
+		{"proofs a second per key, at least: maxPerKey/2L", "%.1f", "41.7", DefaultReplayPerKey / (2 * l)},
+		{"proofs a second in all, clocks agreeing: maxEntries/L", "%.0f", "1667", DefaultReplayEntries / l},
+		{"proofs a second in all, at least: maxEntries/2L", "%.0f", "833", DefaultReplayEntries / (2 * l)},
+		{"keys at their full share that fill the cache", "%.0f", "20", DefaultReplayEntries / DefaultReplayPerKey},
+	} {
+		if got := fmt.Sprintf(c.format, c.value); got != c.doc {
+			t.Errorf("%s: %s, the docs say %s", c.what, got, c.doc)
+		}
+	}
 	if got := replayProofSize(jkt(0), strings.Repeat("j", 85)); got != 400 {
 		t.Errorf("a proof with an 85-byte jti counts %d bytes, the doc says 400", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt"
 	grpcjwtredis "github.com/grpcjwt/grpcjwt/redis"
 )
 
@@ -14,8 +15,9 @@ import (
 // redis-server on loopback, beside its floor: one SET NX PX a proof, the
 // least a shared cache can do (and what it did before it bounded keys).
 // It reports the memory Redis gives a proof (MEMORY USAGE of a key's
-// sorted set over its members) at 10 and at 1,000 proofs a key: maxmemory
-// over that is how many proofs a Redis can hold.
+// sorted set over its members) at 10, 1,000 and the default share
+// (grpcjwt.DefaultReplayPerKey, 5,000) proofs a key: maxmemory over that
+// is how many proofs a Redis can hold.
 func BenchmarkSeen(b *testing.B) {
 	s := startRedis(b)
 	client := s.Client(b)
@@ -32,7 +34,7 @@ func BenchmarkSeen(b *testing.B) {
 			}
 			i++
 		}
-		for _, perKey := range []int{10, 1000} {
+		for _, perKey := range []int{10, 1000, grpcjwt.DefaultReplayPerKey} {
 			jkt := fmt.Sprintf("memory-%d", perKey)
 			for i := range perKey {
 				if _, err := cache.Seen(ctx, jkt, strconv.Itoa(i), hour); err != nil {

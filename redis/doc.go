@@ -12,25 +12,33 @@
 // Redis's own clock (TIME and relative TTLs): the server turns grpcjwt's
 // expiry into a duration on its own clock ([WithClock]), and Redis counts
 // it down on its, so that the proofs are remembered as long as they must
-// be however far the clocks of Redis and of the servers disagree. Use
-// Redis 6.2 or later (the tests run 7.0).
+// be however far the clocks of Redis and of the servers disagree. The
+// servers' clocks must agree with each other (NTP): a proof is remembered
+// until its expiry on the clock of the replica that accepted it, so that a
+// replica whose clock is behind that one's by d would accept a replay of
+// it in the last d of its lifetime. Use Redis 6.2 or later (the tests run
+// 7.0).
 //
 // One key may have at most [WithMaxPerKey] unexpired proofs (default
 // [grpcjwt.DefaultReplayPerKey]); at its share, its new proofs are refused
-// and other keys are not affected. grpcjwt remembers a proof for twice
-// [grpcjwt.DPoPConfig.ProofLifetime] (L) after its iat, so a key sustains
-// WithMaxPerKey/(2L) proofs a second (at least WithMaxPerKey/(3L) whatever
-// its clock): 8.3 with the defaults and L of one minute.
+// and other keys are not affected. grpcjwt remembers a proof until
+// [grpcjwt.DPoPConfig.ProofLifetime] (L) after its iat, when its iat
+// refuses it anyway, so a key sustains WithMaxPerKey/L proofs a second
+// from a client whose clock agrees with the servers', and at least
+// WithMaxPerKey/(2L) whatever its clock: 83.3 (41.7 at least) with the
+// defaults and L of one minute.
 //
 // Redis bounds the cache as a whole: set maxmemory, and keep the default
 // maxmemory-policy noeviction, or use one that evicts only other keys. A
 // full Redis then refuses the write, and the proof is refused (fail
 // closed); a policy that evicts these keys would forget unexpired proofs
 // and let them be replayed. A proof takes about 170 bytes of Redis memory
-// (MEMORY USAGE of a key's set: 166 a proof at 1,000 proofs, 103 at 10;
-// BenchmarkSeen), so that maxmemory M holds about M/170 proofs and takes
-// M/(170·2L) a second: with 1 GiB and L of one minute, 6.3 million proofs
-// and 52,000 a second.
+// (MEMORY USAGE of a key's set: 171 a proof at 5,000 proofs, the default
+// share, 166 at 1,000, 103 at 10; BenchmarkSeen), so that maxmemory M
+// holds about M/170 proofs and takes M/(170·L) a second from clients whose
+// clocks agree with the servers', and at least M/(170·2L): with 1 GiB and
+// L of one minute, 6.3 million proofs and 105,000 a second (52,600 at
+// least).
 //
 // Quick start:
 //

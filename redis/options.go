@@ -34,9 +34,9 @@ func WithPrefix(prefix string) Option {
 // WithMaxPerKey sets how many unexpired proofs one key may have recorded,
 // across every replica; default [grpcjwt.DefaultReplayPerKey]. A key at
 // its share has its new proofs refused, and no other key is affected. A
-// key sustains n/(2L) proofs a second, L being
-// [grpcjwt.DPoPConfig.ProofLifetime] (see the package doc); values ≤ 0
-// keep the default.
+// key sustains n/L proofs a second, L being
+// [grpcjwt.DPoPConfig.ProofLifetime], and at least n/(2L) whatever its
+// clock (see the package doc); values ≤ 0 keep the default.
 func WithMaxPerKey(n int) Option {
 	return func(o *options) {
 		if n > 0 {
