@@ -210,7 +210,7 @@ func TestOIDCProviderDPoP(t *testing.T) {
 
 	t.Run("over TLS", func(t *testing.T) {
 		// The htu of a call on a TLS connection starts with https://.
-		tlsServer := newServerWith(t, cfg, credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{testCA.issue(t, "greeter", true)}}))
+		tlsServer := newServerWith(t, cfg, credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{testCA.issue(t, "greeter", true)}}), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
 		creds := grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: testCA.pool}))
 		c := tlsServer.dial(t, creds, grpc.WithPerRPCCredentials(k.creds))
 		for _, r := range rpcs {

@@ -20,10 +20,11 @@ func TestTwoProviders(t *testing.T) {
 	h := startHydra(t, hydraBin)
 	op := startOIDCProvider(t, node)
 	s := newServerFor(t, grpcjwt.Config{
-		Issuer:           op.issuer(),
-		Audience:         apiAudience,
-		AudiencePrefixes: []string{grpcjwt.DefaultOrganizationAudiencePrefix},
-		Issuers:          []grpcjwt.IssuerConfig{{Issuer: h.issuer(), Audience: apiAudience}},
+		Issuer:            op.issuer(),
+		Audience:          apiAudience,
+		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
+		Issuers:           []grpcjwt.IssuerConfig{{Issuer: h.issuer(), Audience: apiAudience}},
 	})
 	providers := []provider{op, h}
 
