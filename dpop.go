@@ -47,6 +47,7 @@ const maxProofSize = 8 << 10
 // dpopVerifier checks DPoP proofs.
 type dpopVerifier struct {
 	algs     map[string]*jose.Algorithm
+	algNames string // the accepted algorithms, space-separated, for challenges
 	lifetime time.Duration
 	replay   ReplayCache
 	now      func() time.Time
@@ -65,6 +66,7 @@ func newDPoPVerifier(c *DPoPConfig, now func() time.Time) (*dpopVerifier, error)
 		}
 		d.algs[a] = alg
 	}
+	d.algNames = strings.Join(algs, " ")
 	if d.lifetime <= 0 {
 		d.lifetime = DefaultDPoPProofLifetime
 	}

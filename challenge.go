@@ -1,0 +1,97 @@
+package grpcjwt
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+)
+
+// This file turns a refusal into what an HTTP client expects beside the
+// status message: an HTTP status code and a WWW-Authenticate challenge
+// (RFC 6750 §3 for Bearer, RFC 9449 §7.1 for DPoP). Every HTTP door
+// (Connect, net/http, the gRPC-Gateway) answers with them.
+
+// HTTPStatus returns the HTTP status code of a refusal err, as the Connect
+// protocol and gRPC-Web map its gRPC code: 401 Unauthorized for
+// Unauthenticated, 403 Forbidden for PermissionDenied, 503 Service
+// Unavailable for Unavailable; 500 for any other code (an authorizer's own
+// status of another kind keeps its meaning in the status itself).
+func HTTPStatus(err error) int {
+	switch Status(err).Code() {
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Challenge returns the WWW-Authenticate value for a refusal err of a call
+// whose authorization scheme was DPoP (dpop true) or not, or "" when the
+// refusal is not about authentication (PermissionDenied for another
+// reason than scopes, Unavailable). It follows RFC 6750 §3 and RFC 9449
+// §7.1, and tells the client what would succeed, never why its token
+// failed:
+//
+//   - no credentials, or a scheme the server does not take: a challenge
+//     for each accepted scheme, without an error code (RFC 6750 §3.1);
+//   - malformed credentials: error="invalid_request";
+//   - a token refused for any reason: error="invalid_token" (in the
+//     scheme the call used);
+//   - a missing scope: error="insufficient_scope";
+//   - a bad DPoP proof: DPoP error="invalid_dpop_proof".
+//
+// With DPoP enabled ([WithDPoP]), every DPoP challenge carries algs, the
+// proof algorithms the server accepts, and a Bearer challenge is followed
+// by a DPoP one.
+func (p *Policy) Challenge(err error, dpop bool) string {
+	var code string
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrHeaderMissing), errors.Is(err, ErrSchemeNotSupported):
+		return p.challenges("", false)
+	case errors.Is(err, ErrInvalidFormat):
+		code = "invalid_request"
+	case errors.Is(err, ErrInsufficientScope):
+		code = CodeInsufficientScope
+	case errors.Is(err, ErrInvalidDPoPProof):
+		return p.challenge("DPoP", CodeInvalidDPoPProof)
+	case Status(err).Code() == codes.Unauthenticated:
+		code = CodeInvalidToken
+	default:
+		return ""
+	}
+	return p.challenges(code, dpop)
+}
+
+// challenges returns a challenge for each scheme the server takes, the
+// error code on the one the call used (Bearer unless dpop).
+func (p *Policy) challenges(code string, dpop bool) string {
+	if p.dpop == nil {
+		return p.challenge("Bearer", code)
+	}
+	if dpop {
+		return p.challenge("Bearer", "") + ", " + p.challenge("DPoP", code)
+	}
+	return p.challenge("Bearer", code) + ", " + p.challenge("DPoP", "")
+}
+
+// challenge is one scheme's challenge with an optional error code.
+func (p *Policy) challenge(scheme, code string) string {
+	var params []string
+	if code != "" {
+		params = append(params, `error="`+code+`"`)
+	}
+	if scheme == "DPoP" && p.dpop != nil {
+		params = append(params, `algs="`+p.dpop.algNames+`"`)
+	}
+	if len(params) == 0 {
+		return scheme
+	}
+	return scheme + " " + strings.Join(params, ", ")
+}
