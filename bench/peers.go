@@ -58,12 +58,13 @@ func newFloor(_ context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier,
 // -1 turns the cache off, 0 takes the defaults.
 func NewValidator(ctx context.Context, iss *grpcjwttest.Issuer, cacheSize int, cacheBytes int64) (*grpcjwt.Validator, error) {
 	return grpcjwt.NewValidator(ctx, grpcjwt.Config{
-		Issuer:     iss.URL,
-		Audience:   iss.Audience,
-		Algorithms: Algs,
-		Leeway:     Leeway,
-		CacheSize:  cacheSize,
-		CacheBytes: cacheBytes,
+		Issuer:            iss.URL,
+		Audience:          iss.Audience,
+		OrganizationClaim: grpcjwt.DefaultOrganizationClaim, // the greeter's GreetOrganization reads it
+		Algorithms:        Algs,
+		Leeway:            Leeway,
+		CacheSize:         cacheSize,
+		CacheBytes:        cacheBytes,
 	})
 }
 
