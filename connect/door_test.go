@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/connect/internal/demo"
 	demov1 "github.com/grpcjwt/grpcjwt/connect/internal/testpb/demo/v1"
@@ -308,16 +309,25 @@ func TestMiddlewareWithoutInterceptor(t *testing.T) {
 	e := newEnv(t, nil)
 	srv := e.serve(t, mode{name: "middleware only", middleware: true}, nil)
 	tok := e.token("greet:read greet:write")
+	const want = "internal: grpcjwtconnect: the call was admitted by the middleware, but the server has no grpcjwtconnect interceptor"
 	for _, pr := range protocols {
 		t.Run(pr.name, func(t *testing.T) {
 			c := client(httpClient(true), srv.URL, pr, "Authorization", "Bearer "+tok)
-			_, err := c.GetOrganization(t.Context(), &demov1.GetOrganizationRequest{Name: "organizations/other"})
-			if connect.CodeOf(err) != connect.CodeInternal {
-				t.Fatalf("GetOrganization: %v, want Internal", err)
+			ctx, info := connect.NewClientContext(t.Context())
+			_, err := c.GetOrganization(ctx, &demov1.GetOrganizationRequest{Name: "organizations/other"})
+			if err == nil || err.Error() != want {
+				t.Fatalf("GetOrganization: %v, want %s", err, want)
+			}
+			wantMethod := http.MethodPost
+			if pr.name == "connect" {
+				wantMethod = http.MethodGet // its message in the URL, its answer replaced
+			}
+			if hi, _ := info.TransportInfo.(*connecthttp.ClientInfo); hi.HTTPMethod() != wantMethod {
+				t.Errorf("GetOrganization went as %s, want %s", hi.HTTPMethod(), wantMethod)
 			}
 			_, err = c.SayHello(t.Context(), &demov1.SayHelloRequest{Name: "Alice"})
-			if connect.CodeOf(err) != connect.CodeInternal {
-				t.Fatalf("SayHello: %v, want Internal", err)
+			if err == nil || err.Error() != want {
+				t.Fatalf("SayHello: %v, want %s", err, want)
 			}
 		})
 	}

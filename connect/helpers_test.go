@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -186,8 +187,13 @@ func httpClient(h2 bool) *http.Client {
 // client returns a greeter client of the server at url, speaking pr over
 // hc, sending the header fields kv (name, value, ...) on every call.
 func client(hc *http.Client, url string, pr protocol, kv ...string) *demo.Client {
-	opts := append([]connecthttp.Option{connecthttp.WithHTTPGet()}, pr.opts...)
-	return demo.NewClient(connect.NewClient(connecthttp.NewTransport(hc, url, opts...), headers(kv...)))
+	return demo.NewClient(connect.NewClient(transport(hc, url, pr), headers(kv...)))
+}
+
+// transport is a Connect transport to url speaking pr over hc, with
+// side-effect-free unary calls over GET in the Connect protocol.
+func transport(hc *http.Client, url string, pr protocol) connect.Transport {
+	return connecthttp.NewTransport(hc, url, append([]connecthttp.Option{connecthttp.WithHTTPGet()}, pr.opts...)...)
 }
 
 // headers is a client interceptor that sends the header fields kv.
@@ -208,28 +214,37 @@ func headers(kv ...string) connect.ClientInterceptor {
 // as a gRPC client gets them.
 func wantRefusal(t *testing.T, err error, sentinel error) {
 	t.Helper()
+	if err := refusal(err, sentinel); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refusal returns why err is not the refusal of a call for sentinel, or
+// nil.
+func refusal(err error, sentinel error) error {
 	want := grpcjwt.Status(sentinel)
 	ce, ok := errors.AsType[*connect.Error](err)
 	if !ok {
-		t.Fatalf("error %v (%T), want a *connect.Error", err, err)
+		return fmt.Errorf("error %v (%T), want a *connect.Error", err, err)
 	}
 	if ce.Code() != connect.Code(want.Code()) || ce.Message() != want.Message() {
-		t.Fatalf("error %d %q, want %d %q", ce.Code(), ce.Message(), want.Code(), want.Message())
+		return fmt.Errorf("error %d %q, want %d %q", ce.Code(), ce.Message(), want.Code(), want.Message())
 	}
 	wantInfo := want.Details()[0].(*errdetails.ErrorInfo)
 	var infos []*errdetails.ErrorInfo
 	for _, d := range ce.Details() {
 		m, err := connectproto.UnmarshalErrorDetail(d)
 		if err != nil {
-			t.Fatalf("detail %s: %v", d.Type, err)
+			return fmt.Errorf("detail %s: %v", d.Type, err)
 		}
 		if info, ok := m.(*errdetails.ErrorInfo); ok {
 			infos = append(infos, info)
 		}
 	}
 	if len(infos) != 1 || !proto.Equal(infos[0], wantInfo) {
-		t.Fatalf("ErrorInfo details %v, want exactly %v", infos, wantInfo)
+		return fmt.Errorf("ErrorInfo details %v, want exactly %v", infos, wantInfo)
 	}
+	return nil
 }
 
 // post sends a Connect unary call with JSON body to url + procedure, with
