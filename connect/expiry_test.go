@@ -21,8 +21,9 @@ import (
 func TestStreamExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *grpcjwt.Config) { c.Leeway = -1 })
-	// exp is in whole seconds: the token expires 1 to 2 s from now.
-	exp := time.Now().Add(2 * time.Second).Unix()
+	// exp is in whole seconds: the token expires 2 to 3 s from now, time
+	// enough for the streams to open on a loaded machine.
+	exp := time.Now().Add(3 * time.Second).Unix()
 	tok := e.iss.Token(map[string]any{"sub": "alice", "scope": "greet:write", "exp": exp}, grpcjwttest.WithOrganization("acme"))
 	var wg sync.WaitGroup
 	for _, m := range modes {
