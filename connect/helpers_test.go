@@ -102,8 +102,7 @@ func (e *env) token(scopes string, opts ...grpcjwttest.TokenOption) string {
 
 // server is the demo greeter served over HTTP/1.1 and h2c (or TLS) on
 // loopback, the door mounted as its mode says. bodyReads counts the reads
-// of request bodies that reached Connect, handlerCalls the calls that
-// reached a handler.
+// of request bodies that reached Connect.
 type server struct {
 	*httptest.Server
 	bodyReads atomic.Int64
