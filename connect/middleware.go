@@ -1,0 +1,195 @@
+package grpcjwtconnect
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"connectrpc.com/connect/v2/connecthttp"
+	"github.com/grpcjwt/grpcjwt"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Middleware is the net/http side of the Connect door: it decides a call
+// from its HTTP request, before Connect sees it, and refuses it in the
+// protocol the request speaks. It needs the interceptor ([NewInterceptor])
+// on the [connect.Server] behind it, which checks what only the decoded
+// messages and the stream's life tell. Build one with [NewMiddleware]; a
+// Middleware is safe for concurrent use.
+type Middleware struct {
+	policy *grpcjwt.Policy
+	errors *connecthttp.ErrorWriter
+}
+
+// NewMiddleware returns a middleware that decides calls by policy. opts
+// are the [connecthttp.Option] values the server is mounted with (those
+// that matter here: [connecthttp.WithRequireConnectProtocolHeader] and
+// [connecthttp.WithCodecs]), so that it recognizes a request's protocol as
+// the server does.
+func NewMiddleware(policy *grpcjwt.Policy, opts ...connecthttp.Option) *Middleware {
+	return &Middleware{policy: policy, errors: connecthttp.NewErrorWriter(opts...)}
+}
+
+// Wrap returns a handler that decides every request before next sees it,
+// fail closed:
+//
+//   - A CORS preflight (OPTIONS with Origin and
+//     Access-Control-Request-Method) goes to next undecided: browsers send
+//     it without credentials. Put a CORS handler inside Wrap, or outside.
+//   - Any other request is decided by policy as the procedure its path
+//     names ([grpcjwt.Policy.Authenticate], the path as the method): a
+//     public procedure reads no token; an unknown path gets the policy's
+//     default rule. It is refused before its body is read, in the protocol
+//     it speaks (Connect, gRPC, gRPC-Web; Connect's unary JSON for a
+//     request in none), with the message and the google.rpc.ErrorInfo a
+//     gRPC client gets; where the refusal is an HTTP status (Connect unary
+//     calls, and requests in no RPC protocol), with the WWW-Authenticate
+//     challenge of [grpcjwt.Policy.Challenge]. Mount what must stay open
+//     (health checks, static files) beside the wrapped handler, not behind
+//     it.
+//   - An admitted request goes to next with the claims in its context
+//     ([grpcjwt.ClaimsFromContext]). A call to a procedure the protobuf
+//     registry knows must then be taken over by the interceptor: if it
+//     reaches its handler without one, its body cannot be read and (for a
+//     Connect GET, whose message is in its URL) its response is replaced,
+//     both by an Internal error, so that a rule the middleware cannot apply
+//     (organizations, stream expiry) is never skipped.
+//
+// Mount it where the request's path is the procedure: inside any
+// http.StripPrefix, as Connect sees it.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPreflight(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		call := requestCall(r)
+		c, err := m.policy.Authenticate(r.Context(), &call)
+		if err != nil {
+			cw := &challengeWriter{ResponseWriter: w, challenge: m.policy.Challenge(err, isDPoP(call.Authorization))}
+			_ = m.errors.Write(cw, r, connectError(err))
+			return
+		}
+		ctx := r.Context()
+		if c != nil {
+			ctx = grpcjwt.ContextWithClaims(ctx, c)
+		}
+		a := &admission{method: call.Method, claims: c}
+		r = r.WithContext(context.WithValue(ctx, admissionKey{}, a))
+		if isProcedure(call.Method) {
+			if r.Method == http.MethodGet {
+				w = &guardedResponse{ResponseWriter: w, a: a, errors: m.errors, r: r}
+			} else if r.Body != nil && r.Body != http.NoBody {
+				r.Body = &guardedBody{ReadCloser: r.Body, a: a}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isPreflight reports whether r is a CORS preflight request, which
+// browsers send without credentials.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// isProcedure reports whether path is "/package.Service/Method" of a
+// method the protobuf registry knows.
+func isProcedure(path string) bool {
+	service, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !ok {
+		return false
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	return ok && sd.Methods().ByName(protoreflect.Name(method)) != nil
+}
+
+// admissionKey is the context key of a call's [admission].
+type admissionKey struct{}
+
+// admission is a middleware's decision to let a call in: the procedure it
+// decided and the claims, for the interceptor to take over once.
+type admission struct {
+	method  string
+	claims  *grpcjwt.Claims
+	claimed atomic.Bool
+}
+
+// claim takes the admission over for a call of procedure: once, and only
+// for the procedure it was decided for.
+func (a *admission) claim(procedure string) bool {
+	return a.method == procedure && a.claimed.CompareAndSwap(false, true)
+}
+
+// guardedBody is the body of an admitted call, readable once the
+// interceptor has taken the call over.
+type guardedBody struct {
+	io.ReadCloser
+	a *admission
+}
+
+// Read reads the body, or refuses to if no interceptor took the call over.
+func (b *guardedBody) Read(p []byte) (int, error) {
+	if !b.a.claimed.Load() {
+		return 0, errNotIntercepted()
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// guardedResponse is the response of an admitted Connect GET call, which
+// carries its message in its URL: unless the interceptor has taken the
+// call over by the time the handler answers, the answer is replaced by an
+// Internal error.
+type guardedResponse struct {
+	http.ResponseWriter
+	a       *admission
+	errors  *connecthttp.ErrorWriter
+	r       *http.Request
+	refused bool
+}
+
+// admitted reports whether the handler's answer may go out, and writes the
+// error in its place the first time it may not.
+func (g *guardedResponse) admitted() bool {
+	if g.a.claimed.Load() {
+		return true
+	}
+	if !g.refused {
+		g.refused = true
+		h := g.ResponseWriter.Header()
+		for k := range h {
+			delete(h, k)
+		}
+		_ = g.errors.Write(g.ResponseWriter, g.r, errNotIntercepted())
+	}
+	return false
+}
+
+// WriteHeader writes the handler's status, if admitted.
+func (g *guardedResponse) WriteHeader(code int) {
+	if g.admitted() {
+		g.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Write writes the handler's body, if admitted.
+func (g *guardedResponse) Write(p []byte) (int, error) {
+	if !g.admitted() {
+		return 0, errNotIntercepted()
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+// Flush flushes the handler's answer, if admitted.
+func (g *guardedResponse) Flush() {
+	if g.admitted() {
+		_ = http.NewResponseController(g.ResponseWriter).Flush()
+	}
+}
