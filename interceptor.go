@@ -2,9 +2,9 @@ package grpcjwt
 
 import (
 	"context"
-	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpcjwt/grpcjwt/internal/expiry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -47,7 +47,7 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // handler's stream context carries the claims. A stream does not outlive
 // its token: at exp plus the leeway the handler's context is cancelled and
 // the stream ends with Unauthenticated "invalid_token" (see
-// [WithoutStreamExpiry]); a handler still running streamGrace (100 ms)
+// [WithoutStreamExpiry]); a handler still running 100 ms
 // later is left to finish on its own, with its context cancelled, while
 // the stream ends without it, since a handler blocked in Recv returns only
 // once the stream has ended. With an organization rule, every message the
@@ -109,11 +109,11 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 		}
 		ctx = ContextWithClaims(ctx, c)
 		var buf compiledRule
-		if end, ok := p.StreamDeadline(c); ok && p.rules.get(method, p.opts, &buf).stream {
+		if d, ok := p.StreamTimeout(c); ok && p.rules.get(method, p.opts, &buf).stream {
 			// Released when the call's own context ends, which it always
 			// does: the stream's end cancels it.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, end.Sub(p.v.now()), streamExpired)
+			ctx, cancel = context.WithTimeoutCause(ctx, d, streamExpired)
 			_ = cancel
 		}
 		return ctx, nil
@@ -161,16 +161,11 @@ type guardedStream struct {
 	denied error // the first refused message; the stream ends with it
 }
 
-// streamGrace is how long a stream whose token expired waits for its
-// handler to return after its context is cancelled, before it ends anyway
-// (a handler blocked in Recv returns only when the stream ends).
-const streamGrace = 100 * time.Millisecond
-
 // serve runs the handler on the stream, and ends the stream with the
 // refusal of a message or the token's expiry.
 func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	checks := s.p.NeedsMessages(s.method)
-	end, expires := s.p.StreamDeadline(s.claims)
+	timeout, expires := s.p.StreamTimeout(s.claims)
 	if !checks && !expires {
 		return handler(srv, &s.contextStream)
 	}
@@ -186,7 +181,7 @@ func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	var err error
 	if expires {
 		var expired bool
-		if expired, err = runUntil(end.Sub(s.p.v.now()), cancel, run); expired {
+		if expired, err = expiry.RunUntil(timeout, cancel, run); expired {
 			return Status(s.p.StreamExpired(s.ctx, s.method)).Err()
 		}
 	} else {
@@ -213,53 +208,4 @@ func (s *guardedStream) RecvMsg(m any) error {
 		return Status(err).Err()
 	}
 	return nil
-}
-
-// runUntil runs a stream's handler until it returns or d passes: then it
-// cancels the handler's context, gives the handler streamGrace to return,
-// and reports expired, so that the stream ends with invalid_token. The one
-// timer is all it costs: nothing per message. A panic in the handler is
-// raised again here, where recovery interceptors outside this one can
-// catch it.
-func runUntil(d time.Duration, cancel context.CancelFunc, run func() error) (expired bool, err error) {
-	type result struct {
-		err      error
-		panicked bool
-		value    any
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r.panicked, r.value = true, p
-			}
-			done <- r
-		}()
-		r.err = run()
-	}()
-	wait := func(r result) error {
-		if r.panicked {
-			panic(r.value)
-		}
-		return r.err
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-done:
-		return false, wait(r)
-	case <-t.C:
-	}
-	cancel()
-	grace := time.NewTimer(streamGrace)
-	defer grace.Stop()
-	select {
-	case r := <-done:
-		if r.panicked {
-			panic(r.value)
-		}
-	case <-grace.C:
-	}
-	return true, nil
 }

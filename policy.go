@@ -131,14 +131,15 @@ func (p *Policy) NeedsMessages(method string) bool {
 	return r.hasOrganization()
 }
 
-// StreamDeadline returns when a stream admitted with claims c must end:
-// its token's exp plus the Validator's leeway, on the Validator's clock;
-// false for a call without a token or with [WithoutStreamExpiry].
-func (p *Policy) StreamDeadline(c *Claims) (time.Time, bool) {
+// StreamTimeout returns how long from now a stream admitted with claims c
+// may run: until its token's exp plus the Validator's leeway, measured on
+// the Validator's clock ([Config.Now]); false for a call without a token
+// or with [WithoutStreamExpiry].
+func (p *Policy) StreamTimeout(c *Claims) (time.Duration, bool) {
 	if c == nil || p.opts.noStreamExpiry {
-		return time.Time{}, false
+		return 0, false
 	}
-	return c.ExpiresAt.Add(p.v.leeway), true
+	return c.ExpiresAt.Add(p.v.leeway).Sub(p.v.now()), true
 }
 
 // StreamExpired reports to the reject hook that a stream of method ended

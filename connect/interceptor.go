@@ -4,10 +4,10 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"connectrpc.com/connect/v2"
 	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/internal/expiry"
 )
 
 // NewInterceptor returns the Connect side of the door: a
@@ -36,7 +36,7 @@ import (
 //     cancels the handler's context. The decision was made when the call
 //     was admitted: the refusal goes to the reject hook, not the observer.
 //   - A stream does not outlive its token: at exp plus the leeway
-//     ([grpcjwt.Policy.StreamDeadline], measured on the wall clock) the
+//     ([grpcjwt.Policy.StreamTimeout], on the Validator's clock) the
 //     handler's context is cancelled and the stream ends with
 //     Unauthenticated "invalid_token"; a handler still running 100 ms
 //     later is left to finish on its own, its sends refused, while the
@@ -83,16 +83,11 @@ type guard struct {
 	claims *grpcjwt.Claims
 }
 
-// streamGrace is how long a stream whose token expired waits for its
-// handler to return after its context is cancelled, before it ends anyway
-// (a handler blocked in Receive returns only when the stream ends).
-const streamGrace = 100 * time.Millisecond
-
 // serve runs next on the call, and ends it with the refusal of a message
 // or the token's expiry.
 func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
 	checks := g.policy.NeedsMessages(g.method)
-	end, expires := g.policy.StreamDeadline(g.claims)
+	timeout, expires := g.policy.StreamTimeout(g.claims)
 	expires = expires && spec.StreamType != connect.StreamTypeUnary
 	if !checks && !expires {
 		return next(ctx, spec, stream)
@@ -108,7 +103,7 @@ func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.Ser
 		}
 		return err
 	}
-	expired, err := runUntil(time.Until(end), cancel, run)
+	expired, err := expiry.RunUntil(timeout, cancel, run)
 	if expired {
 		s.end()
 		return connectError(g.policy.StreamExpired(ctx, g.method))
@@ -190,50 +185,4 @@ func (s *guardedStream) end() {
 // its token's expiry gets from the stream.
 func errStreamEnded() *connect.Error {
 	return connect.NewError(connect.CodeUnauthenticated, grpcjwt.CodeInvalidToken)
-}
-
-// runUntil runs a call's handler until it returns or d passes: then it
-// cancels the handler's context, gives the handler streamGrace to return,
-// and reports expired, so that the call ends with invalid_token. The one
-// timer is all it costs: nothing per message. A panic in the handler is
-// raised again here, where Connect's caller (net/http) recovers it as it
-// would the handler's own.
-func runUntil(d time.Duration, cancel context.CancelFunc, run func() error) (expired bool, err error) {
-	type result struct {
-		err      error
-		panicked bool
-		value    any
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r.panicked, r.value = true, p
-			}
-			done <- r
-		}()
-		r.err = run()
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-done:
-		if r.panicked {
-			panic(r.value)
-		}
-		return false, r.err
-	case <-t.C:
-	}
-	cancel()
-	grace := time.NewTimer(streamGrace)
-	defer grace.Stop()
-	select {
-	case r := <-done:
-		if r.panicked {
-			panic(r.value)
-		}
-	case <-grace.C:
-	}
-	return true, nil
 }
