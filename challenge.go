@@ -47,7 +47,8 @@ func HTTPStatus(err error) int {
 //
 // With DPoP enabled ([WithDPoP]), every DPoP challenge carries algs, the
 // proof algorithms the server accepts, and a Bearer challenge is followed
-// by a DPoP one.
+// by a DPoP one. With [WithResourceMetadata], every challenge carries
+// resource_metadata, the URL of the resource's metadata (RFC 9728 §5.1).
 func (p *Policy) Challenge(err error, dpop bool) string {
 	var code string
 	switch {
@@ -89,6 +90,9 @@ func (p *Policy) challenge(scheme, code string) string {
 	}
 	if scheme == "DPoP" && p.dpop != nil {
 		params = append(params, `algs="`+p.dpop.algNames+`"`)
+	}
+	if p.resource != nil {
+		params = append(params, `resource_metadata="`+p.resource.URL+`"`)
 	}
 	if len(params) == 0 {
 		return scheme

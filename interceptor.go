@@ -32,7 +32,7 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Check(ctx, &call, req)
 		if err != nil {
-			return nil, Status(err).Err()
+			return nil, p.Status(err).Err()
 		}
 		if c != nil {
 			ctx = ContextWithClaims(ctx, c)
@@ -68,7 +68,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Authenticate(ctx, &call)
 		if err != nil {
-			return Status(err).Err()
+			return p.Status(err).Err()
 		}
 		if c != nil {
 			ctx = ContextWithClaims(ctx, c)
@@ -102,7 +102,7 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 		call := grpcCall(ctx, method)
 		c, err := p.Check(ctx, &call, nil)
 		if err != nil {
-			return nil, Status(err).Err()
+			return nil, p.Status(err).Err()
 		}
 		if c == nil {
 			return ctx, nil
@@ -182,13 +182,13 @@ func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	if expires {
 		var expired bool
 		if expired, err = expiry.RunUntil(timeout, cancel, run); expired {
-			return Status(s.p.StreamExpired(s.ctx, s.method)).Err()
+			return s.p.Status(s.p.StreamExpired(s.ctx, s.method)).Err()
 		}
 	} else {
 		err = run()
 	}
 	if s.denied != nil {
-		return Status(s.denied).Err()
+		return s.p.Status(s.denied).Err()
 	}
 	return err
 }
@@ -197,7 +197,7 @@ func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 // method's organization rule refuses it.
 func (s *guardedStream) RecvMsg(m any) error {
 	if s.denied != nil {
-		return Status(s.denied).Err()
+		return s.p.Status(s.denied).Err()
 	}
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
@@ -205,7 +205,7 @@ func (s *guardedStream) RecvMsg(m any) error {
 	if err := s.p.CheckMessage(s.ctx, s.method, s.claims, m); err != nil {
 		s.denied = err
 		s.cancel()
-		return Status(err).Err()
+		return s.p.Status(err).Err()
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ type options struct {
 	noStreamExpiry    bool
 	dpop              *DPoPConfig // nil: DPoP off
 	senderConstrained bool        // every method that reads a token requires a bound one
+
+	resource *ResourceMetadata // nil: no WithResourceMetadata
 }
 
 // ruleSpec is what the options say of one method or service.

@@ -27,11 +27,14 @@ type Policy struct {
 	opts  *options
 	dpop  *dpopVerifier // nil: DPoP off
 	rules ruleCache
+
+	resource *protectedResource // nil: no WithResourceMetadata
 }
 
 // NewPolicy builds the policy of v and opts. It fails only when an option
-// is invalid (a DPoP algorithm that is not allowed); the rules themselves
-// are checked against a server by [Policy.Audit].
+// is invalid (a DPoP algorithm that is not allowed, a URL of
+// [WithResourceMetadata] that is not one); the rules themselves are
+// checked against a server by [Policy.Audit].
 func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
 	if v == nil {
 		return nil, errors.New("grpcjwt: NewPolicy needs a Validator")
@@ -43,6 +46,13 @@ func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
 			return nil, err
 		}
 		p.dpop = d
+	}
+	if p.opts.resource != nil {
+		r, err := newProtectedResource(*p.opts.resource)
+		if err != nil {
+			return nil, err
+		}
+		p.resource = r
 	}
 	return p, nil
 }

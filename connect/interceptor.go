@@ -72,7 +72,7 @@ func refuse(ctx context.Context, p *grpcjwt.Policy, spec connect.Spec, err error
 			info.ResponseHeader().Set("WWW-Authenticate", ch)
 		}
 	}
-	return connectError(err)
+	return connectError(p, err)
 }
 
 // guard is what an admitted call is held to: its method's organization
@@ -99,17 +99,17 @@ func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.Ser
 	if !expires {
 		err := run()
 		if s.denied != nil {
-			return connectError(s.denied)
+			return connectError(s.policy, s.denied)
 		}
 		return err
 	}
 	expired, err := expiry.RunUntil(timeout, cancel, run)
 	if expired {
 		s.end()
-		return connectError(g.policy.StreamExpired(ctx, g.method))
+		return connectError(g.policy, g.policy.StreamExpired(ctx, g.method))
 	}
 	if s.denied != nil {
-		return connectError(s.denied)
+		return connectError(s.policy, s.denied)
 	}
 	return err
 }
@@ -137,7 +137,7 @@ func (s *guardedStream) Receive(msg any) error {
 		return errStreamEnded()
 	}
 	if s.denied != nil {
-		return connectError(s.denied)
+		return connectError(s.policy, s.denied)
 	}
 	if err := s.ServerStream.Receive(msg); err != nil {
 		return err
@@ -148,7 +148,7 @@ func (s *guardedStream) Receive(msg any) error {
 	if err := s.policy.CheckMessage(s.ctx, s.method, s.claims, msg); err != nil {
 		s.denied = err
 		s.cancel()
-		return connectError(err)
+		return connectError(s.policy, err)
 	}
 	return nil
 }

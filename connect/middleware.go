@@ -70,7 +70,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		c, err := m.policy.Authenticate(r.Context(), &call)
 		if err != nil {
 			cw := &challengeWriter{ResponseWriter: w, challenge: m.policy.Challenge(err, isDPoP(call.Authorization))}
-			_ = m.errors.Write(cw, r, connectError(err))
+			_ = m.errors.Write(cw, r, connectError(m.policy, err))
 			return
 		}
 		ctx := r.Context()

@@ -10,16 +10,17 @@ import (
 
 // This file turns a refusal into what Connect's clients receive, in each
 // of its protocols: the code, the exact message and the details of the
-// gRPC status [grpcjwt.Status] makes of it (a google.rpc.ErrorInfo), and,
+// gRPC status [grpcjwt.Policy.Status] makes of it (a google.rpc.ErrorInfo), and,
 // where the refusal is carried by an HTTP status, a WWW-Authenticate
 // challenge.
 
 // connectError returns the error a client receives for the refusal err:
-// the code, message and details of [grpcjwt.Status] of it. err itself is
-// its cause, for the server's interceptors and logs; Connect never sends a
-// cause.
-func connectError(err error) *connect.Error {
-	s := grpcjwt.Status(err)
+// the code, message and details of the status p sends for it
+// ([grpcjwt.Policy.Status]: with the resource_metadata URL when the policy
+// has one). err itself is its cause, for the server's interceptors and
+// logs; Connect never sends a cause.
+func connectError(p *grpcjwt.Policy, err error) *connect.Error {
+	s := p.Status(err)
 	ce := connect.NewError(connect.Code(s.Code()), s.Message())
 	for _, d := range s.Proto().GetDetails() {
 		url := d.GetTypeUrl()

@@ -2,7 +2,8 @@
 // protobuf options with which a .proto file declares, next to the API itself,
 // which calls need an OAuth 2.0 / OIDC JWT access token and which scopes it
 // must carry. Servers need not call this package: the grpcjwt interceptors
-// read the options.
+// read the options. It also holds the service of grpcjwt/v1/catalog.proto,
+// the method catalog (see below).
 //
 // # The options
 //
@@ -82,4 +83,14 @@
 // [github.com/grpcjwt/grpcjwt.WithoutOrganization] removes it.
 // [github.com/grpcjwt/grpcjwt.Policy.Audit] lists the rule each registered
 // method gets and where it came from ("proto:method", "go:service", ...).
+//
+// # The method catalog
+//
+// [CatalogServer] is the grpcjwt.v1.Catalog service: its ListMethods
+// answers every method a server serves with the rule a call to it meets
+// (a [Method]), so that a client or a gateway knows before calling which
+// token it needs. [github.com/grpcjwt/grpcjwt.Policy.Catalog] implements
+// it from the policy's compiled rules; the service is public by its own
+// (grpcjwt.v1.service) option, and reveals every method's rule to whoever
+// can reach the server. See docs/resource-metadata.md.
 package grpcjwtv1
