@@ -434,3 +434,39 @@ func TestProtectNeedsAPolicy(t *testing.T) {
 		t.Error("Protect(nil) succeeded")
 	}
 }
+
+// TestProtectedCORS: a CORS preflight never reaches Protect: the mux routes
+// no OPTIONS request (it answers 501 itself), and a CORS handler in front
+// of the mux answers preflights before it, without a token.
+func TestProtectedCORS(t *testing.T) {
+	f := newFixture(t)
+	svc := &reports{}
+	_, mux := f.inProcess(t, svc)
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP, Content-Type")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	preflight := http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Headers": {"authorization"}}
+	if got := send(t, serve(t, mux), "OPTIONS", "/v1/reports", "", preflight); got.code != 501 {
+		t.Errorf("preflight to the mux alone: %d %s", got.code, got.raw)
+	}
+	srv := serve(t, cors)
+	if got := send(t, srv, "OPTIONS", "/v1/reports", "", preflight); got.code != 204 {
+		t.Errorf("preflight: %d %s", got.code, got.raw)
+	}
+	h := bearer(f.iss.Token(map[string]any{"sub": "alice", "scope": "reports:read"}))
+	h.Set("Origin", "https://app.example")
+	if got := send(t, srv, "GET", "/v1/reports", "", h); got.code != 200 || got.body["subject"] != "alice" {
+		t.Errorf("cross-origin call: %d %s", got.code, got.raw)
+	}
+	if n := svc.calls.Load(); n != 1 {
+		t.Errorf("the service ran %d times, want 1", n)
+	}
+}
