@@ -29,7 +29,8 @@ import (
 // A call it refuses gets exactly the status the interceptors would send
 // (code, message and ErrorInfo detail, in a trailers-only response), and
 // is one decision: the observer sees it and the reject hook is called,
-// once, and the interceptors never see the call.
+// once. The interceptors never see the call, nor do grpc-go's stats
+// handlers: server metrics and traces (otelgrpc) do not count it.
 //
 // It sees the method and the header metadata, and decides only what they
 // settle, as the interceptors would at the same instant: a public method,
