@@ -56,7 +56,9 @@ type keySet struct {
 }
 
 // key returns the key for kid and alg. An unknown kid triggers (or joins) a
-// refresh when the rate limit allows, and waits for it within ctx.
+// refresh when the rate limit allows, and waits for it within ctx; under a
+// ctx of the tap handle ([mustNotWait]) it returns errKeyNotAtHand instead,
+// and starts nothing.
 func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.Algorithm) (*verifyKey, error) {
 	snap := ks.snap.Load()
 	if snap == nil {
@@ -69,7 +71,12 @@ func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.
 	if kid == "" && snap.fitsAny(alg) {
 		return nil, tokenErr(ErrUnknownKey, "token has no kid and several keys fit "+alg.Name)
 	}
-	r := ks.unknownRefresh()
+	var r *refresh
+	if !mustNotWait(ctx) {
+		r = ks.unknownRefresh()
+	} else if ks.refreshAllowed() {
+		return nil, errKeyNotAtHand // the interceptors will start the refresh and wait
+	}
 	if r == nil {
 		// A refresh may have ended since snap was read: it is what the
 		// rate limit kept this caller from starting.
@@ -120,11 +127,26 @@ func (ks *keySet) unknownRefresh() *refresh {
 		return ks.inflight
 	}
 	now := ks.now()
-	if !ks.lastUnknown.IsZero() && now.Sub(ks.lastUnknown) < ks.minInterval {
+	if ks.unknownLimitedLocked(now) {
 		return nil
 	}
 	ks.lastUnknown = now
 	return ks.startLocked(FetchUnknownKID)
+}
+
+// refreshAllowed reports whether an unknown kid would now join a refresh in
+// flight or start one, as [keySet.unknownRefresh] would, without starting
+// it.
+func (ks *keySet) refreshAllowed() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.inflight != nil || !ks.unknownLimitedLocked(ks.now())
+}
+
+// unknownLimitedLocked reports whether the rate limit keeps an unknown kid
+// from starting a refresh at now. ks.mu must be held.
+func (ks *keySet) unknownLimitedLocked(now time.Time) bool {
+	return !ks.lastUnknown.IsZero() && now.Sub(ks.lastUnknown) < ks.minInterval
 }
 
 // startLocked starts a refresh in the background. It runs on the key set's

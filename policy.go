@@ -187,6 +187,24 @@ func (p *Policy) reject(ctx context.Context, method string, err error) {
 	}
 }
 
+// credentials applies steps 1 and 2 of [Policy.authenticate] to a call's
+// authorization values under rule r: it returns the call's token and
+// whether its scheme is DPoP, no token and no error when the call is
+// allowed without one, or the refusal of its credentials.
+func (p *Policy) credentials(r *compiledRule, authorization []string) (token string, dpop bool, err error) {
+	if r.Access == AccessPublic {
+		return "", false, nil
+	}
+	token, dpop, err = credentialsOf(authorization)
+	if err == nil && dpop && p.dpop == nil {
+		err = ErrSchemeNotSupported
+	}
+	if err != nil && r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
+		return "", false, nil
+	}
+	return token, dpop, err
+}
+
 // authenticate applies every part of rule r but the organization check. It
 // returns the verified claims and the call's verified DPoP proof, not yet
 // recorded (nil without one), or nil and no error for a call allowed
@@ -204,17 +222,8 @@ func (p *Policy) reject(ctx context.Context, method string, err error) {
 //     audience;
 //  7. scopes, then the authorizer.
 func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) (*Claims, *dpopProof, error) {
-	if r.Access == AccessPublic {
-		return nil, nil, nil
-	}
-	token, dpop, err := credentialsOf(call.Authorization)
-	if err == nil && dpop && p.dpop == nil {
-		err = ErrSchemeNotSupported
-	}
-	if err != nil {
-		if r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
-			return nil, nil, nil
-		}
+	token, dpop, err := p.credentials(r, call.Authorization)
+	if token == "" || err != nil {
 		return nil, nil, err
 	}
 	c, err := p.v.Validate(ctx, token)
