@@ -51,15 +51,14 @@ type IssuerConfig struct {
 
 // trustedIssuer is an issuer's settings and its keys.
 type trustedIssuer struct {
-	name         string
-	audiences    []string // exact
-	prefixes     []string
-	algs         map[string]*jose.Algorithm
-	requireATJWT bool
-	scopeClaims  [][]string // dotted paths, split
-	orgClaim     []string   // the organization claim's dotted path, split; nil: none
-	keys         *keySet
-	cfg          IssuerConfig // as given, with defaults; for startup
+	name        string
+	audiences   []string // exact
+	prefixes    []string
+	algs        map[string]*jose.Algorithm
+	types       *jose.Types // the typ values of its tokens
+	scopeClaims [][]string  // dotted paths, split
+	orgClaim    []string    // the organization claim's dotted path, split; nil: none
+	keys        *keySet
 }
 
 // issuerConfigs returns every issuer cfg trusts, Config.Issuer first.
@@ -193,11 +192,10 @@ func btoi(b bool) int {
 func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *trustedIssuer {
 	bg, cancel := context.WithCancel(context.Background())
 	t := &trustedIssuer{
-		name:         ic.Issuer,
-		prefixes:     ic.AudiencePrefixes,
-		algs:         make(map[string]*jose.Algorithm, len(ic.Algorithms)),
-		requireATJWT: ic.RequireATJWT,
-		cfg:          ic,
+		name:     ic.Issuer,
+		prefixes: ic.AudiencePrefixes,
+		algs:     make(map[string]*jose.Algorithm, len(ic.Algorithms)),
+		types:    &jwtTypes,
 		keys: &keySet{
 			configuredURL: ic.JWKSURL,
 			client:        client,
@@ -212,6 +210,9 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 			ctx:           bg,
 			cancel:        cancel,
 		},
+	}
+	if ic.RequireATJWT {
+		t.types = &atJWTTypes
 	}
 	if ic.JWKSURL != "" {
 		t.keys.jwksURL.Store(&ic.JWKSURL)
@@ -234,6 +235,23 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 		t.orgClaim = strings.Split(ic.OrganizationClaim, ".")
 	}
 	return t
+}
+
+// checkHeader checks the header's alg and typ against the issuer's
+// settings and returns the algorithm.
+func (t *trustedIssuer) checkHeader(h *jose.Header) (*jose.Algorithm, error) {
+	alg := t.algs[h.Alg]
+	if alg == nil {
+		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q for issuer %q", truncate(h.Alg), t.name))
+	}
+	if !t.types.Accept(h) {
+		typ := "(absent)"
+		if h.HasTyp {
+			typ = fmt.Sprintf("%q", truncate(h.Typ))
+		}
+		return nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
+	}
+	return alg, nil
 }
 
 // matchAudience finds the audience of c the issuer accepts: an exact one

@@ -198,8 +198,8 @@ func (m *jwkMembers) thumbprint() string {
 func (m *jwkMembers) publicKey() (any, error) {
 	switch m.kty {
 	case "RSA":
-		n, err1 := decodeB64(m.n)
-		e, err2 := decodeB64(m.e)
+		n, err1 := jose.DecodeBase64URL(string(m.n))
+		e, err2 := jose.DecodeBase64URL(string(m.e))
 		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
 			return nil, errors.New("bad RSA n or e")
 		}
@@ -227,8 +227,8 @@ func (m *jwkMembers) publicKey() (any, error) {
 			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
 		}
 		size := (curve.Params().BitSize + 7) / 8
-		x, err1 := decodeB64(m.x)
-		y, err2 := decodeB64(m.y)
+		x, err1 := jose.DecodeBase64URL(string(m.x))
+		y, err2 := jose.DecodeBase64URL(string(m.y))
 		if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
 			return nil, errors.New("bad EC x or y")
 		}
@@ -242,20 +242,11 @@ func (m *jwkMembers) publicKey() (any, error) {
 		if m.crv != "Ed25519" {
 			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
 		}
-		x, err := decodeB64(m.x)
+		x, err := jose.DecodeBase64URL(string(m.x))
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, errors.New("bad Ed25519 x")
 		}
 		return ed25519.PublicKey(x), nil
 	}
 	return nil, fmt.Errorf("key type %q cannot verify signatures", truncate(m.kty))
-}
-
-// decodeB64 decodes unpadded base64url, refusing any byte outside its
-// alphabet.
-func decodeB64(s []byte) ([]byte, error) {
-	if !isBase64URL(string(s)) {
-		return nil, errors.New("not base64url")
-	}
-	return b64.DecodeString(string(s))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
 
 // present records which of the claims the validator requires or compares
@@ -189,7 +190,7 @@ func parseConfirmation(value []byte, cnf *Confirmation) error {
 		case "x5t#S256":
 			cnf.X5TS256, ok = exactjson.String(v)
 			if ok {
-				b, err := decodeB64([]byte(cnf.X5TS256))
+				b, err := jose.DecodeBase64URL(cnf.X5TS256)
 				ok = err == nil && len(b) == len(cnf.x5t)
 				copy(cnf.x5t[:], b)
 			}

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"google.golang.org/grpc"
 )
 
@@ -178,39 +178,25 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if len(token) > v.maxSize {
 		return nil, nil, tokenErr(ErrTokenTooLarge, fmt.Sprintf("%d bytes, limit %d", len(token), v.maxSize))
 	}
-	dot1 := strings.IndexByte(token, '.')
-	if dot1 < 0 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "no '.'")
-	}
-	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
-	if dot2 == dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "not three dot-separated parts (JWE and JSON serialization are not accepted)")
-	}
-	if dot2 == len(token)-1 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "empty signature")
-	}
-	if !isBase64URL(token[:dot1]) || !isBase64URL(token[dot1+1:dot2]) || !isBase64URL(token[dot2+1:]) {
-		return nil, nil, tokenErr(ErrTokenMalformed, "a byte outside the base64url alphabet")
-	}
-	hdrJSON, err := b64.DecodeString(token[:dot1])
+	jws, err := jose.Split(token)
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "header is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
 
 	// 2. Header.
-	h, err := parseHeader(hdrJSON)
+	h, err := jws.Header(&accessTokenHeader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, jwsTokenErr(err)
 	}
-	if !v.algs[h.alg] {
-		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.alg)))
+	if !v.algs[h.Alg] {
+		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.Alg)))
 	}
 
 	// 3. Claims, unverified: only to refuse early, never returned unless the
 	// signature verifies.
-	raw, err := b64.DecodeString(token[dot1+1 : dot2])
+	raw, err := jws.Payload()
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "payload is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
 	c, has, err := parsePayload(raw)
 	if err != nil {
@@ -226,7 +212,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	alg, err := t.checkHeader(h)
+	alg, err := t.checkHeader(&h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,18 +221,18 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	}
 
 	// 4. Key.
-	sig, err := b64.DecodeString(token[dot2+1:])
+	sig, err := jws.Signature()
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
-	key, err := t.keys.key(ctx, now, h.kid, alg)
+	key, err := t.keys.key(ctx, now, h.Kid, alg)
 	if err != nil {
 		return nil, nil, err
 	}
 
 	// 5. Signature.
-	if err := verifySignature(key.pub, alg, []byte(token[:dot2]), sig); err != nil {
-		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.kid), h.alg))
+	if err := alg.Verify(key.pub, []byte(jws.SigningInput()), sig); err != nil {
+		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.Kid), h.Alg))
 	}
 	return c, key, nil
 }
