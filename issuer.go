@@ -12,6 +12,7 @@ import (
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
+	"github.com/grpcjwt/grpcjwt/internal/keycache"
 )
 
 // IssuerConfig is one more issuer a [Validator] trusts, beside
@@ -219,7 +220,7 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 	}
 	t.keys.nextRefresh.Store(math.MaxInt64) // until the first keys arrive
 	if cfg.KeyCacheDir != "" {
-		t.keys.cacheFile = keyCacheFile(cfg.KeyCacheDir, ic.Issuer)
+		t.keys.cacheFile = keycache.Name(cfg.KeyCacheDir, ic.Issuer)
 	}
 	if ic.Audience != "" {
 		t.audiences = append(t.audiences, ic.Audience)
