@@ -3,9 +3,6 @@ package grpcjwt
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"time"
 )
 
 // startIssuers makes every trusted issuer and gets its first keys from the
@@ -76,52 +73,4 @@ func joinStartupErrors(errs []*startupError) error {
 		return nil
 	}
 	return &startupError{kind, errors.Join(all...)}
-}
-
-// start finds the issuer's JWKS through discovery, unless it is
-// configured, and fetches it. With several issuers, the error names this
-// one.
-func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
-	err := t.keys.fetch(ctx, FetchStartup)
-	if err == nil {
-		return nil
-	}
-	kind := ErrKeySet
-	if t.keys.jwksURL.Load() == nil { // discovery never answered
-		kind = ErrDiscovery
-	} else {
-		err = fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
-	}
-	if named {
-		err = fmt.Errorf("issuer %q: %w", t.name, err)
-	}
-	return &startupError{kind, err}
-}
-
-// retryStart reaches the provider in the background until it succeeds or
-// the Validator is closed, waiting between attempts from first, doubled
-// each time up to the issuer's MinRefreshInterval, with jitter (each wait
-// is between half and all of the current delay).
-func (t *trustedIssuer) retryStart(first time.Duration) {
-	ks := t.keys
-	ks.wg.Add(1)
-	go func() {
-		defer ks.wg.Done()
-		delay := first
-		for {
-			if ks.ctx.Err() != nil {
-				return
-			}
-			if ks.fetch(ks.ctx, FetchStartup) == nil {
-				return
-			}
-			wait := delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
-			select {
-			case <-ks.ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			delay = min(2*delay, max(ks.minInterval, first))
-		}
-	}()
 }

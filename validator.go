@@ -216,7 +216,11 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.checkClaims(t, c, has, now); err != nil {
+	aud, err := v.checkClaims(t, c, has, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.completeClaims(c, aud); err != nil {
 		return nil, nil, err
 	}
 
@@ -252,34 +256,28 @@ func (v *Validator) route(iss string) (*trustedIssuer, error) {
 	return nil, tokenErr(ErrUntrustedIssuer, fmt.Sprintf("%q is not one of the %d trusted issuers", truncate(iss), len(v.issuers)))
 }
 
-// checkClaims checks the claims of a token routed to t.
-func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now time.Time) error {
-	if !t.matchAudience(c) {
+// checkClaims checks the claims of a token routed to t, and changes
+// nothing: an audience t accepts, which it returns; exp present and not
+// past, iat and nbf not ahead (all with the leeway).
+func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now time.Time) (audienceMatch, error) {
+	aud, ok := t.matchAudience(c.Audience)
+	if !ok {
 		if len(c.Audience) == 0 {
-			return tokenErr(ErrMissingClaim, "aud")
+			return aud, tokenErr(ErrMissingClaim, "aud")
 		}
 		got := make([]string, 0, 3)
 		for _, a := range c.Audience[:min(len(c.Audience), 3)] {
 			got = append(got, truncate(a))
 		}
-		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %s, got %q (of %d)", t.describeAudiences(), got, len(c.Audience)))
+		return aud, tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %s, got %q (of %d)", t.describeAudiences(), got, len(c.Audience)))
 	}
 	if has&hasExp == 0 {
-		return tokenErr(ErrMissingClaim, "exp")
+		return aud, tokenErr(ErrMissingClaim, "exp")
 	}
 	if has&hasIat != 0 && c.IssuedAt.After(now.Add(v.leeway)) {
-		return tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
+		return aud, tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}
-	if err := v.checkTimes(now, c.ExpiresAt, c.NotBefore); err != nil {
-		return err
-	}
-	if err := t.addScopeClaims(c); err != nil {
-		return tokenErr(ErrTokenMalformed, err.Error())
-	}
-	if err := t.assertOrganization(c); err != nil {
-		return tokenErr(ErrTokenMalformed, err.Error())
-	}
-	return nil
+	return aud, v.checkTimes(now, c.ExpiresAt, c.NotBefore)
 }
 
 // checkTimes checks exp and nbf (zero when absent) against now with the
