@@ -37,6 +37,8 @@ func DefaultAlgorithms() []string {
 // about one issuer (leeway, sizes, HTTP, the cache, the logger, the clock)
 // apply to every issuer.
 type Config struct {
+	// The issuer and the API.
+
 	// Issuer is the exact "iss" of accepted tokens, such as
 	// "https://tenant.logto.app/oidc" or "https://tenant.auth0.com/"
 	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
@@ -84,6 +86,10 @@ type Config struct {
 	// or an array of strings. They add to "scope" or "scp".
 	ScopeClaims []string
 
+	// JWKSURL, when set, is used instead of discovery. It must be https
+	// when Issuer is.
+	JWKSURL string
+
 	// Issuers are more trusted issuers, each with its own keys, refresh,
 	// limits, audiences and algorithms; see [IssuerConfig]. A token is
 	// routed by its exact "iss" to one of Issuer and Issuers; any other
@@ -91,9 +97,7 @@ type Config struct {
 	// Issuer may be empty when Issuers is not.
 	Issuers []IssuerConfig
 
-	// JWKSURL, when set, is used instead of discovery. It must be https
-	// when Issuer is.
-	JWKSURL string
+	// The token.
 
 	// Algorithms restricts the accepted signature algorithms of every
 	// issuer, Config.Issuer and each of Issuers alike; default
@@ -114,6 +118,8 @@ type Config struct {
 	// MaxTokenSize bounds a token's length in bytes; default
 	// [DefaultMaxTokenSize]. Longer tokens are refused before any parsing.
 	MaxTokenSize int
+
+	// Keys and HTTP.
 
 	// HTTPClient fetches discovery and the JWKS; default a client of the
 	// http package's default transport. Each request is bounded by
@@ -144,23 +150,7 @@ type Config struct {
 	// Cache-Control; default [DefaultMinRefreshInterval].
 	MinRefreshInterval time.Duration
 
-	// Logger receives rejected tokens (with their cause, never the token)
-	// at Debug, and key-set events (refresh failures at Warn); default: no
-	// logging. See also the interceptors' [WithRejectHook].
-	Logger *slog.Logger
-
-	// CacheSize bounds the verified-token cache in entries; default
-	// [DefaultCacheSize]. A negative value turns the cache off.
-	CacheSize int
-
-	// CacheBytes bounds the cache's memory, counted as the tokens' and
-	// payloads' lengths plus a fixed overhead per entry; default
-	// [DefaultCacheBytes].
-	CacheBytes int64
-
-	// Observer, when set, sees every decision, validation and key fetch,
-	// for metrics and traces; see [Observer].
-	Observer Observer
+	// Startup.
 
 	// BackgroundStart makes NewValidator return at once, without reaching
 	// any provider: discovery and the first key fetch of each issuer run in
@@ -203,11 +193,33 @@ type Config struct {
 	// startup; default [DefaultKeyCacheMaxAge].
 	KeyCacheMaxAge time.Duration
 
+	// The verified-token cache, logs, metrics, the clock.
+
+	// CacheSize bounds the verified-token cache in entries; default
+	// [DefaultCacheSize]. A negative value turns the cache off.
+	CacheSize int
+
+	// CacheBytes bounds the cache's memory, counted as the tokens' and
+	// payloads' lengths plus a fixed overhead per entry; default
+	// [DefaultCacheBytes].
+	CacheBytes int64
+
+	// Logger receives rejected tokens (with their cause, never the token)
+	// at Debug, and key-set events (refresh failures at Warn); default: no
+	// logging. See also the interceptors' [WithRejectHook].
+	Logger *slog.Logger
+
+	// Observer, when set, sees every decision, validation and key fetch,
+	// for metrics and traces; see [Observer].
+	Observer Observer
+
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
 }
 
-func (c *Config) setDefaults() error {
+// setDefaults fills the optional fields c leaves zero (and a negative
+// Leeway) with their defaults.
+func (c *Config) setDefaults() {
 	switch {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
@@ -254,7 +266,6 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return nil
 }
 
 // IssuerConfig is one more issuer a [Validator] trusts, beside

@@ -54,9 +54,7 @@ type Validator struct {
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	realClock := cfg.Now == nil
-	if err := cfg.setDefaults(); err != nil {
-		return nil, &startupError{ErrConfig, err}
-	}
+	cfg.setDefaults()
 	ics, err := cfg.checkIssuers()
 	if err != nil {
 		return nil, &startupError{ErrConfig, err}
