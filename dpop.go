@@ -10,7 +10,6 @@ import (
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
-	"google.golang.org/grpc/metadata"
 )
 
 // DPoPConfig enables DPoP-bound access tokens (RFC 9449) under grpcjwt's
@@ -259,21 +258,6 @@ func (p *dpopProof) record(ctx context.Context) error {
 		return proofErr("jti %q was used before", truncate(p.jti))
 	}
 	return nil
-}
-
-// callURL is a call's htu under grpcjwt's DPoP profile: the scheme of the
-// connection (https with TLS, http without), the :authority the client
-// sent, and the full method.
-func callURL(ctx context.Context, fullMethod string) string {
-	scheme := "http://"
-	if tlsConnection(ctx) {
-		scheme = "https://"
-	}
-	authority := ""
-	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
-		authority = v[0]
-	}
-	return htuOf(scheme, authority, fullMethod)
 }
 
 // htuOf builds an htu: scheme, the authority without the scheme's default
