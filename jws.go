@@ -31,9 +31,10 @@ var (
 	proofTypes = jose.Types{Values: []string{"dpop+jwt"}}
 )
 
-// jwsTokenErr gives an error of the JWS reader, about a token, its cause: a
-// duplicate member, a header member no token may have (crit, b64, zip,
-// enc), or a token that is not a well-formed compact JWS.
+// jwsTokenErr gives an error of reading a token (the JWS reader's, or the
+// payload's) its cause: a duplicate member, a header member no token may
+// have (crit, b64, zip, enc), or a token that is not a well-formed compact
+// JWS.
 func jwsTokenErr(err error) error {
 	switch {
 	case errors.Is(err, exactjson.ErrDuplicate):

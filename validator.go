@@ -2,7 +2,6 @@ package grpcjwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"google.golang.org/grpc"
 )
@@ -60,17 +58,17 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
-		issuers:  make(map[string]*trustedIssuer, len(ics)),
-		algs:     make(map[string]bool),
-		leeway:   cfg.Leeway,
-		maxSize:  cfg.MaxTokenSize,
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		observer: cfg.Observer,
-		stateCh:  make(chan struct{}),
-		closed:   make(chan struct{}),
+		issuers:   make(map[string]*trustedIssuer, len(ics)),
+		algs:      make(map[string]bool),
+		leeway:    cfg.Leeway,
+		maxSize:   cfg.MaxTokenSize,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		observer:  cfg.Observer,
+		realClock: realClock,
+		stateCh:   make(chan struct{}),
+		closed:    make(chan struct{}),
 	}
-	v.realClock = realClock
 	for _, ic := range ics {
 		for _, a := range ic.Algorithms {
 			v.algs[a] = true
@@ -198,10 +196,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	}
 	c, has, err := parsePayload(raw)
 	if err != nil {
-		if errors.Is(err, exactjson.ErrDuplicate) {
-			return nil, nil, tokenErr(ErrDuplicateMember, "payload: "+err.Error())
-		}
-		return nil, nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
+		return nil, nil, jwsTokenErr(fmt.Errorf("payload: %w", err))
 	}
 	if has&hasIss == 0 {
 		return nil, nil, tokenErr(ErrMissingClaim, "iss")
