@@ -315,8 +315,9 @@ func (c *Config) issuerConfigs() []IssuerConfig {
 	return append(out, c.Issuers...)
 }
 
-// check validates one issuer's settings, named label in errors ("Config"
-// or "Config.Issuers[1]"), and fills its defaults from c.
+// check checks one issuer's settings, named label in errors ("Config" or
+// "Config.Issuers[1]"), against c's and against the issuers in seen (those
+// before it), to which it adds its own.
 func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) error {
 	if ic.Issuer == "" {
 		return fmt.Errorf("%s.Issuer is required", label)
@@ -347,20 +348,13 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 	if err := checkAlgorithms(label+".Algorithms", ic.Algorithms); err != nil {
 		return err
 	}
-	switch {
-	case len(ic.Algorithms) == 0:
-		ic.Algorithms = c.Algorithms
-	case len(c.Algorithms) > 0:
+	if len(c.Algorithms) > 0 {
 		for _, a := range ic.Algorithms {
 			if !slices.Contains(c.Algorithms, a) {
 				return fmt.Errorf("%s.Algorithms: %q is not in Config.Algorithms %q; an issuer may only narrow them", label, a, c.Algorithms)
 			}
 		}
 	}
-	if len(ic.Algorithms) == 0 {
-		ic.Algorithms = DefaultAlgorithms()
-	}
-	ic.RequireATJWT = ic.RequireATJWT || c.RequireATJWT
 	for _, p := range ic.ScopeClaims {
 		if !isClaimPath(p) {
 			return fmt.Errorf("%s.ScopeClaims: %q is not a claim name or a dotted path", label, p)
@@ -369,6 +363,21 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 	if ic.OrganizationClaim != "" && !isClaimPath(ic.OrganizationClaim) {
 		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
 	}
+	return nil
+}
+
+// setDefaults fills the settings ic, checked, leaves zero from c's (after
+// c's own defaults are set): Algorithms (or [DefaultAlgorithms]),
+// RefreshInterval and MinRefreshInterval. c's RequireATJWT applies to ic
+// too.
+func (ic *IssuerConfig) setDefaults(c *Config) {
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = c.Algorithms
+	}
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = DefaultAlgorithms()
+	}
+	ic.RequireATJWT = ic.RequireATJWT || c.RequireATJWT
 	if ic.RefreshInterval <= 0 {
 		ic.RefreshInterval = c.RefreshInterval
 	}
@@ -376,7 +385,6 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 		ic.MinRefreshInterval = c.MinRefreshInterval
 	}
 	ic.MinRefreshInterval = min(ic.MinRefreshInterval, ic.RefreshInterval)
-	return nil
 }
 
 // isClaimPath reports whether p is a claim name or a dotted path of them.
@@ -395,11 +403,11 @@ func checkAlgorithms(label string, algs []string) error {
 	return nil
 }
 
-// checkIssuers validates every issuer of c (after c's own defaults are
-// set) and returns them with their defaults, Config.Issuer first. The
+// issuers checks every issuer c trusts (after c's own defaults are set)
+// and returns them with their defaults, Config.Issuer first. The
 // top-level Algorithms and RequireATJWT are checked whether or not
 // Config.Issuer is set, and apply to every issuer.
-func (c *Config) checkIssuers() ([]IssuerConfig, error) {
+func (c *Config) issuers() ([]IssuerConfig, error) {
 	if c.Issuer == "" && len(c.Issuers) == 0 {
 		return nil, errors.New("grpcjwt: Config.Issuer is required")
 	}
@@ -419,6 +427,7 @@ func (c *Config) checkIssuers() ([]IssuerConfig, error) {
 		if err := ics[i].check(label, c, seen); err != nil {
 			return nil, fmt.Errorf("grpcjwt: %w", err)
 		}
+		ics[i].setDefaults(c)
 	}
 	return ics, nil
 }

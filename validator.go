@@ -53,7 +53,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	realClock := cfg.Now == nil
 	cfg.setDefaults()
-	ics, err := cfg.checkIssuers()
+	ics, err := cfg.issuers()
 	if err != nil {
 		return nil, &startupError{ErrConfig, err}
 	}
