@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
@@ -141,7 +142,7 @@ func jwkKey(raw []byte) (*verifyKey, *jwkMembers, error) {
 		return nil, nil, fmt.Errorf("kid %q: has private key members", kid)
 	case m.use != "" && m.use != "sig":
 		return nil, nil, fmt.Errorf("kid %q: use is %q", kid, truncate(m.use))
-	case m.hasKeyOps && !contains(m.keyOps, "verify"):
+	case m.hasKeyOps && !slices.Contains(m.keyOps, "verify"):
 		return nil, nil, fmt.Errorf("kid %q: key_ops lack verify", kid)
 	}
 	var alg *jose.Algorithm

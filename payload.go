@@ -168,15 +168,6 @@ func isScopeToken(s string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // parseConfirmation reads the "cnf" claim: an object whose x5t#S256 and jkt
 // members, when present, are strings; an x5t#S256 must be the base64url of
 // 32 bytes.
