@@ -58,7 +58,7 @@ func Split(s string) (JWS, error) {
 	if dot2 == len(s)-1 {
 		return JWS{}, malformed("empty signature")
 	}
-	if !IsBase64URL(s[:dot1]) || !IsBase64URL(s[dot1+1:dot2]) || !IsBase64URL(s[dot2+1:]) {
+	if !isBase64URL(s[:dot1]) || !isBase64URL(s[dot1+1:dot2]) || !isBase64URL(s[dot2+1:]) {
 		return JWS{}, malformed("a byte outside the base64url alphabet")
 	}
 	return JWS{s: s, dot1: dot1, dot2: dot2}, nil
@@ -106,8 +106,8 @@ const (
 // [Types]). crit, b64, zip and enc are refused in every kind: no extension
 // is understood, the payload is always base64url, and a JWE is no JWS.
 type Profile struct {
-	Kid Use // Allow or Refuse
-	JWK Use // Ignore or Require: an embedded key, an object
+	Kid Use // any Use
+	JWK Use // any Use; read, an embedded key must be an object
 	// KeyURLs are jku, x5u and x5c, which name or carry keys: Ignore
 	// (never read, and so never fetched) or Refuse.
 	KeyURLs Use
@@ -128,6 +128,7 @@ type Header struct {
 // refused (see [exactjson.Object]).
 func (j JWS) Header(p *Profile) (Header, error) {
 	var h Header
+	var hasKid bool
 	raw, err := b64.DecodeString(j.s[:j.dot1])
 	if err != nil {
 		return h, malformed("header is not base64url")
@@ -148,6 +149,7 @@ func (j JWS) Header(p *Profile) (Header, error) {
 			h.HasTyp = true
 		case "kid":
 			h.Kid, ok = exactjson.String(value)
+			hasKid = true
 		case "jwk":
 			h.JWK, ok = value, value[0] == '{'
 		}
@@ -166,6 +168,8 @@ func (j JWS) Header(p *Profile) (Header, error) {
 		return h, malformed("header is not a JSON object: " + err.Error())
 	case p.JWK == Require && h.JWK == nil:
 		return h, malformed("no jwk in the header")
+	case p.Kid == Require && !hasKid:
+		return h, malformed("no kid in the header")
 	}
 	return h, nil
 }
@@ -210,12 +214,12 @@ func (t *Types) Accept(h *Header) bool {
 
 // b64 decodes base64url without padding (RFC 7515 §2), refusing non-zero
 // trailing bits, so that every value has one encoding only. It skips CR
-// and LF, which [IsBase64URL] refuses first.
+// and LF, which isBase64URL refuses first.
 var b64 = base64.RawURLEncoding.Strict()
 
-// IsBase64URL reports whether every byte of s is in the base64url alphabet
+// isBase64URL reports whether every byte of s is in the base64url alphabet
 // (RFC 4648 §5).
-func IsBase64URL(s string) bool {
+func isBase64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !b64Alphabet[s[i]] {
 			return false
@@ -234,7 +238,7 @@ var b64Alphabet = func() (t [256]bool) {
 // DecodeBase64URL decodes s, unpadded base64url, refusing any byte outside
 // its alphabet and non-zero trailing bits: each value has one encoding.
 func DecodeBase64URL(s string) ([]byte, error) {
-	if !IsBase64URL(s) {
+	if !isBase64URL(s) {
 		return nil, errors.New("not base64url")
 	}
 	return b64.DecodeString(s)

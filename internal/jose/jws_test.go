@@ -121,6 +121,8 @@ func TestHeader(t *testing.T) {
 		{"proof: x5u", &proofProfile, `{"typ":"dpop+jwt","alg":"EdDSA","jwk":` + jwk + `,"x5u":"https://x"}`, Header{}, ErrRefused, `"x5u"`},
 		{"proof: x5c", &proofProfile, `{"typ":"dpop+jwt","alg":"EdDSA","jwk":` + jwk + `,"x5c":[]}`, Header{}, ErrRefused, `"x5c"`},
 		{"proof: crit", &proofProfile, `{"typ":"dpop+jwt","alg":"EdDSA","jwk":` + jwk + `,"crit":[]}`, Header{}, ErrRefused, `"crit"`},
+		{"a profile that requires a kid", &Profile{Kid: Require}, `{"alg":"RS256","kid":""}`, Header{Alg: "RS256"}, nil, ""},
+		{"a profile that requires a kid, without", &Profile{Kid: Require}, `{"alg":"RS256"}`, Header{}, ErrMalformed, "no kid in the header"},
 		{"proof: duplicate in the jwk", &proofProfile, `{"typ":"dpop+jwt","alg":"EdDSA","jwk":{"kty":"OKP","kty":"EC"}}`, Header{}, exactjson.ErrDuplicate, "header: duplicate"},
 	}
 	for _, tc := range cases {
