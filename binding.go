@@ -1,15 +1,11 @@
 package grpcjwt
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"runtime"
 	"sync"
 	"weak"
-
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 )
 
 // checkBinding enforces a sender-constrained token's binding on the call:
@@ -33,39 +29,6 @@ func checkBinding(c *Claims, cert *x509.Certificate, dpop bool) error {
 		return tokenErr(ErrCertificateMismatch, "")
 	}
 	return nil
-}
-
-// tlsConnection reports whether the call came over TLS.
-func tlsConnection(ctx context.Context) bool {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.AuthInfo == nil {
-		return false
-	}
-	switch p.AuthInfo.(type) {
-	case credentials.TLSInfo, *credentials.TLSInfo:
-		return true
-	}
-	return false
-}
-
-// clientCertificate returns the certificate the client presented in the
-// TLS handshake of the call's connection, or nil.
-func clientCertificate(ctx context.Context) *x509.Certificate {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.AuthInfo == nil {
-		return nil
-	}
-	var certs []*x509.Certificate
-	switch ai := p.AuthInfo.(type) {
-	case credentials.TLSInfo:
-		certs = ai.State.PeerCertificates
-	case *credentials.TLSInfo:
-		certs = ai.State.PeerCertificates
-	}
-	if len(certs) == 0 {
-		return nil
-	}
-	return certs[0]
 }
 
 // certThumbs remembers the SHA-256 thumbprint of each client certificate

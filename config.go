@@ -1,8 +1,12 @@
 package grpcjwt
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/jose"
@@ -33,6 +37,8 @@ func DefaultAlgorithms() []string {
 // about one issuer (leeway, sizes, HTTP, the cache, the logger, the clock)
 // apply to every issuer.
 type Config struct {
+	// The issuer and the API.
+
 	// Issuer is the exact "iss" of accepted tokens, such as
 	// "https://tenant.logto.app/oidc" or "https://tenant.auth0.com/"
 	// (with Auth0's trailing slash). Unless JWKSURL is set, the keys are
@@ -80,6 +86,10 @@ type Config struct {
 	// or an array of strings. They add to "scope" or "scp".
 	ScopeClaims []string
 
+	// JWKSURL, when set, is used instead of discovery. It must be https
+	// when Issuer is.
+	JWKSURL string
+
 	// Issuers are more trusted issuers, each with its own keys, refresh,
 	// limits, audiences and algorithms; see [IssuerConfig]. A token is
 	// routed by its exact "iss" to one of Issuer and Issuers; any other
@@ -87,9 +97,7 @@ type Config struct {
 	// Issuer may be empty when Issuers is not.
 	Issuers []IssuerConfig
 
-	// JWKSURL, when set, is used instead of discovery. It must be https
-	// when Issuer is.
-	JWKSURL string
+	// The token.
 
 	// Algorithms restricts the accepted signature algorithms of every
 	// issuer, Config.Issuer and each of Issuers alike; default
@@ -110,6 +118,8 @@ type Config struct {
 	// MaxTokenSize bounds a token's length in bytes; default
 	// [DefaultMaxTokenSize]. Longer tokens are refused before any parsing.
 	MaxTokenSize int
+
+	// Keys and HTTP.
 
 	// HTTPClient fetches discovery and the JWKS; default a client of the
 	// http package's default transport. Each request is bounded by
@@ -140,23 +150,7 @@ type Config struct {
 	// Cache-Control; default [DefaultMinRefreshInterval].
 	MinRefreshInterval time.Duration
 
-	// Logger receives rejected tokens (with their cause, never the token)
-	// at Debug, and key-set events (refresh failures at Warn); default: no
-	// logging. See also the interceptors' [WithRejectHook].
-	Logger *slog.Logger
-
-	// CacheSize bounds the verified-token cache in entries; default
-	// [DefaultCacheSize]. A negative value turns the cache off.
-	CacheSize int
-
-	// CacheBytes bounds the cache's memory, counted as the tokens' and
-	// payloads' lengths plus a fixed overhead per entry; default
-	// [DefaultCacheBytes].
-	CacheBytes int64
-
-	// Observer, when set, sees every decision, validation and key fetch,
-	// for metrics and traces; see [Observer].
-	Observer Observer
+	// Startup.
 
 	// BackgroundStart makes NewValidator return at once, without reaching
 	// any provider: discovery and the first key fetch of each issuer run in
@@ -199,11 +193,33 @@ type Config struct {
 	// startup; default [DefaultKeyCacheMaxAge].
 	KeyCacheMaxAge time.Duration
 
+	// The verified-token cache, logs, metrics, the clock.
+
+	// CacheSize bounds the verified-token cache in entries; default
+	// [DefaultCacheSize]. A negative value turns the cache off.
+	CacheSize int
+
+	// CacheBytes bounds the cache's memory, counted as the tokens' and
+	// payloads' lengths plus a fixed overhead per entry; default
+	// [DefaultCacheBytes].
+	CacheBytes int64
+
+	// Logger receives rejected tokens (with their cause, never the token)
+	// at Debug, and key-set events (refresh failures at Warn); default: no
+	// logging. See also the interceptors' [WithRejectHook].
+	Logger *slog.Logger
+
+	// Observer, when set, sees every decision, validation and key fetch,
+	// for metrics and traces; see [Observer].
+	Observer Observer
+
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
 }
 
-func (c *Config) setDefaults() error {
+// setDefaults fills the optional fields c leaves zero (and a negative
+// Leeway) with their defaults.
+func (c *Config) setDefaults() {
 	switch {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
@@ -250,5 +266,175 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// IssuerConfig is one more issuer a [Validator] trusts, beside
+// [Config.Issuer]: a provider migration, a partner's IdP, a service IdP next
+// to the customer one. Each issuer has its own discovery, key set, refresh
+// schedule, unknown-kid rate limit, stale-on-error, audiences and
+// algorithms; what one issuer's provider does (hang, fail, rotate, serve a
+// storm of unknown kids) never delays or limits another's tokens. A token
+// is routed by its exact "iss" to the one issuer of that name, before any
+// key is looked up.
+//
+// The fields mean what the [Config] fields of the same names mean for
+// Config.Issuer. Issuer is required, and at least one of Audience,
+// Audiences or AudiencePrefixes. RefreshInterval and MinRefreshInterval
+// default to the Config's. [Config.Algorithms] and [Config.RequireATJWT]
+// apply to every issuer: an entry's Algorithms may only narrow the
+// Config's, and its RequireATJWT only add to it.
+//
+// An issuer asserts organizations only when its entry says so: by
+// OrganizationClaim and by AudiencePrefixes. An entry with neither never
+// satisfies an organization rule, whatever its tokens claim, so that a
+// partner IdP cannot speak for another tenant's organization. See
+// [OrganizationRule].
+type IssuerConfig struct {
+	Issuer             string
+	Audience           string
+	Audiences          []string
+	AudiencePrefixes   []string
+	OrganizationClaim  string
+	JWKSURL            string
+	Algorithms         []string
+	RequireATJWT       bool
+	ScopeClaims        []string
+	RefreshInterval    time.Duration
+	MinRefreshInterval time.Duration
+}
+
+// issuerConfigs returns every issuer cfg trusts, Config.Issuer first.
+func (c *Config) issuerConfigs() []IssuerConfig {
+	var out []IssuerConfig
+	if c.Issuer != "" {
+		out = append(out, IssuerConfig{
+			Issuer: c.Issuer, Audience: c.Audience, Audiences: c.Audiences, AudiencePrefixes: c.AudiencePrefixes,
+			OrganizationClaim: c.OrganizationClaim, JWKSURL: c.JWKSURL, ScopeClaims: c.ScopeClaims,
+		})
+	}
+	return append(out, c.Issuers...)
+}
+
+// check checks one issuer's settings, named label in errors ("Config" or
+// "Config.Issuers[1]"), against c's and against the issuers in seen (those
+// before it), to which it adds its own.
+func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) error {
+	if ic.Issuer == "" {
+		return fmt.Errorf("%s.Issuer is required", label)
+	}
+	if err := checkHTTPURL(ic.Issuer); err != nil {
+		return fmt.Errorf("%s.Issuer: %w", label, err)
+	}
+	if seen[ic.Issuer] {
+		return fmt.Errorf("%s.Issuer: %q is configured twice", label, ic.Issuer)
+	}
+	seen[ic.Issuer] = true
+	if ic.Audience == "" && len(ic.Audiences) == 0 && len(ic.AudiencePrefixes) == 0 {
+		return fmt.Errorf("%s.Audience is required (or Audiences, or AudiencePrefixes)", label)
+	}
+	for _, a := range append(append([]string{}, ic.Audiences...), ic.AudiencePrefixes...) {
+		if a == "" {
+			return fmt.Errorf("%s: an empty audience or audience prefix would match anything", label)
+		}
+	}
+	if ic.JWKSURL != "" {
+		if err := checkHTTPURL(ic.JWKSURL); err != nil {
+			return fmt.Errorf("%s.JWKSURL: %w", label, err)
+		}
+		if err := checkKeysURL(ic.Issuer, ic.JWKSURL); err != nil {
+			return fmt.Errorf("%s.JWKSURL: %w", label, err)
+		}
+	}
+	if err := checkAlgorithms(label+".Algorithms", ic.Algorithms); err != nil {
+		return err
+	}
+	if len(c.Algorithms) > 0 {
+		for _, a := range ic.Algorithms {
+			if !slices.Contains(c.Algorithms, a) {
+				return fmt.Errorf("%s.Algorithms: %q is not in Config.Algorithms %q; an issuer may only narrow them", label, a, c.Algorithms)
+			}
+		}
+	}
+	for _, p := range ic.ScopeClaims {
+		if !isClaimPath(p) {
+			return fmt.Errorf("%s.ScopeClaims: %q is not a claim name or a dotted path", label, p)
+		}
+	}
+	if ic.OrganizationClaim != "" && !isClaimPath(ic.OrganizationClaim) {
+		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
+	}
 	return nil
+}
+
+// setDefaults fills the settings ic, checked, leaves zero from c's (after
+// c's own defaults are set): Algorithms (or [DefaultAlgorithms]),
+// RefreshInterval and MinRefreshInterval. c's RequireATJWT applies to ic
+// too.
+func (ic *IssuerConfig) setDefaults(c *Config) {
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = c.Algorithms
+	}
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = DefaultAlgorithms()
+	}
+	ic.RequireATJWT = ic.RequireATJWT || c.RequireATJWT
+	if ic.RefreshInterval <= 0 {
+		ic.RefreshInterval = c.RefreshInterval
+	}
+	if ic.MinRefreshInterval <= 0 {
+		ic.MinRefreshInterval = c.MinRefreshInterval
+	}
+	ic.MinRefreshInterval = min(ic.MinRefreshInterval, ic.RefreshInterval)
+}
+
+// isClaimPath reports whether p is a claim name or a dotted path of them.
+func isClaimPath(p string) bool {
+	return p != "" && !strings.HasPrefix(p, ".") && !strings.HasSuffix(p, ".") && !strings.Contains(p, "..")
+}
+
+// checkAlgorithms refuses names that are not allowed signature
+// algorithms: unknown ones, "none" and HS*.
+func checkAlgorithms(label string, algs []string) error {
+	for _, a := range algs {
+		if jose.Lookup(a) == nil {
+			return fmt.Errorf("%s: %q is not an allowed signature algorithm (allowed: %s)", label, a, strings.Join(DefaultAlgorithms(), ", "))
+		}
+	}
+	return nil
+}
+
+// issuers checks every issuer c trusts (after c's own defaults are set)
+// and returns them with their defaults, Config.Issuer first. The
+// top-level Algorithms and RequireATJWT are checked whether or not
+// Config.Issuer is set, and apply to every issuer.
+func (c *Config) issuers() ([]IssuerConfig, error) {
+	if c.Issuer == "" && len(c.Issuers) == 0 {
+		return nil, errors.New("grpcjwt: Config.Issuer is required")
+	}
+	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "" || len(c.ScopeClaims) > 0 || c.OrganizationClaim != "") {
+		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes, OrganizationClaim, ScopeClaims and JWKSURL belong to Config.Issuer, which is empty; set them in each of Config.Issuers")
+	}
+	if err := checkAlgorithms("Config.Algorithms", c.Algorithms); err != nil {
+		return nil, fmt.Errorf("grpcjwt: %w", err)
+	}
+	ics := c.issuerConfigs()
+	seen := make(map[string]bool, len(ics))
+	for i := range ics {
+		label := "Config"
+		if c.Issuer == "" || i > 0 {
+			label = fmt.Sprintf("Config.Issuers[%d]", i-btoi(c.Issuer != ""))
+		}
+		if err := ics[i].check(label, c, seen); err != nil {
+			return nil, fmt.Errorf("grpcjwt: %w", err)
+		}
+		ics[i].setDefaults(c)
+	}
+	return ics, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

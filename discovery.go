@@ -2,10 +2,8 @@ package grpcjwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -49,18 +47,4 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
 	}
 	return doc.JWKSURI, nil
-}
-
-func checkHTTPURL(s string) error {
-	if s == "" {
-		return errors.New("missing")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	return nil
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
-	"google.golang.org/grpc/metadata"
 )
 
 // DPoPConfig enables DPoP-bound access tokens (RFC 9449) under grpcjwt's
@@ -90,91 +88,78 @@ type dpopProof struct {
 	expiry   time.Time
 }
 
-// verify checks the call's DPoP proof for token, whose claims are c, and
-// records nothing: it returns the proof, for [dpopProof.record] to record
-// once every other check of the call has passed, so that a call refused
-// for any reason leaves nothing in the replay cache. The checks run
-// cheapest first, so that no junk costs a signature check:
-//
-//  1. the token is bound to a DPoP key (cnf jkt);
-//  2. exactly one dpop metadata value, at most 8 KiB, a compact JWS;
-//  3. header, by exact names: typ dpop+jwt, alg one of the accepted ones,
-//     a jwk; no crit, b64, zip, enc, jku, x5u, x5c or kid;
-//  4. the jwk: a public key under the rules of JWKS keys (RSA of 2048 to
-//     8192 bits, known curves, no private members), its RFC 7638
-//     thumbprint equal to cnf jkt, its type and curve fitting alg;
-//  5. claims, by exact names: jti of 1 to 256 bytes, htm POST, htu the
-//     call's URL, iat within the proof lifetime L of now (now before
-//     iat+L, the proof's expiry, and iat at most L ahead), ath the hash
-//     of token;
-//  6. signature.
-func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *Claims) (*dpopProof, error) {
-	if c.Confirmation.JKT == "" {
-		return nil, tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
-	}
+// parsedProof is a DPoP proof read but not yet verified: its parts
+// decoded, its header checked and its key made.
+type parsedProof struct {
+	jws     jose.JWS
+	alg     *jose.Algorithm
+	key     *verifyKey
+	jwk     *jwkMembers
+	payload []byte // the claims, not yet read
+	sig     []byte
+}
+
+// parse reads the call's one proof (step 1 of [dpopVerifier.verify]).
+func (d *dpopVerifier) parse(vals []string) (parsedProof, error) {
+	var p parsedProof
 	if len(vals) != 1 {
-		return nil, proofErr("%d dpop metadata values, want exactly one", len(vals))
+		return p, proofErr("%d dpop metadata values, want exactly one", len(vals))
 	}
 	proof := vals[0]
 	if len(proof) > maxProofSize {
-		return nil, proofErr("proof of %d bytes", len(proof))
+		return p, proofErr("proof of %d bytes", len(proof))
 	}
-	h, p, sig, input, err := splitJWS(proof)
+	var err error
+	if p.jws, err = jose.Split(proof); err != nil {
+		return p, proofErr("%v", err)
+	}
+	h, err := p.jws.Header(&proofHeader)
+	if err == nil {
+		p.payload, err = p.jws.Payload()
+	}
+	if err == nil {
+		p.sig, err = p.jws.Signature()
+	}
 	if err != nil {
-		return nil, proofErr("%v", err)
+		return p, proofErr("%v", err)
 	}
+	if !proofTypes.Accept(&h) {
+		return p, proofErr("typ %q", truncate(h.Typ))
+	}
+	if p.alg = d.algs[h.Alg]; p.alg == nil {
+		return p, proofErr("alg %q", truncate(h.Alg))
+	}
+	if p.key, p.jwk, err = jwkKey(h.JWK); err != nil {
+		return p, proofErr("jwk: %v", err)
+	}
+	return p, nil
+}
 
-	var typ, algName string
-	var jwkRaw []byte
-	err = exactjson.Object(h, func(name, value []byte) error {
-		var ok bool
-		switch string(name) {
-		case "typ":
-			typ, ok = exactjson.String(value)
-		case "alg":
-			algName, ok = exactjson.String(value)
-		case "jwk":
-			jwkRaw, ok = value, value[0] == '{'
-		case "crit", "b64", "zip", "enc", "jku", "x5u", "x5c", "kid":
-			return fmt.Errorf("header member %q is not accepted in a proof", name)
-		default:
-			return nil
-		}
-		if !ok {
-			return fmt.Errorf("header member %q has the wrong type", name)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, proofErr("header: %v", err)
+// verify checks that the proof is signed by the key the token is bound to,
+// whose thumbprint is jkt, and returns that thumbprint (step 2 of
+// [dpopVerifier.verify]).
+func (p *parsedProof) verify(jkt string) (string, error) {
+	thumb := p.jwk.thumbprint()
+	if thumb != jkt {
+		return "", tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
 	}
-	if !strings.EqualFold(typ, "dpop+jwt") {
-		return nil, proofErr("typ %q", truncate(typ))
+	if !p.key.fits(p.alg) {
+		return "", proofErr("the jwk does not fit alg %s", p.alg.Name)
 	}
-	alg := d.algs[algName]
-	if alg == nil {
-		return nil, proofErr("alg %q", truncate(algName))
+	if err := p.alg.Verify(p.key.pub, []byte(p.jws.SigningInput()), p.sig); err != nil {
+		return "", proofErr("bad signature")
 	}
-	if jwkRaw == nil {
-		return nil, proofErr("no jwk in the header")
-	}
+	return thumb, nil
+}
 
-	key, members, err := jwkKey(jwkRaw)
-	if err != nil {
-		return nil, proofErr("jwk: %v", err)
-	}
-	thumb := members.thumbprint()
-	if thumb != c.Confirmation.JKT {
-		return nil, tokenErr(ErrDPoPKeyMismatch, "the proof's key is not the one the token is bound to")
-	}
-	if !key.fits(alg) {
-		return nil, proofErr("the jwk does not fit alg %s", alg.Name)
-	}
-
-	var jti, htm, htu, ath string
+// checkClaims reads a proof's claims by their exact names and checks them
+// against the call (step 3 of [dpopVerifier.verify]). It returns the
+// proof's jti and when it was issued.
+func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token string) (jti string, issued time.Time, err error) {
+	var htm, htu, ath string
 	var iat float64
 	var hasIat bool
-	err = exactjson.Object(p, func(name, value []byte) error {
+	err = exactjson.Object(payload, func(name, value []byte) error {
 		var ok bool
 		switch string(name) {
 		case "jti":
@@ -197,36 +182,71 @@ func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *
 		return nil
 	})
 	if err != nil {
-		return nil, proofErr("claims: %v", err)
+		return "", issued, proofErr("claims: %v", err)
 	}
 	now := d.now()
 	switch {
 	case jti == "" || len(jti) > 256:
-		return nil, proofErr("jti missing or over 256 bytes")
+		return "", issued, proofErr("jti missing or over 256 bytes")
 	case htm != wantHTM:
-		return nil, proofErr("htm %q, want %q", truncate(htm), wantHTM)
+		return "", issued, proofErr("htm %q, want %q", truncate(htm), wantHTM)
 	case htu != wantHTU || wantHTU == "":
-		return nil, proofErr("htu %q, want %q", truncate(htu), truncate(wantHTU))
+		return "", issued, proofErr("htu %q, want %q", truncate(htu), truncate(wantHTU))
 	case !hasIat:
-		return nil, proofErr("no iat")
+		return "", issued, proofErr("no iat")
 	}
-	issued := time.Unix(0, int64(iat*1e9))
-	expiry := issued.Add(d.lifetime)
+	issued = time.Unix(0, int64(iat*1e9))
 	switch {
-	case !now.Before(expiry):
-		return nil, proofErr("iat %s: the proof expired %s after it", issued.UTC().Format(time.RFC3339), d.lifetime)
+	case !now.Before(issued.Add(d.lifetime)):
+		return "", issued, proofErr("iat %s: the proof expired %s after it", issued.UTC().Format(time.RFC3339), d.lifetime)
 	case issued.After(now.Add(d.lifetime)):
-		return nil, proofErr("iat %s is more than %s ahead of now", issued.UTC().Format(time.RFC3339), d.lifetime)
+		return "", issued, proofErr("iat %s is more than %s ahead of now", issued.UTC().Format(time.RFC3339), d.lifetime)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		return nil, proofErr("ath is not the hash of the access token")
+		return "", issued, proofErr("ath is not the hash of the access token")
 	}
+	return jti, issued, nil
+}
 
-	if err := verifySignature(key.pub, alg, []byte(input), sig); err != nil {
-		return nil, proofErr("bad signature")
+// verify checks the call's DPoP proof for token, whose claims are c, and
+// records nothing: it returns the proof, for [dpopProof.record] to record
+// once every other check of the call has passed, so that a call refused
+// for any reason leaves nothing in the replay cache. Of a token bound to
+// a DPoP key (cnf jkt), it takes three steps:
+//
+//  1. parse: exactly one dpop metadata value, at most 8 KiB, a compact JWS
+//     (three base64url parts) whose header, read by exact names, is a
+//     proof's ([proofHeader]): typ dpop+jwt, alg one of the accepted ones,
+//     a jwk; no crit, b64, zip, enc, jku, x5u, x5c or kid; the jwk a public
+//     key under the rules of JWKS keys (RSA of 2048 to 8192 bits, known
+//     curves, no private members);
+//  2. verify: the jwk's RFC 7638 thumbprint is cnf jkt, its type and
+//     curve fit alg, and the signature verifies with it;
+//  3. check the claims, read by exact names: jti of 1 to 256 bytes, htm
+//     and htu the call's, iat within the proof lifetime of now, ath the
+//     hash of token.
+//
+// What bounds a proof's cost (its size, its key's size, its key being the
+// token's) is checked before the signature: a proof of another key, or of
+// an oversized one, costs no signature check.
+func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *Claims) (*dpopProof, error) {
+	if c.Confirmation.JKT == "" {
+		return nil, tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
 	}
-	return &dpopProof{replay: d.replay, now: d.now, jkt: thumb, jti: jti, expiry: expiry}, nil
+	p, err := d.parse(vals)
+	if err != nil {
+		return nil, err
+	}
+	thumb, err := p.verify(c.Confirmation.JKT)
+	if err != nil {
+		return nil, err
+	}
+	jti, issued, err := d.checkClaims(p.payload, wantHTM, wantHTU, token)
+	if err != nil {
+		return nil, err
+	}
+	return &dpopProof{replay: d.replay, now: d.now, jkt: thumb, jti: jti, expiry: issued.Add(d.lifetime)}, nil
 }
 
 // record remembers the proof in the replay cache until its expiry, and
@@ -254,47 +274,6 @@ func (p *dpopProof) record(ctx context.Context) error {
 		return proofErr("the proof expired at %s, during the call's checks", p.expiry.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
-}
-
-// splitJWS decodes a compact JWS whose parts hold only base64url bytes.
-func splitJWS(s string) (header, payload, sig []byte, input string, err error) {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || parts[2] == "" {
-		return nil, nil, nil, "", errors.New("not a compact JWS of three parts")
-	}
-	for i, part := range parts {
-		if !isBase64URL(part) {
-			return nil, nil, nil, "", errors.New("a byte outside the base64url alphabet")
-		}
-		b, err := b64.DecodeString(part)
-		if err != nil {
-			return nil, nil, nil, "", errors.New("not base64url")
-		}
-		switch i {
-		case 0:
-			header = b
-		case 1:
-			payload = b
-		default:
-			sig = b
-		}
-	}
-	return header, payload, sig, s[:len(parts[0])+1+len(parts[1])], nil
-}
-
-// callURL is a call's htu under grpcjwt's DPoP profile: the scheme of the
-// connection (https with TLS, http without), the :authority the client
-// sent, and the full method.
-func callURL(ctx context.Context, fullMethod string) string {
-	scheme := "http://"
-	if tlsConnection(ctx) {
-		scheme = "https://"
-	}
-	authority := ""
-	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
-		authority = v[0]
-	}
-	return htuOf(scheme, authority, fullMethod)
 }
 
 // htuOf builds an htu: scheme, the authority without the scheme's default

@@ -2,11 +2,14 @@ package grpcjwt
 
 import (
 	"context"
+	"crypto/x509"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpcjwt/grpcjwt/internal/expiry"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 )
 
 // This file is the grpc-go door onto a [Policy]: it takes a call's facts
@@ -138,6 +141,54 @@ func grpcCall(ctx context.Context, method string) Call {
 		call.HTU = callURL(ctx, method)
 	}
 	return call
+}
+
+// callURL is a call's htu under grpcjwt's DPoP profile: the scheme of the
+// connection (https with TLS, http without), the :authority the client
+// sent, and the full method.
+func callURL(ctx context.Context, fullMethod string) string {
+	scheme := "http://"
+	if tlsConnection(ctx) {
+		scheme = "https://"
+	}
+	authority := ""
+	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
+		authority = v[0]
+	}
+	return htuOf(scheme, authority, fullMethod)
+}
+
+// tlsConnection reports whether the call came over TLS.
+func tlsConnection(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return false
+	}
+	switch p.AuthInfo.(type) {
+	case credentials.TLSInfo, *credentials.TLSInfo:
+		return true
+	}
+	return false
+}
+
+// clientCertificate returns the certificate the client presented in the
+// TLS handshake of the call's connection, or nil.
+func clientCertificate(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return nil
+	}
+	var certs []*x509.Certificate
+	switch ai := p.AuthInfo.(type) {
+	case credentials.TLSInfo:
+		certs = ai.State.PeerCertificates
+	case *credentials.TLSInfo:
+		certs = ai.State.PeerCertificates
+	}
+	if len(certs) == 0 {
+		return nil
+	}
+	return certs[0]
 }
 
 // contextStream is a server stream with the handler's context.

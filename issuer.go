@@ -2,202 +2,38 @@ package grpcjwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
+	"github.com/grpcjwt/grpcjwt/internal/keycache"
 )
-
-// IssuerConfig is one more issuer a [Validator] trusts, beside
-// [Config.Issuer]: a provider migration, a partner's IdP, a service IdP next
-// to the customer one. Each issuer has its own discovery, key set, refresh
-// schedule, unknown-kid rate limit, stale-on-error, audiences and
-// algorithms; what one issuer's provider does (hang, fail, rotate, serve a
-// storm of unknown kids) never delays or limits another's tokens. A token
-// is routed by its exact "iss" to the one issuer of that name, before any
-// key is looked up.
-//
-// The fields mean what the [Config] fields of the same names mean for
-// Config.Issuer. Issuer is required, and at least one of Audience,
-// Audiences or AudiencePrefixes. RefreshInterval and MinRefreshInterval
-// default to the Config's. [Config.Algorithms] and [Config.RequireATJWT]
-// apply to every issuer: an entry's Algorithms may only narrow the
-// Config's, and its RequireATJWT only add to it.
-//
-// An issuer asserts organizations only when its entry says so: by
-// OrganizationClaim and by AudiencePrefixes. An entry with neither never
-// satisfies an organization rule, whatever its tokens claim, so that a
-// partner IdP cannot speak for another tenant's organization. See
-// [OrganizationRule].
-type IssuerConfig struct {
-	Issuer             string
-	Audience           string
-	Audiences          []string
-	AudiencePrefixes   []string
-	OrganizationClaim  string
-	JWKSURL            string
-	Algorithms         []string
-	RequireATJWT       bool
-	ScopeClaims        []string
-	RefreshInterval    time.Duration
-	MinRefreshInterval time.Duration
-}
 
 // trustedIssuer is an issuer's settings and its keys.
 type trustedIssuer struct {
-	name         string
-	audiences    []string // exact
-	prefixes     []string
-	algs         map[string]*jose.Algorithm
-	requireATJWT bool
-	scopeClaims  [][]string // dotted paths, split
-	orgClaim     []string   // the organization claim's dotted path, split; nil: none
-	keys         *keySet
-	cfg          IssuerConfig // as given, with defaults; for startup
-}
-
-// issuerConfigs returns every issuer cfg trusts, Config.Issuer first.
-func (c *Config) issuerConfigs() []IssuerConfig {
-	var out []IssuerConfig
-	if c.Issuer != "" {
-		out = append(out, IssuerConfig{
-			Issuer: c.Issuer, Audience: c.Audience, Audiences: c.Audiences, AudiencePrefixes: c.AudiencePrefixes,
-			OrganizationClaim: c.OrganizationClaim, JWKSURL: c.JWKSURL, ScopeClaims: c.ScopeClaims,
-		})
-	}
-	return append(out, c.Issuers...)
-}
-
-// check validates one issuer's settings, named label in errors ("Config"
-// or "Config.Issuers[1]"), and fills its defaults from c.
-func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) error {
-	if ic.Issuer == "" {
-		return fmt.Errorf("%s.Issuer is required", label)
-	}
-	if err := checkHTTPURL(ic.Issuer); err != nil {
-		return fmt.Errorf("%s.Issuer: %w", label, err)
-	}
-	if seen[ic.Issuer] {
-		return fmt.Errorf("%s.Issuer: %q is configured twice", label, ic.Issuer)
-	}
-	seen[ic.Issuer] = true
-	if ic.Audience == "" && len(ic.Audiences) == 0 && len(ic.AudiencePrefixes) == 0 {
-		return fmt.Errorf("%s.Audience is required (or Audiences, or AudiencePrefixes)", label)
-	}
-	for _, a := range append(append([]string{}, ic.Audiences...), ic.AudiencePrefixes...) {
-		if a == "" {
-			return fmt.Errorf("%s: an empty audience or audience prefix would match anything", label)
-		}
-	}
-	if ic.JWKSURL != "" {
-		if err := checkHTTPURL(ic.JWKSURL); err != nil {
-			return fmt.Errorf("%s.JWKSURL: %w", label, err)
-		}
-		if err := checkKeysURL(ic.Issuer, ic.JWKSURL); err != nil {
-			return fmt.Errorf("%s.JWKSURL: %w", label, err)
-		}
-	}
-	if err := checkAlgorithms(label+".Algorithms", ic.Algorithms); err != nil {
-		return err
-	}
-	switch {
-	case len(ic.Algorithms) == 0:
-		ic.Algorithms = c.Algorithms
-	case len(c.Algorithms) > 0:
-		for _, a := range ic.Algorithms {
-			if !slices.Contains(c.Algorithms, a) {
-				return fmt.Errorf("%s.Algorithms: %q is not in Config.Algorithms %q; an issuer may only narrow them", label, a, c.Algorithms)
-			}
-		}
-	}
-	if len(ic.Algorithms) == 0 {
-		ic.Algorithms = DefaultAlgorithms()
-	}
-	ic.RequireATJWT = ic.RequireATJWT || c.RequireATJWT
-	for _, p := range ic.ScopeClaims {
-		if !isClaimPath(p) {
-			return fmt.Errorf("%s.ScopeClaims: %q is not a claim name or a dotted path", label, p)
-		}
-	}
-	if ic.OrganizationClaim != "" && !isClaimPath(ic.OrganizationClaim) {
-		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
-	}
-	if ic.RefreshInterval <= 0 {
-		ic.RefreshInterval = c.RefreshInterval
-	}
-	if ic.MinRefreshInterval <= 0 {
-		ic.MinRefreshInterval = c.MinRefreshInterval
-	}
-	ic.MinRefreshInterval = min(ic.MinRefreshInterval, ic.RefreshInterval)
-	return nil
-}
-
-// isClaimPath reports whether p is a claim name or a dotted path of them.
-func isClaimPath(p string) bool {
-	return p != "" && !strings.HasPrefix(p, ".") && !strings.HasSuffix(p, ".") && !strings.Contains(p, "..")
-}
-
-// checkAlgorithms refuses names that are not allowed signature
-// algorithms: unknown ones, "none" and HS*.
-func checkAlgorithms(label string, algs []string) error {
-	for _, a := range algs {
-		if jose.Lookup(a) == nil {
-			return fmt.Errorf("%s: %q is not an allowed signature algorithm (allowed: %s)", label, a, strings.Join(DefaultAlgorithms(), ", "))
-		}
-	}
-	return nil
-}
-
-// checkIssuers validates every issuer of c (after c's own defaults are
-// set) and returns them with their defaults, Config.Issuer first. The
-// top-level Algorithms and RequireATJWT are checked whether or not
-// Config.Issuer is set, and apply to every issuer.
-func (c *Config) checkIssuers() ([]IssuerConfig, error) {
-	if c.Issuer == "" && len(c.Issuers) == 0 {
-		return nil, errors.New("grpcjwt: Config.Issuer is required")
-	}
-	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "" || len(c.ScopeClaims) > 0 || c.OrganizationClaim != "") {
-		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes, OrganizationClaim, ScopeClaims and JWKSURL belong to Config.Issuer, which is empty; set them in each of Config.Issuers")
-	}
-	if err := checkAlgorithms("Config.Algorithms", c.Algorithms); err != nil {
-		return nil, fmt.Errorf("grpcjwt: %w", err)
-	}
-	ics := c.issuerConfigs()
-	seen := make(map[string]bool, len(ics))
-	for i := range ics {
-		label := "Config"
-		if c.Issuer == "" || i > 0 {
-			label = fmt.Sprintf("Config.Issuers[%d]", i-btoi(c.Issuer != ""))
-		}
-		if err := ics[i].check(label, c, seen); err != nil {
-			return nil, fmt.Errorf("grpcjwt: %w", err)
-		}
-	}
-	return ics, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	name        string
+	audiences   []string // exact
+	prefixes    []string
+	algs        map[string]*jose.Algorithm
+	types       *jose.Types // the typ values of its tokens
+	scopeClaims [][]string  // dotted paths, split
+	orgClaim    []string    // the organization claim's dotted path, split; nil: none
+	keys        *keySet
 }
 
 // newTrustedIssuer makes an issuer whose key set is not fetched yet.
 func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *trustedIssuer {
 	bg, cancel := context.WithCancel(context.Background())
 	t := &trustedIssuer{
-		name:         ic.Issuer,
-		prefixes:     ic.AudiencePrefixes,
-		algs:         make(map[string]*jose.Algorithm, len(ic.Algorithms)),
-		requireATJWT: ic.RequireATJWT,
-		cfg:          ic,
+		name:     ic.Issuer,
+		prefixes: ic.AudiencePrefixes,
+		algs:     make(map[string]*jose.Algorithm, len(ic.Algorithms)),
+		types:    &jwtTypes,
 		keys: &keySet{
 			configuredURL: ic.JWKSURL,
 			client:        client,
@@ -213,12 +49,15 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 			cancel:        cancel,
 		},
 	}
+	if ic.RequireATJWT {
+		t.types = &atJWTTypes
+	}
 	if ic.JWKSURL != "" {
 		t.keys.jwksURL.Store(&ic.JWKSURL)
 	}
 	t.keys.nextRefresh.Store(math.MaxInt64) // until the first keys arrive
 	if cfg.KeyCacheDir != "" {
-		t.keys.cacheFile = keyCacheFile(cfg.KeyCacheDir, ic.Issuer)
+		t.keys.cacheFile = keycache.Name(cfg.KeyCacheDir, ic.Issuer)
 	}
 	if ic.Audience != "" {
 		t.audiences = append(t.audiences, ic.Audience)
@@ -236,27 +75,109 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 	return t
 }
 
-// matchAudience finds the audience of c the issuer accepts: an exact one
+// start finds the issuer's JWKS through discovery, unless it is
+// configured, and fetches it. With several issuers, the error names this
+// one.
+func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
+	err := t.keys.fetch(ctx, FetchStartup)
+	if err == nil {
+		return nil
+	}
+	kind := ErrKeySet
+	if t.keys.jwksURL.Load() == nil { // discovery never answered
+		kind = ErrDiscovery
+	} else {
+		err = fmt.Errorf("grpcjwt: fetching the JWKS: %w", err)
+	}
+	if named {
+		err = fmt.Errorf("issuer %q: %w", t.name, err)
+	}
+	return &startupError{kind, err}
+}
+
+// retryStart reaches the provider in the background until it succeeds or
+// the Validator is closed, waiting between attempts from first, doubled
+// each time up to the issuer's MinRefreshInterval, with jitter (each wait
+// is between half and all of the current delay).
+func (t *trustedIssuer) retryStart(first time.Duration) {
+	ks := t.keys
+	ks.wg.Add(1)
+	go func() {
+		defer ks.wg.Done()
+		delay := first
+		for {
+			if ks.ctx.Err() != nil {
+				return
+			}
+			if ks.fetch(ks.ctx, FetchStartup) == nil {
+				return
+			}
+			wait := delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+			select {
+			case <-ks.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			delay = min(2*delay, max(ks.minInterval, first))
+		}
+	}()
+}
+
+// checkHeader checks the header's alg and typ against the issuer's
+// settings and returns the algorithm.
+func (t *trustedIssuer) checkHeader(h *jose.Header) (*jose.Algorithm, error) {
+	alg := t.algs[h.Alg]
+	if alg == nil {
+		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q for issuer %q", truncate(h.Alg), t.name))
+	}
+	if !t.types.Accept(h) {
+		typ := "(absent)"
+		if h.HasTyp {
+			typ = fmt.Sprintf("%q", truncate(h.Typ))
+		}
+		return nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
+	}
+	return alg, nil
+}
+
+// audienceMatch is the audience of a token that its issuer accepted, and
+// what follows the prefix that accepted it ("" for an exact audience).
+type audienceMatch struct{ audience, suffix string }
+
+// matchAudience finds the audience in aud the issuer accepts: an exact one
 // first, in the order the issuer lists them, then one that starts with a
-// prefix. It records the match in c.
-func (t *trustedIssuer) matchAudience(c *Claims) bool {
+// prefix.
+func (t *trustedIssuer) matchAudience(aud []string) (audienceMatch, bool) {
 	for _, want := range t.audiences {
-		for _, a := range c.Audience {
+		for _, a := range aud {
 			if a == want {
-				c.MatchedAudience = a
-				return true
+				return audienceMatch{audience: a}, true
 			}
 		}
 	}
 	for _, p := range t.prefixes {
-		for _, a := range c.Audience {
+		for _, a := range aud {
 			if len(a) > len(p) && strings.HasPrefix(a, p) {
-				c.MatchedAudience, c.AudienceSuffix = a, a[len(p):]
-				return true
+				return audienceMatch{audience: a, suffix: a[len(p):]}, true
 			}
 		}
 	}
-	return false
+	return audienceMatch{}, false
+}
+
+// completeClaims records in c, whose claims have been checked, what the
+// issuer's settings make of them: the audience it accepted (m), the scopes
+// of its scope claims, and the organization it asserts. A scope or
+// organization claim of the wrong type refuses the token.
+func (t *trustedIssuer) completeClaims(c *Claims, m audienceMatch) error {
+	c.MatchedAudience, c.AudienceSuffix = m.audience, m.suffix
+	if err := t.addScopeClaims(c); err != nil {
+		return tokenErr(ErrTokenMalformed, err.Error())
+	}
+	if err := t.assertOrganization(c); err != nil {
+		return tokenErr(ErrTokenMalformed, err.Error())
+	}
+	return nil
 }
 
 // assertOrganization records in c the organization the issuer asserts for
@@ -353,34 +274,16 @@ func lookupPath(raw []byte, path []string) []byte {
 	return raw
 }
 
-// canAssert says why no trusted issuer can satisfy the organization rule r
-// (an issuer it names is not trusted, or none of the issuers it accepts
-// asserts organizations where it reads them), or returns nil.
-func (v *Validator) canAssert(r *OrganizationRule) error {
-	for _, name := range r.Issuers {
-		if v.issuers[name] == nil {
-			return fmt.Errorf("the organization rule names issuer %q, which the Validator does not trust", name)
-		}
+// asserts reports whether the issuer asserts organizations where from
+// says a token names them: by its organization claim, by an audience one
+// of its prefixes accepts, or either.
+func (t *trustedIssuer) asserts(from TokenOrganization) bool {
+	byClaim, byAudience := t.orgClaim != nil, len(t.prefixes) > 0
+	switch from {
+	case OrganizationFromClaim:
+		return byClaim
+	case OrganizationFromAudience:
+		return byAudience
 	}
-	for name, t := range v.issuers {
-		if len(r.Issuers) > 0 && !slices.Contains(r.Issuers, name) {
-			continue
-		}
-		byClaim, byAudience := t.orgClaim != nil, len(t.prefixes) > 0
-		switch r.Token {
-		case OrganizationFromClaim:
-			if byClaim {
-				return nil
-			}
-		case OrganizationFromAudience:
-			if byAudience {
-				return nil
-			}
-		default:
-			if byClaim || byAudience {
-				return nil
-			}
-		}
-	}
-	return errors.New("no trusted issuer it accepts asserts organizations where it reads them (set OrganizationClaim or AudiencePrefixes on the issuer)")
+	return byClaim || byAudience
 }

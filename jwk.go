@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
@@ -141,7 +142,7 @@ func jwkKey(raw []byte) (*verifyKey, *jwkMembers, error) {
 		return nil, nil, fmt.Errorf("kid %q: has private key members", kid)
 	case m.use != "" && m.use != "sig":
 		return nil, nil, fmt.Errorf("kid %q: use is %q", kid, truncate(m.use))
-	case m.hasKeyOps && !contains(m.keyOps, "verify"):
+	case m.hasKeyOps && !slices.Contains(m.keyOps, "verify"):
 		return nil, nil, fmt.Errorf("kid %q: key_ops lack verify", kid)
 	}
 	var alg *jose.Algorithm
@@ -198,8 +199,8 @@ func (m *jwkMembers) thumbprint() string {
 func (m *jwkMembers) publicKey() (any, error) {
 	switch m.kty {
 	case "RSA":
-		n, err1 := decodeB64(m.n)
-		e, err2 := decodeB64(m.e)
+		n, err1 := jose.DecodeBase64URL(string(m.n))
+		e, err2 := jose.DecodeBase64URL(string(m.e))
 		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
 			return nil, errors.New("bad RSA n or e")
 		}
@@ -227,8 +228,8 @@ func (m *jwkMembers) publicKey() (any, error) {
 			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
 		}
 		size := (curve.Params().BitSize + 7) / 8
-		x, err1 := decodeB64(m.x)
-		y, err2 := decodeB64(m.y)
+		x, err1 := jose.DecodeBase64URL(string(m.x))
+		y, err2 := jose.DecodeBase64URL(string(m.y))
 		if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
 			return nil, errors.New("bad EC x or y")
 		}
@@ -242,20 +243,11 @@ func (m *jwkMembers) publicKey() (any, error) {
 		if m.crv != "Ed25519" {
 			return nil, fmt.Errorf("unsupported curve %q", truncate(m.crv))
 		}
-		x, err := decodeB64(m.x)
+		x, err := jose.DecodeBase64URL(string(m.x))
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, errors.New("bad Ed25519 x")
 		}
 		return ed25519.PublicKey(x), nil
 	}
 	return nil, fmt.Errorf("key type %q cannot verify signatures", truncate(m.kty))
-}
-
-// decodeB64 decodes unpadded base64url, refusing any byte outside its
-// alphabet.
-func decodeB64(s []byte) ([]byte, error) {
-	if !isBase64URL(string(s)) {
-		return nil, errors.New("not base64url")
-	}
-	return b64.DecodeString(string(s))
 }

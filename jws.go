@@ -1,124 +1,46 @@
 package grpcjwt
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"github.com/grpcjwt/grpcjwt/internal/jose"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
-var b64 = base64.RawURLEncoding.Strict()
+// grpcjwt reads two kinds of compact JWS, access tokens and DPoP proofs,
+// with one reader (internal/jose): the same split, the same base64url
+// checks, the same exact header. They differ only in what their headers
+// may hold, declared here.
+var (
+	// accessTokenHeader: a kid, to find the key in the issuer's JWKS, and a
+	// typ, checked against the issuer's types once the token is routed.
+	// jwk, jku, x5u and x5c are never read: keys come from the issuer's
+	// JWKS alone.
+	accessTokenHeader = jose.Profile{Kid: jose.Allow}
+	// jwtTypes are the typ values of an issuer's access tokens: absent,
+	// JWT or at+jwt, with or without "application/".
+	jwtTypes = jose.Types{Values: []string{"at+jwt", "application/at+jwt", "JWT", "application/JWT"}, Optional: true}
+	// atJWTTypes are those of an issuer that requires RFC 9068 access
+	// tokens ([Config.RequireATJWT]).
+	atJWTTypes = jose.Types{Values: []string{"at+jwt", "application/at+jwt"}}
 
-// header is the JOSE header members grpcjwt reads, by their exact names.
-type header struct {
-	alg, kid string
-	typ      *string
-}
+	// proofHeader: a jwk, the public key the proof is signed with (RFC 9449
+	// §4.2); neither a kid nor a key by reference (jku, x5u, x5c).
+	proofHeader = jose.Profile{Kid: jose.Refuse, JWK: jose.Require, KeyURLs: jose.Refuse}
+	// proofTypes: dpop+jwt, the one typ of a proof.
+	proofTypes = jose.Types{Values: []string{"dpop+jwt"}}
+)
 
-// parseHeader reads a JOSE header. Members that are present but must not be
-// (crit, b64, zip, enc) refuse the token; jwk, jku, x5u and x5c are never
-// read.
-func parseHeader(raw []byte) (header, error) {
-	var h header
-	err := exactjson.Object(raw, func(name, value []byte) error {
-		var ok bool
-		switch string(name) {
-		case "alg":
-			h.alg, ok = exactjson.String(value)
-		case "kid":
-			h.kid, ok = exactjson.String(value)
-		case "typ":
-			var t string
-			t, ok = exactjson.String(value)
-			h.typ = &t
-		case "crit", "b64", "zip", "enc":
-			return tokenErr(ErrUnsupportedHeader, "crit, b64, zip and enc are not supported")
-		default:
-			return nil
-		}
-		if !ok {
-			return tokenErr(ErrTokenMalformed, fmt.Sprintf("header member %q has the wrong type", name))
-		}
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, exactjson.ErrDuplicate) {
-			return h, tokenErr(ErrDuplicateMember, "header: "+err.Error())
-		}
-		if _, ok := err.(*TokenError); ok {
-			return h, err
-		}
-		return h, tokenErr(ErrTokenMalformed, "header is not a JSON object: "+err.Error())
+// jwsTokenErr gives an error of reading a token (the JWS reader's, or the
+// payload's) its cause: a duplicate member, a header member no token may
+// have (crit, b64, zip, enc), or a token that is not a well-formed compact
+// JWS.
+func jwsTokenErr(err error) error {
+	switch {
+	case errors.Is(err, exactjson.ErrDuplicate):
+		return tokenErr(ErrDuplicateMember, err.Error())
+	case errors.Is(err, jose.ErrRefused):
+		return tokenErr(ErrUnsupportedHeader, err.Error())
 	}
-	return h, nil
-}
-
-// isBase64URL reports whether every byte of s is in the base64url alphabet
-// (RFC 4648 §5). The decoder alone would skip CR and LF.
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !b64Alphabet[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var b64Alphabet = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
-		t[c] = true
-	}
-	return t
-}()
-
-// checkHeader checks the header's alg and typ against the issuer's
-// settings and returns the algorithm.
-func (t *trustedIssuer) checkHeader(h header) (*jose.Algorithm, error) {
-	alg := t.algs[h.alg]
-	if alg == nil {
-		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q for issuer %q", truncate(h.alg), t.name))
-	}
-	if !t.typAllowed(h.typ) {
-		typ := "(absent)"
-		if h.typ != nil {
-			typ = fmt.Sprintf("%q", truncate(*h.typ))
-		}
-		return nil, tokenErr(ErrJWTTypeNotAllowed, "typ "+typ)
-	}
-	return alg, nil
-}
-
-func (t *trustedIssuer) typAllowed(typ *string) bool {
-	if typ == nil {
-		return !t.requireATJWT
-	}
-	s := *typ
-	if len(s) > len("application/") && strings.EqualFold(s[:len("application/")], "application/") {
-		s = s[len("application/"):]
-	}
-	if strings.EqualFold(s, "at+jwt") {
-		return true
-	}
-	return !t.requireATJWT && strings.EqualFold(s, "JWT")
-}
-
-// verifySignature checks sig over signingInput with pub. The caller has
-// checked that the key fits alg.
-func verifySignature(pub any, alg *jose.Algorithm, signingInput, sig []byte) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return jwsbb.VerifyRSA(k, signingInput, sig, alg.Hash, alg.PSS)
-	case *ecdsa.PublicKey:
-		return jwsbb.VerifyECDSA(k, signingInput, sig, alg.Hash)
-	case ed25519.PublicKey:
-		return jwsbb.VerifyEdDSA(k, signingInput, sig)
-	}
-	return errors.New("unsupported key type")
+	return tokenErr(ErrTokenMalformed, err.Error())
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/jose"
+	"github.com/grpcjwt/grpcjwt/internal/keycache"
 )
 
 // refresh is one JWKS fetch in flight; waiters block on done.
@@ -225,7 +226,7 @@ func (ks *keySet) fetch(ctx context.Context, reason FetchReason) (err error) {
 	ks.lastErr.Store(nil)
 	ks.log.Debug("grpcjwt: JWKS refreshed", "jwks_uri", u, "keys", len(snap.keys), "next_in", interval)
 	if ks.cacheFile != "" {
-		if err := writeKeyCache(ks.cacheFile, ks.issuer, u, now, body); err != nil {
+		if err := keycache.Write(ks.cacheFile, keycache.File{Issuer: ks.issuer, JWKSURI: u, FetchedAt: now, JWKS: body}); err != nil {
 			ks.log.Warn("grpcjwt: could not keep the JWKS in the key cache", "file", ks.cacheFile, "error", err)
 		}
 	}

@@ -16,17 +16,11 @@ import (
 //     [ErrSchemeNotSupported];
 //   - otherwise the second field is the token. It is not validated here.
 func TokenFromMetadata(ctx context.Context) (string, error) {
-	token, dpop, err := credentialsFromMetadata(ctx)
+	token, dpop, err := credentialsOf(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err == nil && dpop {
 		return "", ErrSchemeNotSupported
 	}
 	return token, err
-}
-
-// credentialsFromMetadata is [TokenFromMetadata] that also accepts the
-// DPoP scheme (RFC 9449 §7.1), reporting which scheme it found.
-func credentialsFromMetadata(ctx context.Context) (token string, dpop bool, err error) {
-	return credentialsOf(metadata.ValueFromIncomingContext(ctx, "authorization"))
 }
 
 // credentialsOf applies the rules of [TokenFromMetadata] to a call's

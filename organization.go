@@ -1,7 +1,9 @@
 package grpcjwt
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grpcjwt/grpcjwt/internal/logto"
@@ -134,4 +136,21 @@ func (r *compiledRule) checkOrganization(c *Claims, req any) error {
 		return fmt.Errorf("%w: the organization rule cannot be checked: %w", ErrOrganizationMismatch, r.orgErr)
 	}
 	return r.org.check(c, req)
+}
+
+// canAssert says why no issuer v trusts can satisfy the organization rule
+// r (an issuer it names is not trusted, or none of the issuers it accepts
+// asserts organizations where it reads them), or returns nil.
+func (v *Validator) canAssert(r *OrganizationRule) error {
+	for _, name := range r.Issuers {
+		if v.issuers[name] == nil {
+			return fmt.Errorf("the organization rule names issuer %q, which the Validator does not trust", name)
+		}
+	}
+	for name, t := range v.issuers {
+		if (len(r.Issuers) == 0 || slices.Contains(r.Issuers, name)) && t.asserts(r.Token) {
+			return nil
+		}
+	}
+	return errors.New("no trusted issuer it accepts asserts organizations where it reads them (set OrganizationClaim or AudiencePrefixes on the issuer)")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
 
 // present records which of the claims the validator requires or compares
@@ -167,15 +168,6 @@ func isScopeToken(s string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // parseConfirmation reads the "cnf" claim: an object whose x5t#S256 and jkt
 // members, when present, are strings; an x5t#S256 must be the base64url of
 // 32 bytes.
@@ -189,7 +181,7 @@ func parseConfirmation(value []byte, cnf *Confirmation) error {
 		case "x5t#S256":
 			cnf.X5TS256, ok = exactjson.String(v)
 			if ok {
-				b, err := decodeB64([]byte(cnf.X5TS256))
+				b, err := jose.DecodeBase64URL(cnf.X5TS256)
 				ok = err == nil && len(b) == len(cnf.x5t)
 				copy(cnf.x5t[:], b)
 			}

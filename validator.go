@@ -2,16 +2,14 @@ package grpcjwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/grpcjwt/grpcjwt/internal/exactjson"
+	"github.com/grpcjwt/grpcjwt/internal/jose"
 	"google.golang.org/grpc"
 )
 
@@ -54,25 +52,23 @@ type Validator struct {
 func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	ownClient := cfg.HTTPClient == nil // made by setDefaults, so Close may release it
 	realClock := cfg.Now == nil
-	if err := cfg.setDefaults(); err != nil {
-		return nil, &startupError{ErrConfig, err}
-	}
-	ics, err := cfg.checkIssuers()
+	cfg.setDefaults()
+	ics, err := cfg.issuers()
 	if err != nil {
 		return nil, &startupError{ErrConfig, err}
 	}
 	v := &Validator{
-		issuers:  make(map[string]*trustedIssuer, len(ics)),
-		algs:     make(map[string]bool),
-		leeway:   cfg.Leeway,
-		maxSize:  cfg.MaxTokenSize,
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		observer: cfg.Observer,
-		stateCh:  make(chan struct{}),
-		closed:   make(chan struct{}),
+		issuers:   make(map[string]*trustedIssuer, len(ics)),
+		algs:      make(map[string]bool),
+		leeway:    cfg.Leeway,
+		maxSize:   cfg.MaxTokenSize,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		observer:  cfg.Observer,
+		realClock: realClock,
+		stateCh:   make(chan struct{}),
+		closed:    make(chan struct{}),
 	}
-	v.realClock = realClock
 	for _, ic := range ics {
 		for _, a := range ic.Algorithms {
 			v.algs[a] = true
@@ -181,46 +177,29 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if len(token) > v.maxSize {
 		return nil, nil, tokenErr(ErrTokenTooLarge, fmt.Sprintf("%d bytes, limit %d", len(token), v.maxSize))
 	}
-	dot1 := strings.IndexByte(token, '.')
-	if dot1 < 0 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "no '.'")
-	}
-	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
-	if dot2 == dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "not three dot-separated parts (JWE and JSON serialization are not accepted)")
-	}
-	if dot2 == len(token)-1 {
-		return nil, nil, tokenErr(ErrTokenMalformed, "empty signature")
-	}
-	if !isBase64URL(token[:dot1]) || !isBase64URL(token[dot1+1:dot2]) || !isBase64URL(token[dot2+1:]) {
-		return nil, nil, tokenErr(ErrTokenMalformed, "a byte outside the base64url alphabet")
-	}
-	hdrJSON, err := b64.DecodeString(token[:dot1])
+	jws, err := jose.Split(token)
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "header is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
 
 	// 2. Header.
-	h, err := parseHeader(hdrJSON)
+	h, err := jws.Header(&accessTokenHeader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, jwsTokenErr(err)
 	}
-	if !v.algs[h.alg] {
-		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.alg)))
+	if !v.algs[h.Alg] {
+		return nil, nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q", truncate(h.Alg)))
 	}
 
 	// 3. Claims, unverified: only to refuse early, never returned unless the
 	// signature verifies.
-	raw, err := b64.DecodeString(token[dot1+1 : dot2])
+	raw, err := jws.Payload()
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "payload is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
 	c, has, err := parsePayload(raw)
 	if err != nil {
-		if errors.Is(err, exactjson.ErrDuplicate) {
-			return nil, nil, tokenErr(ErrDuplicateMember, "payload: "+err.Error())
-		}
-		return nil, nil, tokenErr(ErrTokenMalformed, "payload: "+err.Error())
+		return nil, nil, jwsTokenErr(fmt.Errorf("payload: %w", err))
 	}
 	if has&hasIss == 0 {
 		return nil, nil, tokenErr(ErrMissingClaim, "iss")
@@ -229,27 +208,31 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	alg, err := t.checkHeader(h)
+	alg, err := t.checkHeader(&h)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.checkClaims(t, c, has, now); err != nil {
+	aud, err := v.checkClaims(t, c, has, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.completeClaims(c, aud); err != nil {
 		return nil, nil, err
 	}
 
 	// 4. Key.
-	sig, err := b64.DecodeString(token[dot2+1:])
+	sig, err := jws.Signature()
 	if err != nil {
-		return nil, nil, tokenErr(ErrTokenMalformed, "signature is not base64url")
+		return nil, nil, jwsTokenErr(err)
 	}
-	key, err := t.keys.key(ctx, now, h.kid, alg)
+	key, err := t.keys.key(ctx, now, h.Kid, alg)
 	if err != nil {
 		return nil, nil, err
 	}
 
 	// 5. Signature.
-	if err := verifySignature(key.pub, alg, []byte(token[:dot2]), sig); err != nil {
-		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.kid), h.alg))
+	if err := alg.Verify(key.pub, []byte(jws.SigningInput()), sig); err != nil {
+		return nil, nil, tokenErr(ErrBadSignature, fmt.Sprintf("kid %q alg %s", truncate(h.Kid), h.Alg))
 	}
 	return c, key, nil
 }
@@ -269,34 +252,28 @@ func (v *Validator) route(iss string) (*trustedIssuer, error) {
 	return nil, tokenErr(ErrUntrustedIssuer, fmt.Sprintf("%q is not one of the %d trusted issuers", truncate(iss), len(v.issuers)))
 }
 
-// checkClaims checks the claims of a token routed to t.
-func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now time.Time) error {
-	if !t.matchAudience(c) {
+// checkClaims checks the claims of a token routed to t, and changes
+// nothing: an audience t accepts, which it returns; exp present and not
+// past, iat and nbf not ahead (all with the leeway).
+func (v *Validator) checkClaims(t *trustedIssuer, c *Claims, has present, now time.Time) (audienceMatch, error) {
+	aud, ok := t.matchAudience(c.Audience)
+	if !ok {
 		if len(c.Audience) == 0 {
-			return tokenErr(ErrMissingClaim, "aud")
+			return aud, tokenErr(ErrMissingClaim, "aud")
 		}
 		got := make([]string, 0, 3)
 		for _, a := range c.Audience[:min(len(c.Audience), 3)] {
 			got = append(got, truncate(a))
 		}
-		return tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %s, got %q (of %d)", t.describeAudiences(), got, len(c.Audience)))
+		return aud, tokenErr(ErrAudienceMismatch, fmt.Sprintf("want %s, got %q (of %d)", t.describeAudiences(), got, len(c.Audience)))
 	}
 	if has&hasExp == 0 {
-		return tokenErr(ErrMissingClaim, "exp")
+		return aud, tokenErr(ErrMissingClaim, "exp")
 	}
 	if has&hasIat != 0 && c.IssuedAt.After(now.Add(v.leeway)) {
-		return tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
+		return aud, tokenErr(ErrIssuedInFuture, fmt.Sprintf("issued at %s, now %s, leeway %s", c.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.leeway))
 	}
-	if err := v.checkTimes(now, c.ExpiresAt, c.NotBefore); err != nil {
-		return err
-	}
-	if err := t.addScopeClaims(c); err != nil {
-		return tokenErr(ErrTokenMalformed, err.Error())
-	}
-	if err := t.assertOrganization(c); err != nil {
-		return tokenErr(ErrTokenMalformed, err.Error())
-	}
-	return nil
+	return aud, v.checkTimes(now, c.ExpiresAt, c.NotBefore)
 }
 
 // checkTimes checks exp and nbf (zero when absent) against now with the

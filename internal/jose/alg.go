@@ -1,8 +1,19 @@
-// Package jose holds the one table of JWS signature algorithms that
-// grpcjwt verifies and grpcjwttest signs with (RFC 7518 §3, RFC 8037).
+// Package jose reads JOSE objects strictly, for grpcjwt's access tokens
+// and DPoP proofs alike: one compact JWS reader ([Split], [JWS.Header]),
+// whose headers differ by kind only as data ([Profile], [Types]); and the
+// one table of JWS signature algorithms that grpcjwt verifies and
+// grpcjwttest signs with (RFC 7518 §3, RFC 8037).
 package jose
 
-import "crypto"
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+)
 
 // Algorithm is one asymmetric JWS algorithm: the JWK key type and curve it
 // needs, its hash and, for RSA, its padding.
@@ -47,4 +58,19 @@ func Names() []string {
 		out[i] = a.Name
 	}
 	return out
+}
+
+// Verify checks sig, a JWS signature of algorithm a, over signingInput
+// with pub (an *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey). The
+// caller has checked that the key fits a: its type, and its curve.
+func (a *Algorithm) Verify(pub crypto.PublicKey, signingInput, sig []byte) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return jwsbb.VerifyRSA(k, signingInput, sig, a.Hash, a.PSS)
+	case *ecdsa.PublicKey:
+		return jwsbb.VerifyECDSA(k, signingInput, sig, a.Hash)
+	case ed25519.PublicKey:
+		return jwsbb.VerifyEdDSA(k, signingInput, sig)
+	}
+	return errors.New("unsupported key type")
 }
