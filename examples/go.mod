@@ -4,16 +4,23 @@ go 1.26.0
 
 replace (
 	github.com/grpcjwt/grpcjwt => ../
+	github.com/grpcjwt/grpcjwt/connect => ../connect
+	github.com/grpcjwt/grpcjwt/gateway => ../gateway
 	github.com/grpcjwt/grpcjwt/otel => ../otel
 )
 
 require (
+	connectrpc.com/connect/v2 v2.0.2
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.34.0
 	github.com/grpcjwt/grpcjwt v0.0.0-00010101000000-000000000000
+	github.com/grpcjwt/grpcjwt/connect v0.0.0-00010101000000-000000000000
+	github.com/grpcjwt/grpcjwt/gateway v0.0.0-00010101000000-000000000000
 	github.com/grpcjwt/grpcjwt/otel v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	golang.org/x/oauth2 v0.38.0
+	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -49,7 +56,7 @@ require (
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )

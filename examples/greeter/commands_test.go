@@ -45,7 +45,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 25 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 33 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}
@@ -243,6 +243,8 @@ func TestCommands(t *testing.T) {
 			{"no flags", nil, 2, []string{"server: -issuer is required (or set GRPCJWT_ISSUER); -audience is required (or set GRPCJWT_AUDIENCE)"}},
 			{"unknown flag", []string{"-isuer", iss.URL}, 2, []string{"flag provided but not defined: -isuer", "Usage: server"}},
 			{"bad log level", []string{"-issuer", iss.URL, "-audience", "a", "-log-level", "loud"}, 2, []string{`-log-level "loud": want debug, info, warn or error`}},
+			{"bad REST mode", []string{"-issuer", iss.URL, "-audience", "a", "-http-addr", "127.0.0.1:0", "-rest-mode", "both"}, 2, []string{`-rest-mode: unknown REST mode "both" (want proxy or in-process)`}},
+			{"page without HTTP", []string{"-issuer", iss.URL, "-audience", "a", "-page-addr", "127.0.0.1:0", "-cors-origin", "https://app.example.com"}, 2, []string{"-page-addr needs -http-addr; -cors-origin needs -http-addr"}},
 			{"half a TLS pair", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "cert.pem"}, 2, []string{"-tls-cert and -tls-key go together"}},
 			{"missing TLS files", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "nonexistent.pem", "-tls-key", "nonexistent.key"}, 1, []string{"server: loading -tls-cert and -tls-key:"}},
 			{"issuer not a URL", []string{"-issuer", "tenant.example.com", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`server: cannot set up token validation for issuer tenant.example.com: grpcjwt: Config.Issuer: "tenant.example.com" is not an absolute http(s) URL`}},
@@ -468,6 +470,8 @@ type serverProcess struct {
 	cmd        *exec.Cmd
 	addr       string
 	metricsURL string // announced before addr, with -metrics-addr
+	httpURL    string // announced before addr, with -http-addr
+	pageURL    string // announced before addr, with -page-addr
 	stderr     *syncBuffer
 	exited     chan struct{} // closed when the process has ended
 	err        error         // of Wait, once exited is closed
@@ -491,8 +495,15 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			// Each is read once addr is received.
 			if u, ok := strings.CutPrefix(sc.Text(), "metrics on "); ok {
-				s.metricsURL = u // read once addr is received
+				s.metricsURL = u
+			}
+			if u, ok := strings.CutPrefix(sc.Text(), "http on "); ok {
+				s.httpURL = u
+			}
+			if u, ok := strings.CutPrefix(sc.Text(), "page on "); ok {
+				s.pageURL = u
 			}
 			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
 				select {

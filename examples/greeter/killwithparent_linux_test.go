@@ -6,7 +6,8 @@ import (
 )
 
 // killWithParent makes the kernel kill a child if the test binary dies
-// without running its cleanups, so that no Prometheus outlives it.
+// without running its cleanups, so that no Prometheus or Chromium
+// outlives it.
 func killWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -1,15 +1,18 @@
 // Command greeter is grpcjwt's demo, and needs no outside service: it
 // starts local OIDC issuers (grpcjwttest), a greeter server protected by
-// grpcjwt's unary and stream interceptors, and a client, all on loopback.
+// grpcjwt's unary and stream interceptors, its HTTP face (connect-go and
+// the gRPC-Gateway, under the same policy) and clients, all on loopback.
 // The server trusts two of the issuers and accepts organization tokens.
 // The client calls the server with a valid token on each RPC and with one
 // from the second trusted issuer, then in each way a call can be refused,
 // then for an organization with tokens for it and for another, then with a
 // DPoP-bound token (with its proof, as a bearer token, with another key's
-// proof, with a replayed proof), and last on a stream whose token expires
-// while it runs; and the demo prints what happened: the gRPC code and
-// message the client received, the subject the server saw and how many
-// response messages arrived.
+// proof, with a replayed proof), on a stream whose token expires while it
+// runs, and last through the HTTP doors: the Connect protocol, gRPC-Web,
+// REST through the gateway in each of its modes, a CORS preflight and the
+// RFC 9728 metadata document; and the demo prints what happened: the gRPC
+// code and message the client received, the subject the server saw and
+// how many response messages arrived.
 //
 //	go run ./examples/greeter
 //
@@ -23,20 +26,20 @@ import (
 	"os"
 	"time"
 
-	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/demo"
 )
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rows, err := greeter.RunDemo(ctx)
+	rows, err := demo.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "greeter demo: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Println("grpcjwt greeter demo: local OIDC issuers, a protected greeter server and a client, on loopback.")
+	fmt.Println("grpcjwt greeter demo: local OIDC issuers, a protected greeter server, its HTTP doors and clients, on loopback.")
 	fmt.Println()
-	if err := greeter.WriteTable(os.Stdout, rows); err != nil {
+	if err := demo.WriteTable(os.Stdout, rows); err != nil {
 		fmt.Fprintf(os.Stderr, "greeter demo: %v\n", err)
 		os.Exit(1)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -82,20 +81,7 @@ func TestPrometheus(t *testing.T) {
 // prometheus from PATH.
 func requirePrometheus(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("PROMETHEUS")
-	if bin == "" {
-		bin = "prometheus"
-	}
-	path, err := exec.LookPath(bin)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("Prometheus not found (%v): install it (Debian: apt-get install prometheus) or set PROMETHEUS=/path/to/prometheus", err)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s\n(CI=true: this test must run, not skip)", msg)
-	}
-	t.Skip(msg)
-	return ""
+	return requireCommand(t, "PROMETHEUS", "prometheus", "prometheus")
 }
 
 // startPrometheus runs Prometheus on a free loopback port, with a

@@ -15,7 +15,7 @@
 //
 // It fails if any call fails: a benchmark of errors proves nothing.
 //
-//	e2e -server bin/benchserver -ghz bin/ghz -proto ../examples/greeter/proto,../proto -duration 2s
+//	e2e -server bin/benchserver -ghz bin/ghz -proto ../examples/greeter/proto,../proto,../third_party/googleapis -duration 2s
 package main
 
 import (
@@ -61,7 +61,7 @@ func main() {
 	)
 	flag.StringVar(&cfg.server, "server", "", "path of the benchserver binary")
 	flag.StringVar(&cfg.ghz, "ghz", "ghz", "path of the ghz binary")
-	flag.StringVar(&cfg.protoDirs, "proto", "../examples/greeter/proto,../proto", "comma-separated proto import paths: the first has greeter/v1/greeter.proto, the others its imports")
+	flag.StringVar(&cfg.protoDirs, "proto", "../examples/greeter/proto,../proto,../third_party/googleapis", "comma-separated proto import paths: the first has greeter/v1/greeter.proto, the others its imports")
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of each measured ghz run")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "length of the unmeasured run each server gets first")
 	flag.IntVar(&cfg.rounds, "rounds", 6, "measured runs per server and concurrency")

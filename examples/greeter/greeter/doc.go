@@ -1,9 +1,11 @@
 // Package greeter is the library behind the greeter example: the Greeter
 // service of examples/greeter/proto/greeter/v1/greeter.proto, a gRPC server
-// protected by grpcjwt's interceptors, per-RPC credentials that send a bearer
-// token, and the demo scenario that `go run ./examples/greeter` runs and
-// prints. [Service] is also the greeter that the interop tests and the
-// benchmarks serve.
+// protected by grpcjwt's interceptors, the policy that protects it (which
+// package greeterhttp shares with the greeter's HTTP doors), and per-RPC
+// credentials that send a bearer token. [Service] is also the greeter that
+// the interop tests and the benchmarks serve; the package imports none of
+// grpcjwt's doors, so that their modules need not require them. The demo
+// that `go run ./examples/greeter` runs is package demo.
 //
 // The commands in the directories above it stay thin:
 //

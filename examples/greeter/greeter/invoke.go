@@ -86,7 +86,7 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 		}
 		return &Reply{Messages: []string{r.GetMessage()}, Subject: r.GetSubject()}, nil
 	case Stream:
-		reply, err := streamHello(ctx, c, &greeterv1.SayHelloStreamRequest{Name: name, Count: streamCount}, opts)
+		reply, err := StreamHello(ctx, c, &greeterv1.SayHelloStreamRequest{Name: name, Count: streamCount}, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -110,10 +110,11 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 	return nil, fmt.Errorf("unknown method %q", m)
 }
 
-// streamHello calls SayHelloStream with r and returns the greetings
+// StreamHello calls SayHelloStream with r and returns the greetings
 // received, with the error that ended the stream, if any: a stream can
-// fail after some greetings, when its token expires say.
-func streamHello(ctx context.Context, c greeterv1.GreeterClient, r *greeterv1.SayHelloStreamRequest, opts []grpc.CallOption) (*Reply, error) {
+// fail after some greetings, when its token expires say. The Reply is
+// never nil.
+func StreamHello(ctx context.Context, c greeterv1.GreeterClient, r *greeterv1.SayHelloStreamRequest, opts ...grpc.CallOption) (*Reply, error) {
 	s, err := c.SayHelloStream(ctx, r, opts...)
 	if err != nil {
 		return &Reply{}, err

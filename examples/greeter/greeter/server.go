@@ -56,6 +56,15 @@ type ServerConfig struct {
 // not have, so that a typo cannot leave a method protected differently than
 // intended.
 func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
+	srv, _, err := NewServerAndPolicy(v, cfg)
+	return srv, err
+}
+
+// NewServerAndPolicy is [NewServer], and returns the policy too, so that
+// the greeter's other doors (Connect and the gRPC-Gateway, in package
+// greeterhttp) decide their calls by the same policy as the server's
+// interceptors: one set of rules, one reject hook, one DPoP replay cache.
+func NewServerAndPolicy(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, *grpcjwt.Policy, error) {
 	rules := []grpcjwt.Option{grpcjwt.WithPublic(PublicServices...)}
 	if cfg.Logger != nil {
 		rules = append(rules, grpcjwt.WithRejectHook(func(ctx context.Context, method string, err error) {
@@ -65,7 +74,7 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 	rules = append(rules, cfg.Rules...)
 	policy, err := grpcjwt.NewPolicy(v, rules...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(policy.UnaryServerInterceptor()),
@@ -84,7 +93,7 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 	audited, err := policy.Audit(srv)
 	if err != nil {
 		srv.Stop()
-		return nil, fmt.Errorf("checking the authorization rules: %w", err)
+		return nil, nil, fmt.Errorf("checking the authorization rules: %w", err)
 	}
 	if cfg.Logger != nil {
 		for _, m := range audited {
@@ -95,5 +104,5 @@ func NewServer(v *grpcjwt.Validator, cfg ServerConfig) (*grpc.Server, error) {
 			cfg.Logger.Info("authorization rule", append(attrs, "source", m.Source)...)
 		}
 	}
-	return srv, nil
+	return srv, policy, nil
 }

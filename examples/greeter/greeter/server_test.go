@@ -132,7 +132,7 @@ func TestNewServer(t *testing.T) {
 		for _, tc := range []struct {
 			count int32
 			want  int
-		}{{0, 1}, {2, 2}, {maxStreamCount + 1, maxStreamCount}} {
+		}{{0, 1}, {2, 2}, {MaxStreamCount + 1, MaxStreamCount}} {
 			s, err := client.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: "Bob", Count: tc.count}, creds)
 			if err != nil {
 				t.Fatal(err)
@@ -158,7 +158,7 @@ func TestNewServer(t *testing.T) {
 
 		// interval_ms spaces the greetings.
 		start := time.Now()
-		reply, err := streamHello(ctx, client, &greeterv1.SayHelloStreamRequest{Name: "Bob", Count: 3, IntervalMs: 50}, []grpc.CallOption{creds})
+		reply, err := StreamHello(ctx, client, &greeterv1.SayHelloStreamRequest{Name: "Bob", Count: 3, IntervalMs: 50}, creds)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,12 +17,11 @@ import (
 // serverName is what Info reports as the server's name.
 const serverName = "greeter-example"
 
-// maxStreamCount bounds the number of greetings SayHelloStream sends, and
-// maxStreamIntervalMs the time between them.
-const (
-	maxStreamCount      = 100
-	maxStreamIntervalMs = 1000
-)
+// MaxStreamCount bounds the number of greetings SayHelloStream sends.
+const MaxStreamCount = 100
+
+// maxStreamIntervalMs bounds the time between SayHelloStream's greetings.
+const maxStreamIntervalMs = 1000
 
 // Service implements greeterv1.GreeterServer. Every reply carries the
 // subject of the token the interceptors verified, read with
@@ -49,14 +48,25 @@ func (Service) GreetOrganization(ctx context.Context, r *greeterv1.GreetOrganiza
 	}, nil
 }
 
-// SayHelloStream sends r's count greetings, at least 1 and at most 100,
-// interval_ms apart, at most a second. It stops when the stream's context
-// ends: the caller cancelled, or the interceptors ended the stream because
-// its token expired.
+// SayHelloStream sends r's greetings, as [SendGreetings] does. It stops
+// when the stream's context ends: the caller cancelled, or the
+// interceptors ended the stream because its token expired.
 func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
-	n := min(max(r.GetCount(), 1), maxStreamCount)
+	err := SendGreetings(s.Context(), r, s.Send)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	return err
+}
+
+// SendGreetings sends r's count greetings with send, at least 1 and at
+// most [MaxStreamCount], interval_ms apart, at most a second, each with
+// the subject of the token in ctx. It returns ctx's error when ctx ends
+// first. It is SayHelloStream's body on every server: [Service] for
+// grpc-go, and the Connect service of package greeterhttp.
+func SendGreetings(ctx context.Context, r *greeterv1.SayHelloStreamRequest, send func(*greeterv1.SayHelloStreamResponse) error) error {
+	n := min(max(r.GetCount(), 1), MaxStreamCount)
 	interval := time.Duration(min(max(r.GetIntervalMs(), 0), maxStreamIntervalMs)) * time.Millisecond
-	ctx := s.Context()
 	sub := subject(ctx)
 	for i := int32(1); i <= n; i++ {
 		if i > 1 && interval > 0 {
@@ -64,11 +74,11 @@ func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerS
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return status.FromContextError(ctx.Err()).Err()
+				return ctx.Err()
 			case <-t.C:
 			}
 		}
-		err := s.Send(&greeterv1.SayHelloStreamResponse{
+		err := send(&greeterv1.SayHelloStreamResponse{
 			Message: fmt.Sprintf("Hello #%d, %s!", i, nameOf(r.GetName())),
 			Index:   i,
 			Subject: sub,
@@ -81,18 +91,26 @@ func (Service) SayHelloStream(r *greeterv1.SayHelloStreamRequest, s grpc.ServerS
 }
 
 // Chat answers every message it receives until the caller closes its side
-// of the stream.
+// of the stream, as [Converse] does.
 func (Service) Chat(s grpc.BidiStreamingServer[greeterv1.ChatRequest, greeterv1.ChatResponse]) error {
-	sub := subject(s.Context())
+	return Converse(s.Context(), s.Recv, s.Send)
+}
+
+// Converse answers every message receive returns with send, each answer
+// with the subject of the token in ctx, until receive returns io.EOF (the
+// caller closed its side), then returns nil; any other error of receive
+// or send ends it. It is Chat's body on every server.
+func Converse(ctx context.Context, receive func() (*greeterv1.ChatRequest, error), send func(*greeterv1.ChatResponse) error) error {
+	sub := subject(ctx)
 	for {
-		m, err := s.Recv()
+		m, err := receive()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		err = s.Send(&greeterv1.ChatResponse{
+		err = send(&greeterv1.ChatResponse{
 			Message: fmt.Sprintf("Hello, you said %q", m.GetMessage()),
 			Subject: sub,
 		})

@@ -32,6 +32,21 @@
 //	grpcurl -plaintext -H "authorization: Bearer $ORG_TOKEN" -d '{"parent":"organizations/<id>"}' \
 //		127.0.0.1:50051 greeter.v1.Greeter/GreetOrganization
 //
+// With -http-addr it also serves the greeter over HTTP, under the same
+// policy (package greeterhttp): connect-go's Connect protocol, gRPC and
+// gRPC-Web at /greeter.v1.Greeter/…, REST through the gRPC-Gateway at
+// /v1/… (-rest-mode proxy, the default, or in-process), and the RFC 9728
+// document at /.well-known/oauth-protected-resource (its resource is
+// -resource, by default -audience when it is a URL). -page-addr serves a
+// browser page, on its own origin, which the API allows (CORS), as it does
+// every -cors-origin:
+//
+//	go run ./examples/greeter/server -issuer https://<tenant>/oidc -audience https://api.example.com \
+//		-http-addr 127.0.0.1:8080 -page-addr 127.0.0.1:8081
+//	curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/v1/hello?name=Alice'
+//	curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"Alice"}' \
+//		http://127.0.0.1:8080/greeter.v1.Greeter/SayHello
+//
 // SIGINT or SIGTERM stop it gracefully: calls in flight get up to 10
 // seconds to finish.
 package main
@@ -48,6 +63,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -56,6 +72,7 @@ import (
 
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeterhttp"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -82,6 +99,10 @@ type config struct {
 	issuerTimeout                   time.Duration
 	logLevel                        slog.Level
 	metricsAddr                     string
+	httpAddr, pageAddr              string
+	restMode                        greeterhttp.RESTMode
+	corsOrigins                     stringsFlag
+	resource                        string
 	backgroundStart                 bool
 	keyCacheDir                     string
 	keyCacheMaxAge                  time.Duration
@@ -132,6 +153,11 @@ Flags (those with a variable in brackets default to it):
 	fs.DurationVar(&c.keyCacheMaxAge, "key-cache-max-age", grpcjwt.DefaultKeyCacheMaxAge, "the oldest keys from -key-cache-dir to use at startup")
 	fs.DurationVar(&c.healthMaxStale, "health-max-stale", 0, "report NOT_SERVING once an issuer's keys have been stale (its provider failing) for longer than this; 0: never for staleness alone")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("GREETER_METRICS_ADDR", ""), "`host:port` to serve Prometheus metrics on, at /metrics; port 0 picks a free one; off when empty [GREETER_METRICS_ADDR]")
+	fs.StringVar(&c.httpAddr, "http-addr", envOr("GREETER_HTTP_ADDR", ""), "`host:port` to serve the greeter over HTTP on too: Connect, gRPC and gRPC-Web (connect-go), REST (the gRPC-Gateway) and the RFC 9728 document; port 0 picks a free one; off when empty [GREETER_HTTP_ADDR]")
+	restMode := fs.String("rest-mode", "proxy", "how the gRPC-Gateway serves REST on -http-addr: proxy (each request a gRPC call to this server, decided by its interceptors) or in-process (calls the service directly, decided by grpcjwtgateway.Protect; refuses GreetOrganization)")
+	fs.StringVar(&c.pageAddr, "page-addr", "", "`host:port` to serve the browser page on, an origin of its own that -http-addr allows (CORS); needs -http-addr; off when empty")
+	fs.Var(&c.corsOrigins, "cors-origin", "a browser `origin` (scheme://host:port) allowed to call -http-addr across origins, beside -page-addr's; repeatable")
+	fs.StringVar(&c.resource, "resource", "", "the resource `URL` (the API's identifier) of the RFC 9728 document that -http-addr serves; default: -audience, when it is an http(s) URL")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -165,6 +191,24 @@ Flags (those with a variable in brackets default to it):
 	}
 	if c.healthMaxStale < 0 {
 		problems = append(problems, "-health-max-stale must not be negative")
+	}
+	if m, err := greeterhttp.ParseRESTMode(*restMode); err != nil {
+		problems = append(problems, "-rest-mode: "+err.Error())
+	} else {
+		c.restMode = m
+	}
+	if c.httpAddr == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"-page-addr", c.pageAddr != ""}, {"-cors-origin", len(c.corsOrigins) > 0}, {"-resource", c.resource != ""}} {
+			if f.set {
+				problems = append(problems, f.name+" needs -http-addr")
+			}
+		}
+	}
+	if c.resource == "" && c.httpAddr != "" && isHTTPURL(c.audience) {
+		c.resource = c.audience
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -200,13 +244,16 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var srvOpts []grpc.ServerOption
+	var (
+		srvOpts []grpc.ServerOption
+		tc      *tls.Config
+	)
 	if c.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
 		if err != nil {
 			return fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
 		}
-		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		if c.clientCA != "" {
 			pem, err := os.ReadFile(c.clientCA)
 			if err != nil {
@@ -231,6 +278,17 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s: %w", c.addr, err)
 	}
 	defer lis.Close()
+	face, err := listenHTTP(c, tc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if face != nil { // still serving: the gRPC server did not start, or failed
+			sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+			defer cancel()
+			face.shutdown(sctx)
+		}
+	}()
 	if c.debugAddr != "" {
 		stopDebug, err := serveDebug(c.debugAddr, log)
 		if err != nil {
@@ -240,6 +298,9 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	}
 	if c.tlsCert == "" && !isLoopback(lis.Addr()) {
 		log.Warn("serving without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", lis.Addr().String())
+	}
+	if face != nil && c.tlsCert == "" && !isLoopback(face.api.lis.Addr()) {
+		log.Warn("serving HTTP without TLS on a non-loopback address: access tokens will cross the network in the clear; use -tls-cert and -tls-key", "addr", face.api.lis.Addr().String())
 	}
 
 	var m *metrics
@@ -310,13 +371,25 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	if c.dpop {
 		rules = append(rules, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
 	}
-	srv, err := greeter.NewServer(v, greeter.ServerConfig{Logger: log, Rules: rules, ServerOptions: srvOpts, Health: hs})
+	if face != nil && c.resource != "" {
+		rules = append(rules, face.resourceMetadata(c.resource))
+	}
+	srv, policy, err := greeter.NewServerAndPolicy(v, greeter.ServerConfig{Logger: log, Rules: rules, ServerOptions: srvOpts, Health: hs})
 	if err != nil {
 		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	log.Info("serving", "addr", lis.Addr().String(), "tls", c.tlsCert != "")
+	var httpFailed <-chan error
+	if face != nil {
+		if err := face.serve(policy, srv, c.restMode, c.corsOrigins, log, stdout); err != nil {
+			srv.Stop()
+			<-served
+			return err
+		}
+		httpFailed = face.failed
+	}
 	if m != nil {
 		m.serve(log)
 		log.Info("serving metrics", "url", "http://"+m.lis.Addr().String()+"/metrics")
@@ -327,9 +400,20 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
+	case err := <-httpFailed:
+		srv.Stop()
+		<-served
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	if face != nil {
+		// HTTP first: in proxy mode its gateway calls the gRPC server.
+		sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		face.shutdown(sctx)
+		cancel()
+		face = nil // shut down; the deferred shutdown has nothing left to do
+	}
 	stopped := make(chan struct{})
 	go func() {
 		srv.GracefulStop()
@@ -393,6 +477,12 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	go func() { _ = srv.Serve(lis) }()
 	log.Info("serving net/http/pprof", "addr", "http://"+lis.Addr().String()+"/debug/pprof/")
 	return func() { _ = srv.Close() }, nil
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func isLoopback(a net.Addr) bool {

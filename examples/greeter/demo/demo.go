@@ -1,4 +1,10 @@
-package greeter
+// Package demo is the scenario that `go run ./examples/greeter` runs and
+// prints: local OIDC issuers, the greeter's gRPC server and its HTTP face
+// (Connect, gRPC-Web, REST through the gRPC-Gateway in both modes, the
+// RFC 9728 document) behind one grpcjwt policy, and a client that calls
+// each in the ways a call can go right or wrong. [Run] makes the calls,
+// [WriteTable] prints them.
+package demo
 
 import (
 	"context"
@@ -8,6 +14,8 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeter"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/greeterhttp"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	"google.golang.org/grpc"
@@ -56,7 +64,7 @@ func (r Row) OK() bool {
 
 // demoCall is one call of the scenario.
 type demoCall struct {
-	method Method
+	method greeter.Method
 	org    string                        // for GreetOrganization, the organization the request names
 	how    string                        // how the call is authenticated, for the table
 	token  string                        // sent with BearerToken credentials when not empty
@@ -66,7 +74,14 @@ type demoCall struct {
 	// interval, for SayHelloStream, asks for the most greetings the
 	// service sends, this far apart, instead of Invoke's three at once.
 	interval time.Duration
-	want     Result
+	// door, when not nil, makes the call through one of the greeter's
+	// HTTP doors instead of the gRPC server, with token if any.
+	door door
+	// probe, when not nil, is a request that is no call of the greeter (a
+	// CORS preflight, the metadata document), described by how; it
+	// returns what came back.
+	probe func(context.Context) Result
+	want  Result
 }
 
 // The subject and scopes of the demo's good tokens, and the two
@@ -84,11 +99,14 @@ const (
 // the token's organization and for another, with the organization in a
 // claim and in the audience, then a DPoP-bound token with its proof, as a
 // bearer token, with a proof by another key and with its proof replayed,
-// and last a stream whose token expires while it runs. Tokens come from
-// iss, which the server trusts for its API's audience and for organization
-// tokens, except those from second, which it trusts too, and from
-// untrusted, which it does not.
-func scenario(iss, second, untrusted *grpcjwttest.Issuer) ([]demoCall, error) {
+// then a stream whose token expires while it runs, and last the HTTP
+// doors of web: Connect and gRPC-Web with a valid token, REST through the
+// gateway in each mode with a valid token and without one, a CORS
+// preflight and the metadata document. Tokens come from iss, which the
+// server trusts for its API's audience and for organization tokens, except
+// those from second, which it trusts too, and from untrusted, which it
+// does not.
+func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors) ([]demoCall, error) {
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
 		for k, v := range extra {
@@ -131,37 +149,37 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer) ([]demoCall, error) {
 	sent := &recorder{creds: dpop}
 
 	return []demoCall{
-		{method: Hello, how: "valid token", token: valid, want: ok},
-		{method: Stream, how: "valid token", token: valid, want: ok},
-		{method: Chat, how: "valid token", token: valid, want: ok},
-		{method: Info, how: "no token (public)", want: Result{Code: codes.OK}},
-		{method: Hello, how: "token from the second trusted issuer", token: second.Token(claims(nil)), want: ok},
-		{method: Hello, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
-		{method: Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrSchemeNotSupported)},
-		{method: Hello, how: `header "Bearer" alone`, header: []string{"Bearer"}, want: refused(grpcjwt.ErrInvalidFormat)},
-		{method: Hello, how: "two authorization values", header: []string{"Bearer " + valid, "Bearer " + valid}, want: refused(grpcjwt.ErrInvalidFormat)},
-		{method: Hello, how: "expired token", token: iss.Token(claims(map[string]any{
+		{method: greeter.Hello, how: "valid token", token: valid, want: ok},
+		{method: greeter.Stream, how: "valid token", token: valid, want: ok},
+		{method: greeter.Chat, how: "valid token", token: valid, want: ok},
+		{method: greeter.Info, how: "no token (public)", want: Result{Code: codes.OK}},
+		{method: greeter.Hello, how: "token from the second trusted issuer", token: second.Token(claims(nil)), want: ok},
+		{method: greeter.Hello, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
+		{method: greeter.Hello, how: "Basic credentials", header: []string{"Basic YWxpY2U6c2VjcmV0"}, want: refused(grpcjwt.ErrSchemeNotSupported)},
+		{method: greeter.Hello, how: `header "Bearer" alone`, header: []string{"Bearer"}, want: refused(grpcjwt.ErrInvalidFormat)},
+		{method: greeter.Hello, how: "two authorization values", header: []string{"Bearer " + valid, "Bearer " + valid}, want: refused(grpcjwt.ErrInvalidFormat)},
+		{method: greeter.Hello, how: "expired token", token: iss.Token(claims(map[string]any{
 			"iat": time.Now().Add(-2 * time.Hour).Unix(),
 			"exp": time.Now().Add(-time.Hour).Unix(),
 		})), want: invalid(grpcjwt.ErrTokenExpired)},
-		{method: Hello, how: "token for another audience", token: iss.Token(claims(map[string]any{"aud": "https://other-api.example.com"})), want: invalid(grpcjwt.ErrAudienceMismatch)},
-		{method: Hello, how: "token from an untrusted issuer", token: untrusted.Token(claims(nil)), want: invalid(grpcjwt.ErrUntrustedIssuer)},
-		{method: Hello, how: "token signed by an unknown key", token: iss.Token(claims(nil), grpcjwttest.WithKey(grpcjwttest.MustKey("RS256"))), want: invalid(grpcjwt.ErrUnknownKey)},
-		{method: Hello, how: "token without greet:read", token: iss.Token(claims(map[string]any{"scope": "greet:write"})), want: denied},
-		{method: Chat, how: "token without greet:write", token: iss.Token(claims(map[string]any{"scope": "greet:read"})), want: denied},
-		{method: Org, org: demoOrgA, how: orgClaim, token: forOrgA, want: ok},
-		{method: Org, org: demoOrgB, how: orgClaim, token: forOrgA, want: otherOrg},
-		{method: Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
-		{method: Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
-		{method: Org, org: demoOrgA, how: "second issuer's " + orgClaim, token: second.Token(claims(nil), grpcjwttest.WithOrganization(demoOrgA)), want: otherOrg},
-		{method: Hello, how: "DPoP-bound token with its proof", creds: sent, want: ok},
-		{method: Hello, how: "DPoP-bound token sent as Bearer", token: bound, want: invalid(grpcjwt.ErrDPoPBoundToken)},
-		{method: Hello, how: "DPoP-bound token, proof by another key", creds: thief, want: invalid(grpcjwt.ErrDPoPKeyMismatch)},
-		{method: Hello, how: "DPoP proof replayed", creds: replay{sent}, want: Result{
+		{method: greeter.Hello, how: "token for another audience", token: iss.Token(claims(map[string]any{"aud": "https://other-api.example.com"})), want: invalid(grpcjwt.ErrAudienceMismatch)},
+		{method: greeter.Hello, how: "token from an untrusted issuer", token: untrusted.Token(claims(nil)), want: invalid(grpcjwt.ErrUntrustedIssuer)},
+		{method: greeter.Hello, how: "token signed by an unknown key", token: iss.Token(claims(nil), grpcjwttest.WithKey(grpcjwttest.MustKey("RS256"))), want: invalid(grpcjwt.ErrUnknownKey)},
+		{method: greeter.Hello, how: "token without greet:read", token: iss.Token(claims(map[string]any{"scope": "greet:write"})), want: denied},
+		{method: greeter.Chat, how: "token without greet:write", token: iss.Token(claims(map[string]any{"scope": "greet:read"})), want: denied},
+		{method: greeter.Org, org: demoOrgA, how: orgClaim, token: forOrgA, want: ok},
+		{method: greeter.Org, org: demoOrgB, how: orgClaim, token: forOrgA, want: otherOrg},
+		{method: greeter.Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
+		{method: greeter.Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
+		{method: greeter.Org, org: demoOrgA, how: "second issuer's " + orgClaim, token: second.Token(claims(nil), grpcjwttest.WithOrganization(demoOrgA)), want: otherOrg},
+		{method: greeter.Hello, how: "DPoP-bound token with its proof", creds: sent, want: ok},
+		{method: greeter.Hello, how: "DPoP-bound token sent as Bearer", token: bound, want: invalid(grpcjwt.ErrDPoPBoundToken)},
+		{method: greeter.Hello, how: "DPoP-bound token, proof by another key", creds: thief, want: invalid(grpcjwt.ErrDPoPKeyMismatch)},
+		{method: greeter.Hello, how: "DPoP proof replayed", creds: replay{sent}, want: Result{
 			Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidDPoPProof, Cause: grpcjwt.ErrInvalidDPoPProof,
 		}},
 		{
-			method: Stream, how: "token expiring mid-stream", interval: streamInterval,
+			method: greeter.Stream, how: "token expiring mid-stream", interval: streamInterval,
 			// Minted when the stream opens, with an exp 1 to 2 seconds
 			// ahead (exp is whole seconds): the stream ends at exp plus
 			// the server's leeway, one second, so 2 to 3 seconds in.
@@ -170,6 +188,14 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer) ([]demoCall, error) {
 			},
 			want: Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Subject: demoSubject, Cause: grpcjwt.ErrTokenExpired, Replies: 1},
 		},
+		{method: greeter.Hello, door: web.connect, how: "valid token", token: valid, want: ok},
+		{method: greeter.Hello, door: web.grpcWeb, how: "valid token", token: valid, want: ok},
+		{method: greeter.Hello, door: web.proxy, how: "valid token", token: valid, want: ok},
+		{method: greeter.Hello, door: web.proxy, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
+		{method: greeter.Hello, door: web.inProcess, how: "valid token", token: valid, want: ok},
+		{method: greeter.Hello, door: web.inProcess, how: "no token", want: refused(grpcjwt.ErrHeaderMissing)},
+		{how: "CORS preflight from " + demoOrigin, probe: web.preflight, want: Result{Code: codes.OK}},
+		{how: "GET " + greeterhttp.MetadataPath, probe: web.metadata(iss, second), want: Result{Code: codes.OK, Replies: 1}},
 	}, nil
 }
 
@@ -180,19 +206,27 @@ const streamInterval = 200 * time.Millisecond
 // callTimeout bounds each call of the demo.
 const callTimeout = 10 * time.Second
 
-// run makes the call on client and reads the cause the server saw.
+// run makes the call on client (or through its door, or runs its probe)
+// and reads the cause the server saw.
 func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, causes *rejections) Row {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
+	causes.take() // anything recorded before this call is not about it
+	if c.probe != nil {
+		got := c.probe(ctx)
+		got.Cause = causes.take()
+		return Row{Call: c.how, Want: c.want, Got: got}
+	}
 	var opts []grpc.CallOption
 	token := c.token
 	if c.mint != nil {
 		token = c.mint()
 	}
 	switch {
+	case c.door != nil:
 	case token != "":
 		// The demo's server is on loopback and has no TLS certificate.
-		opts = append(opts, grpc.PerRPCCredentials(BearerToken{Token: token, AllowPlaintext: true}))
+		opts = append(opts, grpc.PerRPCCredentials(greeter.BearerToken{Token: token, AllowPlaintext: true}))
 	case c.creds != nil:
 		opts = append(opts, grpc.PerRPCCredentials(c.creds))
 	}
@@ -203,17 +237,20 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	if c.org != "" {
 		name, call = c.org, call+"("+c.org+")"
 	}
-	causes.take() // anything recorded before this call is not about it
 	var (
-		reply *Reply
+		reply *greeter.Reply
 		err   error
 	)
-	if c.interval > 0 {
-		reply, err = streamHello(ctx, client, &greeterv1.SayHelloStreamRequest{
-			Name: name, Count: maxStreamCount, IntervalMs: int32(c.interval / time.Millisecond),
-		}, opts)
-	} else {
-		reply, err = Invoke(ctx, client, c.method, name, opts...)
+	switch {
+	case c.door != nil:
+		call = c.door.label(c.method)
+		reply, err = c.door.call(ctx, c.method, name, token)
+	case c.interval > 0:
+		reply, err = greeter.StreamHello(ctx, client, &greeterv1.SayHelloStreamRequest{
+			Name: name, Count: greeter.MaxStreamCount, IntervalMs: int32(c.interval / time.Millisecond),
+		}, opts...)
+	default:
+		reply, err = greeter.Invoke(ctx, client, c.method, name, opts...)
 	}
 	got := Result{Cause: causes.take()}
 	if reply != nil {
@@ -226,21 +263,26 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	return Row{Call: call + ": " + c.how, Want: c.want, Got: got}
 }
 
-// RunDemo runs the demo of `go run ./examples/greeter` within ctx: it
-// starts three local issuers (two the server trusts, one it does not), a
-// greeter server from [NewServer] on a loopback port and a client, makes
-// the scenario's calls one after the other, stops everything, and returns
-// a row per call. The server trusts the first issuer for its API's
-// audience and to assert organizations, by Logto's claim
+// Run runs the demo of `go run ./examples/greeter` within ctx: it starts
+// three local issuers (two the server trusts, one it does not), a greeter
+// server from [greeter.NewServerAndPolicy] on a loopback port, and its
+// HTTP face ([greeterhttp.New]) twice, with the gRPC-Gateway in each mode,
+// on two more; makes the scenario's calls one after the other, with gRPC,
+// connect-go and net/http clients; stops everything, and returns a row per
+// call. The server trusts the first issuer for its API's audience and to
+// assert organizations, by Logto's claim
 // ([grpcjwt.DefaultOrganizationClaim]) and organization tokens (audiences
 // starting with [grpcjwt.DefaultOrganizationAudiencePrefix]), and the
 // second, through [grpcjwt.Config.Issuers], for its API's audience only:
 // the second issuer's tokens never speak for an organization. It accepts
-// DPoP-bound tokens ([grpcjwt.WithDPoP]), and allows one second of clock
-// skew rather than the default 30 ([grpcjwt.Config.Leeway]), so that the
-// stream whose token expires ends soon after. An error means the demo
-// could not be set up; calls that go wrong are rows whose OK is false.
-func RunDemo(ctx context.Context) ([]Row, error) {
+// DPoP-bound tokens ([grpcjwt.WithDPoP]), allows one second of clock skew
+// rather than the default 30 ([grpcjwt.Config.Leeway]), so that the stream
+// whose token expires ends soon after, serves its RFC 9728 document
+// ([grpcjwt.WithResourceMetadata], the resource being the API's audience),
+// and answers CORS for one web origin, https://app.example.com. An error
+// means the demo could not be set up; calls that go wrong are rows whose
+// OK is false.
+func Run(ctx context.Context) ([]Row, error) {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
 	second := grpcjwttest.NewIssuer()
@@ -260,12 +302,25 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 		return nil, err
 	}
 	defer v.Close()
-	causes := &rejections{}
-	srv, err := NewServer(v, ServerConfig{Rules: []grpcjwt.Option{grpcjwt.WithRejectHook(causes.record), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{})}})
+
+	// Listen first: the metadata document's URL names the HTTP port.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	defer lis.Close()
+	web, err := listenDoors()
+	if err != nil {
+		return nil, err
+	}
+	defer web.close()
+
+	causes := &rejections{}
+	srv, policy, err := greeter.NewServerAndPolicy(v, greeter.ServerConfig{Rules: []grpcjwt.Option{
+		grpcjwt.WithRejectHook(causes.record),
+		grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}),
+		grpcjwt.WithResourceMetadata(grpcjwt.ResourceMetadata{Resource: iss.Audience, URL: web.proxyURL + greeterhttp.MetadataPath}),
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +330,9 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 		srv.Stop()
 		<-served
 	}()
+	if err := web.serve(policy, srv); err != nil {
+		return nil, err
+	}
 
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -283,7 +341,7 @@ func RunDemo(ctx context.Context) ([]Row, error) {
 	defer conn.Close()
 	client := greeterv1.NewGreeterClient(conn)
 
-	calls, err := scenario(iss, second, untrusted)
+	calls, err := scenario(iss, second, untrusted, web)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package greeter
+package demo
 
 import (
 	"bytes"
@@ -12,13 +12,13 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// TestRunDemo runs the demo's whole scenario in-process and checks every
+// TestRun runs the demo's whole scenario in-process and checks every
 // row against expectations written here, independently of the scenario's
 // own, so that a wrong expectation in the scenario cannot pass unnoticed.
-func TestRunDemo(t *testing.T) {
+func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rows, err := RunDemo(ctx)
+	rows, err := Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +60,15 @@ func TestRunDemo(t *testing.T) {
 		"SayHello: DPoP proof replayed":                                      unauthenticated(grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof),
 		// The handler saw alice and sent greetings until the token expired.
 		"SayHelloStream: token expiring mid-stream": {codes.Unauthenticated, grpcjwt.CodeInvalidToken, "alice", grpcjwt.ErrTokenExpired, 1},
+		// The HTTP doors, under the same policy.
+		"SayHello over Connect: valid token":              ok("alice", 1),
+		"SayHello over gRPC-Web: valid token":             ok("alice", 1),
+		"GET /v1/hello (gateway proxy): valid token":      ok("alice", 1),
+		"GET /v1/hello (gateway proxy): no token":         unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
+		"GET /v1/hello (gateway in-process): valid token": ok("alice", 1),
+		"GET /v1/hello (gateway in-process): no token":    unauthenticated(grpcjwt.CodeHeaderMissing, grpcjwt.ErrHeaderMissing),
+		"CORS preflight from https://app.example.com":     ok("", 0),
+		"GET /.well-known/oauth-protected-resource":       ok("", 1),
 	}
 	if len(rows) != len(wants) {
 		t.Errorf("the demo made %d calls, want %d", len(rows), len(wants))
