@@ -87,16 +87,21 @@ func trimLeftSpace(s string) string {
 }
 
 // indexSpace returns the index of the first white space byte in s, or -1.
-// Tokens run to kilobytes, so it tests eight bytes at a time for one below
-// '!' (the "has less than" bit trick: bytes of 0x80 and above never match)
-// and looks closer only where one is.
+// Tokens run to kilobytes, and this scan is a good part of what a call with
+// a cached token costs, so it tests 32 bytes at a time, as four words, for
+// one below '!' (the "has less than" bit trick: bytes of 0x80 and above
+// never match), and looks closer only where one is.
 func indexSpace(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	const highs = 0x8080808080808080
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if (x-ones*'!')&^x&highs != 0 {
+	for ; len(s)-i >= 32; i += 32 {
+		w := s[i : i+32]
+		if (belowBang(load64(w[:8]))|belowBang(load64(w[8:16]))|belowBang(load64(w[16:24]))|belowBang(load64(w[24:32])))&highs != 0 {
+			break
+		}
+	}
+	for ; len(s)-i >= 8; i += 8 {
+		if belowBang(load64(s[i:i+8]))&highs != 0 {
 			break
 		}
 	}
@@ -106,6 +111,22 @@ func indexSpace(s string) int {
 		}
 	}
 	return -1
+}
+
+// belowBang has, in the high bit of each byte of x below '!' (and below
+// 0x80), a one; masked with 0x80 in every byte, it is zero when x has no
+// such byte (and only then).
+func belowBang(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	return (x - ones*'!') &^ x
+}
+
+// load64 returns the first eight bytes of s, little-endian: one load, once
+// the compiler knows there are eight.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // isSpace reports HTTP whitespace and the other ASCII white space

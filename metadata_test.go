@@ -69,12 +69,18 @@ func TestTokenFromMetadata(t *testing.T) {
 			}
 		})
 	}
-	// Every position of a space, around the eight-byte steps of the scan.
-	for i := range 40 {
-		v := "Bearer " + long[:i] + " " + long[:20]
-		want, wantErr := referenceToken(v)
-		if got, err := tokenFrom(v); got != want || !errors.Is(err, wantErr) {
-			t.Errorf("space at %d: got %q, %v; want %q, %v", i, got, err, want, wantErr)
+	// Every white space byte, and bytes that are not (a control byte, a
+	// high byte, '!'), at every position around the 32- and 8-byte steps
+	// of the scan, and with a tail of every length after it.
+	for _, c := range []byte(" \t\n\r\v\f\x01\xff!") {
+		for i := range 100 {
+			for _, tail := range []int{0, 1, 7, 8, 31, 33} {
+				v := "Bearer " + long[:i] + string([]byte{c}) + long[:tail]
+				want, wantErr := referenceToken(v)
+				if got, err := tokenFrom(v); got != want || !errors.Is(err, wantErr) {
+					t.Errorf("%q at %d, %d after: got %q, %v; want %q, %v", c, i, tail, got, err, want, wantErr)
+				}
+			}
 		}
 	}
 }

@@ -50,67 +50,20 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 
 var b64 = base64.RawURLEncoding
 
-// Floor returns the floor verifier for alg with pub: split the token,
-// base64url-decode the payload and the signature, hash the signing input
-// with SHA-256 and verify the signature (rsa.VerifyPKCS1v15, ecdsa.Verify,
-// or ed25519.Verify, which hashes by itself), decode the claims with
-// encoding/json, and compare iss, aud, exp and nbf. It skips what a complete
-// verifier cannot: parsing the header and choosing the key by kid and alg.
+// Floor returns the floor verifier for alg with pub: the physical floor
+// ([PhysicalFloor]), then the claims decoded with encoding/json and iss,
+// aud, exp and nbf compared. It skips what a complete verifier cannot:
+// parsing the header and choosing the key by kid and alg. A verifier with a
+// JSON reader cheaper than encoding/json's can beat it; none can beat the
+// physical floor.
 func Floor(alg string, pub crypto.PublicKey, issuer, audience string) (Verifier, error) {
-	var check func(signingInput string, sig []byte) error
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if alg != "RS256" {
-			return nil, fmt.Errorf("floor: %s with an RSA key", alg)
-		}
-		check = func(in string, sig []byte) error {
-			h := sha256.Sum256([]byte(in))
-			return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig)
-		}
-	case *ecdsa.PublicKey:
-		if alg != "ES256" {
-			return nil, fmt.Errorf("floor: %s with an ECDSA key", alg)
-		}
-		check = func(in string, sig []byte) error {
-			if len(sig) != 64 {
-				return errors.New("bad ES256 signature length")
-			}
-			h := sha256.Sum256([]byte(in))
-			r := new(big.Int).SetBytes(sig[:32])
-			s := new(big.Int).SetBytes(sig[32:])
-			if !ecdsa.Verify(k, h[:], r, s) {
-				return errors.New("bad signature")
-			}
-			return nil
-		}
-	case ed25519.PublicKey:
-		if alg != "EdDSA" {
-			return nil, fmt.Errorf("floor: %s with an Ed25519 key", alg)
-		}
-		check = func(in string, sig []byte) error {
-			if !ed25519.Verify(k, []byte(in), sig) {
-				return errors.New("bad signature")
-			}
-			return nil
-		}
-	default:
-		return nil, fmt.Errorf("floor: unsupported key type %T", pub)
+	check, err := signatureCheck(alg, pub)
+	if err != nil {
+		return nil, err
 	}
 	return func(_ context.Context, token string) (string, error) {
-		dot1 := strings.IndexByte(token, '.')
-		dot2 := strings.LastIndexByte(token, '.')
-		if dot1 < 0 || dot1 == dot2 {
-			return "", errors.New("not a compact JWS")
-		}
-		payload, err := b64.DecodeString(token[dot1+1 : dot2])
+		payload, err := verifySignature(check, token)
 		if err != nil {
-			return "", err
-		}
-		sig, err := b64.DecodeString(token[dot2+1:])
-		if err != nil {
-			return "", err
-		}
-		if err := check(token[:dot2], sig); err != nil {
 			return "", err
 		}
 		var c floorClaims
@@ -123,6 +76,90 @@ func Floor(alg string, pub crypto.PublicKey, issuer, audience string) (Verifier,
 		}
 		return c.Sub, nil
 	}, nil
+}
+
+// PhysicalFloor returns the physical floor for alg with pub: split the
+// token, base64url-decode the payload and the signature, hash the signing
+// input with SHA-256 and verify the signature (rsa.VerifyPKCS1v15,
+// ecdsa.Verify, or ed25519.Verify, which hashes by itself), and nothing
+// else: no JSON at all, so no claim is read or checked. It is what no
+// verifier can do without; it returns no subject, and accepts an expired
+// or misaddressed token as long as its signature holds.
+func PhysicalFloor(alg string, pub crypto.PublicKey) (Verifier, error) {
+	check, err := signatureCheck(alg, pub)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ context.Context, token string) (string, error) {
+		_, err := verifySignature(check, token)
+		return "", err
+	}, nil
+}
+
+// verifySignature splits token, decodes its payload and signature and
+// checks the signature over the signing input with check. It returns the
+// decoded payload.
+func verifySignature(check func(signingInput string, sig []byte) error, token string) ([]byte, error) {
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := strings.LastIndexByte(token, '.')
+	if dot1 < 0 || dot1 == dot2 {
+		return nil, errors.New("not a compact JWS")
+	}
+	payload, err := b64.DecodeString(token[dot1+1 : dot2])
+	if err != nil {
+		return nil, err
+	}
+	sig, err := b64.DecodeString(token[dot2+1:])
+	if err != nil {
+		return nil, err
+	}
+	if err := check(token[:dot2], sig); err != nil {
+		return nil, err
+	}
+	return payload, nil
+}
+
+// signatureCheck returns the signature check of alg with pub, with the
+// standard library: SHA-256 and rsa.VerifyPKCS1v15, ecdsa.Verify, or
+// ed25519.Verify.
+func signatureCheck(alg string, pub crypto.PublicKey) (func(signingInput string, sig []byte) error, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if alg != "RS256" {
+			return nil, fmt.Errorf("floor: %s with an RSA key", alg)
+		}
+		return func(in string, sig []byte) error {
+			h := sha256.Sum256([]byte(in))
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig)
+		}, nil
+	case *ecdsa.PublicKey:
+		if alg != "ES256" {
+			return nil, fmt.Errorf("floor: %s with an ECDSA key", alg)
+		}
+		return func(in string, sig []byte) error {
+			if len(sig) != 64 {
+				return errors.New("bad ES256 signature length")
+			}
+			h := sha256.Sum256([]byte(in))
+			r := new(big.Int).SetBytes(sig[:32])
+			s := new(big.Int).SetBytes(sig[32:])
+			if !ecdsa.Verify(k, h[:], r, s) {
+				return errors.New("bad signature")
+			}
+			return nil
+		}, nil
+	case ed25519.PublicKey:
+		if alg != "EdDSA" {
+			return nil, fmt.Errorf("floor: %s with an Ed25519 key", alg)
+		}
+		return func(in string, sig []byte) error {
+			if !ed25519.Verify(k, []byte(in), sig) {
+				return errors.New("bad signature")
+			}
+			return nil
+		}, nil
+	}
+	return nil, fmt.Errorf("floor: unsupported key type %T", pub)
 }
 
 func contains(list []string, s string) bool {

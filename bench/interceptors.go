@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	jwtgrpc "github.com/auth0/go-jwt-middleware/v3/integrations/grpc"
+	jwtmw "github.com/auth0/go-jwt-middleware/v3/validator"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -58,6 +60,34 @@ func GolangJWTAuthFunc(g *GolangJWT, scopes map[string][]string) auth.AuthFunc {
 		}
 		return context.WithValue(ctx, jwtClaimsKey{}, c), nil
 	}
+}
+
+// Auth0Interceptor is the unary interceptor a user of
+// auth0/go-jwt-middleware/v3 builds: its gRPC integration
+// (integrations/grpc) with v, which puts the validated claims in the
+// context, followed by the check that the scopes scopes lists for the
+// method are granted, which the integration leaves to its user.
+func Auth0Interceptor(v *jwtmw.Validator, scopes map[string][]string) (grpc.UnaryServerInterceptor, error) {
+	i, err := jwtgrpc.New(jwtgrpc.WithValidator(v))
+	if err != nil {
+		return nil, err
+	}
+	authn := i.UnaryServerInterceptor()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return authn(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			c, err := jwtgrpc.GetClaims[*jwtmw.ValidatedClaims](ctx)
+			if err != nil {
+				return nil, status.Error(codes.Unauthenticated, "no claims")
+			}
+			sc, _ := c.CustomClaims.(*serviceClaims)
+			for _, want := range scopes[info.FullMethod] {
+				if sc == nil || !hasScope(sc.Scope, want) {
+					return nil, status.Error(codes.PermissionDenied, "insufficient scope")
+				}
+			}
+			return handler(ctx, req)
+		})
+	}, nil
 }
 
 // hasScope reports whether the space-separated scopes hold want.

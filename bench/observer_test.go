@@ -60,11 +60,11 @@ func BenchmarkObserver(b *testing.B) {
 	}
 	for i, mode := range modes {
 		b.Run(alg+"/"+mode.name, func(b *testing.B) {
-			var plain func()
+			var plain []floor
 			if i > 0 {
 				p := verifier(b, 0)
-				mustAccept(b, p, token)
-				plain = call(p, token)
+				mustAccept(b, p, token, Subject)
+				plain = []floor{{"x-floor", call(p, token)}}
 			}
 			benchVerify(b, f.Issuer, verifier(b, i), token, plain, false)
 		})

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
-	auth0jwks "github.com/auth0/go-jwt-middleware/v2/jwks"
-	jwtmw "github.com/auth0/go-jwt-middleware/v2/validator"
+	auth0jwks "github.com/auth0/go-jwt-middleware/v3/jwks"
+	jwtmw "github.com/auth0/go-jwt-middleware/v3/validator"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/grpcjwt/grpcjwt"
@@ -24,25 +24,39 @@ import (
 type Impl struct {
 	Name string
 	New  func(ctx context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier, func(), error)
+	// SignatureOnly marks the physical floor, which reads no claims: it
+	// returns no subject, and refuses only what its signature check
+	// refuses.
+	SignatureOnly bool
+}
+
+// Subject returns the subject im returns for the benchmark token: [Subject],
+// or "" for a verifier that reads no claims.
+func (im Impl) Subject() string {
+	if im.SignatureOnly {
+		return ""
+	}
+	return Subject
 }
 
 // The verifiers under test.
 var (
-	ImplFloor = Impl{"floor", newFloor}
+	ImplFloor         = Impl{Name: "floor", New: newFloor}
+	ImplPhysicalFloor = Impl{Name: "floor-physical", New: newPhysicalFloor, SignatureOnly: true}
 	// ImplGRPCJWTCacheOff is grpcjwt with its verified-token cache off:
 	// every call verifies.
-	ImplGRPCJWTCacheOff = Impl{"grpcjwt-cacheoff", func(ctx context.Context, iss *grpcjwttest.Issuer, _ string) (Verifier, func(), error) {
+	ImplGRPCJWTCacheOff = Impl{Name: "grpcjwt-cacheoff", New: func(ctx context.Context, iss *grpcjwttest.Issuer, _ string) (Verifier, func(), error) {
 		return newGRPCJWT(ctx, iss, -1, 0)
 	}}
 	// ImplGRPCJWTCache is grpcjwt with the cache at its defaults. Calls
 	// after the first with the same token are cache hits.
-	ImplGRPCJWTCache = Impl{"grpcjwt-cachehit", func(ctx context.Context, iss *grpcjwttest.Issuer, _ string) (Verifier, func(), error) {
+	ImplGRPCJWTCache = Impl{Name: "grpcjwt-cachehit", New: func(ctx context.Context, iss *grpcjwttest.Issuer, _ string) (Verifier, func(), error) {
 		return newGRPCJWT(ctx, iss, 0, 0)
 	}}
-	ImplGolangJWT = Impl{"golangjwt-keyfunc", newGolangJWT}
-	ImplAuth0     = Impl{"auth0-validator", newAuth0}
-	ImplGoOIDC    = Impl{"go-oidc", newGoOIDC}
-	ImplJWX       = Impl{"jwx", newJWX}
+	ImplGolangJWT = Impl{Name: "golangjwt-keyfunc", New: newGolangJWT}
+	ImplAuth0     = Impl{Name: "auth0-validator", New: newAuth0}
+	ImplGoOIDC    = Impl{Name: "go-oidc", New: newGoOIDC}
+	ImplJWX       = Impl{Name: "jwx", New: newJWX}
 
 	// Peers are the other libraries.
 	Peers = []Impl{ImplGolangJWT, ImplAuth0, ImplGoOIDC, ImplJWX}
@@ -50,6 +64,11 @@ var (
 
 func newFloor(_ context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier, func(), error) {
 	v, err := Floor(alg, iss.SigningKey(alg).Public(), iss.URL, iss.Audience)
+	return v, func() {}, err
+}
+
+func newPhysicalFloor(_ context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier, func(), error) {
+	v, err := PhysicalFloor(alg, iss.SigningKey(alg).Public())
 	return v, func() {}, err
 }
 
@@ -155,19 +174,52 @@ type serviceClaims struct {
 // matter are the registered claims', which the validator makes itself.
 func (*serviceClaims) Validate(context.Context) error { return nil }
 
-// newAuth0 configures auth0/go-jwt-middleware/v2's validator for alg (it
-// takes exactly one) with its caching JWKS provider, which finds the JWKS
-// by discovery and keeps it an hour.
-func newAuth0(_ context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier, func(), error) {
+// NewAuth0 configures auth0/go-jwt-middleware/v3's validator as its
+// documentation does: its CachingProvider, which finds the JWKS by
+// discovery (kept an hour here, as grpcjwt keeps keys), the algorithms of
+// [Algs], issuer, audience, the leeway, exp required (its registered-claims
+// validator; jwx checks exp only when present), and the custom claims
+// client_id and scope.
+func NewAuth0(iss *grpcjwttest.Issuer) (*jwtmw.Validator, error) {
 	u, err := url.Parse(iss.URL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	provider := auth0jwks.NewCachingProvider(u, time.Hour)
-	v, err := jwtmw.New(provider.KeyFunc, jwtmw.SignatureAlgorithm(alg), iss.URL, []string{iss.Audience},
-		jwtmw.WithCustomClaims(func() jwtmw.CustomClaims { return &serviceClaims{} }),
+	provider, err := auth0jwks.NewCachingProvider(auth0jwks.WithIssuerURL(u), auth0jwks.WithCacheTTL(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	algs := make([]jwtmw.SignatureAlgorithm, len(Algs))
+	for i, a := range Algs {
+		algs[i] = jwtmw.SignatureAlgorithm(a)
+	}
+	return jwtmw.New(
+		jwtmw.WithKeyFunc(provider.KeyFunc),
+		jwtmw.WithAlgorithms(algs),
+		jwtmw.WithIssuer(iss.URL),
+		jwtmw.WithAudience(iss.Audience),
 		jwtmw.WithAllowedClockSkew(Leeway),
+		jwtmw.WithRegisteredClaimsValidator(func(c jwtmw.RegisteredClaims) error {
+			if c.Expiry == 0 {
+				return errors.New("exp is required")
+			}
+			return nil
+		}),
+		jwtmw.WithCustomClaims(func() *serviceClaims { return &serviceClaims{} }),
 	)
+}
+
+// Auth0Subject returns the subject of what the auth0 validator returned.
+func Auth0Subject(c any) (string, error) {
+	vc, ok := c.(*jwtmw.ValidatedClaims)
+	if !ok {
+		return "", fmt.Errorf("auth0: unexpected claims type %T", c)
+	}
+	return vc.RegisteredClaims.Subject, nil
+}
+
+func newAuth0(_ context.Context, iss *grpcjwttest.Issuer, _ string) (Verifier, func(), error) {
+	v, err := NewAuth0(iss)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,11 +228,7 @@ func newAuth0(_ context.Context, iss *grpcjwttest.Issuer, alg string) (Verifier,
 		if err != nil {
 			return "", err
 		}
-		vc, ok := c.(*jwtmw.ValidatedClaims)
-		if !ok {
-			return "", fmt.Errorf("auth0: unexpected claims type %T", c)
-		}
-		return vc.RegisteredClaims.Subject, nil
+		return Auth0Subject(c)
 	}, func() {}, nil
 }
 

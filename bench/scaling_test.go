@@ -31,7 +31,7 @@ func BenchmarkTokenSize(b *testing.B) {
 		b.Run(alg+"/"+SizeLabel(size), func(b *testing.B) {
 			for _, im := range verifyImpls {
 				b.Run(im.Name, func(b *testing.B) {
-					benchVerify(b, f.Issuer, verifier(b, f.Issuer, im, alg), token, floorOf(b, f.Issuer, im, alg, token), false)
+					benchImpl(b, f.Issuer, im, alg, token, false)
 				})
 			}
 		})
@@ -65,7 +65,7 @@ func BenchmarkKeys(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/keys=%d", alg, n), func(b *testing.B) {
 			for _, im := range append([]Impl{ImplGRPCJWTCacheOff}, Peers...) {
 				b.Run(im.Name, func(b *testing.B) {
-					benchVerify(b, kf.iss, verifier(b, kf.iss, im, alg), kf.token, floorOf(b, kf.iss, im, alg, kf.token), false)
+					benchImpl(b, kf.iss, im, alg, kf.token, false)
 				})
 			}
 		})
@@ -103,7 +103,7 @@ func BenchmarkCachedTokens(b *testing.B) {
 				if i++; i == n {
 					i = 0
 				}
-			}, floorCall(b, f.Issuer, alg, f.Tokens[alg]), false)
+			}, floors(b, f.Issuer, alg, f.Tokens[alg], Impl{}), false)
 		})
 	}
 }

@@ -55,33 +55,46 @@ func verifier(tb testing.TB, iss *grpcjwttest.Issuer, im Impl, alg string) Verif
 	})
 }
 
-// mustAccept fails tb unless v accepts token as the benchmark token.
-func mustAccept(tb testing.TB, v Verifier, token string) {
+// mustAccept fails tb unless v accepts token as the benchmark token,
+// returning the subject want.
+func mustAccept(tb testing.TB, v Verifier, token, want string) {
 	tb.Helper()
 	sub, err := v(context.Background(), token)
 	if err != nil {
 		tb.Fatalf("verifier refused the token: %v", err)
 	}
-	if sub != Subject {
-		tb.Fatalf("subject %q, want %q", sub, Subject)
+	if sub != want {
+		tb.Fatalf("subject %q, want %q", sub, want)
 	}
 }
 
-// floorCall returns the floor verifying token, from iss and signed with
-// alg.
-func floorCall(tb testing.TB, iss *grpcjwttest.Issuer, alg, token string) func() {
-	v := verifier(tb, iss, ImplFloor, alg)
-	mustAccept(tb, v, token)
-	return call(v, token)
+// floor is a function a benchmark is paired with, and the metric its
+// ratio is reported as.
+type floor struct {
+	metric string
+	call   func()
 }
 
-// floorOf returns the floor to pair im with: floorCall, or nil when im is
-// the floor.
-func floorOf(tb testing.TB, iss *grpcjwttest.Issuer, im Impl, alg, token string) func() {
-	if im.Name == ImplFloor.Name {
-		return nil
+// floorImpls are the floors every verifier is paired with, and the metric
+// of each: the floor of encoding/json and the physical floor.
+var floorImpls = []struct {
+	im     Impl
+	metric string
+}{{ImplFloor, "x-floor"}, {ImplPhysicalFloor, "x-physical"}}
+
+// floors returns both floors verifying token, from iss and signed with
+// alg, but the one that is skip (for the floors' own rows).
+func floors(tb testing.TB, iss *grpcjwttest.Issuer, alg, token string, skip Impl) []floor {
+	var out []floor
+	for _, f := range floorImpls {
+		if f.im.Name == skip.Name {
+			continue
+		}
+		v := verifier(tb, iss, f.im, alg)
+		mustAccept(tb, v, token, f.im.Subject())
+		out = append(out, floor{f.metric, call(v, token)})
 	}
-	return floorCall(tb, iss, alg, token)
+	return out
 }
 
 // meter counts the JWKS fetches a benchmark's issuer serves while timing.
@@ -109,63 +122,57 @@ func call(v Verifier, token string) func() {
 	return func() { _, _ = v(ctx, token) }
 }
 
-// benchVerify times v on token, once the token is known to pass, paired
-// with floor (nil for the floor itself) as benchPaired says.
-func benchVerify(b *testing.B, iss *grpcjwttest.Issuer, v Verifier, token string, floor func(), parallel bool) {
-	mustAccept(b, v, token)
-	benchPaired(b, iss, call(v, token), floor, parallel)
+// benchImpl times im, configured against iss for alg, on token, paired
+// with both floors (but im itself, for a floor's row).
+func benchImpl(b *testing.B, iss *grpcjwttest.Issuer, im Impl, alg, token string, parallel bool) {
+	v := verifier(b, iss, im, alg)
+	mustAccept(b, v, token, im.Subject())
+	benchPaired(b, iss, call(v, token), floors(b, iss, alg, token, im), parallel)
 }
 
-// benchPaired times op. When floor is not nil and op costs more than a
-// tenth of it, each round of the timed loop runs op and floor for about
-// 50µs each, in turns, timing each, and the benchmark reports op's time per
-// call (ns/op) and the median over the rounds of that time as a multiple of
-// floor's (the metric x-floor). Measured in the same moments, the two share
-// the machine's noise, which on a shared machine moves whole benchmarks by
-// ten percent and more, and the median drops the rounds a GC pause or
-// preemption hit. B/op and allocs/op are op's, measured apart.
+// benchVerify times v on token, once the token is known to pass, paired
+// with floors as benchPaired says.
+func benchVerify(b *testing.B, iss *grpcjwttest.Issuer, v Verifier, token string, floors []floor, parallel bool) {
+	mustAccept(b, v, token, Subject)
+	benchPaired(b, iss, call(v, token), floors, parallel)
+}
+
+// benchPaired times op in rounds of about 50µs of calls, and reports as
+// ns/op the median over the rounds of op's time per call: on a shared
+// machine, whose load moves a whole benchmark's mean by ten percent and
+// more, the median leaves out the rounds a preemption or a GC pause hit.
 //
-// An op ten times cheaper than the floor, such as a cache hit, runs alone:
-// its ratio needs no precision, and the floor between its turns would cool
-// the caches it runs in.
+// When there are floors and op costs more than a tenth of the first, each
+// round also runs each floor for about 50µs, in turns with op (the order
+// rotating from round to round), and the benchmark reports, for each floor,
+// the median over the rounds of op's time as a multiple of that floor's
+// (the floor's metric: x-floor, x-physical). Measured in the same moments,
+// they share the machine's noise. An op ten times cheaper than the first
+// floor, such as a cache hit, runs alone: its ratio needs no precision, and
+// the floor between its turns would cool the caches it runs in. B/op and
+// allocs/op are op's, measured apart.
 //
 // With parallel, GOMAXPROCS goroutines run the rounds (b.RunParallel), and
 // ns/op is op's time per call divided by GOMAXPROCS, as RunParallel's own
 // ns/op would be if op ran alone.
-func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op, floor func(), parallel bool) {
-	p := newPairing(op, floor)
-	if p == nil {
-		m := startMeter(b, iss)
-		if parallel {
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					op()
-				}
-			})
-		} else {
-			for b.Loop() {
-				op()
-			}
-		}
-		m.stop()
-		return
-	}
+func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op func(), floors []floor, parallel bool) {
+	p := newPairing(op, floors)
 	bytes, allocs := allocsPerCall(op, callsIn(op, 20*time.Millisecond))
 	m := startMeter(b, iss)
 	if parallel {
 		b.RunParallel(func(pb *testing.PB) {
-			var r rounds
+			r := p.newRounds()
 			for pb.Next() {
-				p.round(&r)
+				p.round(r)
 			}
-			p.merge(&r)
+			p.merge(r)
 		})
 	} else {
-		var r rounds
+		r := p.newRounds()
 		for b.Loop() {
-			p.round(&r)
+			p.round(r)
 		}
-		p.merge(&r)
+		p.merge(r)
 	}
 	b.StopTimer()
 	m.stop()
@@ -173,18 +180,27 @@ func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op, floor func(), parall
 	if parallel {
 		procs = runtime.GOMAXPROCS(0)
 	}
-	b.ReportMetric(float64(p.total.opTime)/float64(p.total.opCalls)/float64(procs), "ns/op")
+	b.ReportMetric(median(p.total.perCall)/float64(procs), "ns/op")
 	b.ReportMetric(bytes, "B/op")
 	b.ReportMetric(allocs, "allocs/op")
-	slices.Sort(p.total.ratios)
-	b.ReportMetric(p.total.ratios[len(p.total.ratios)/2], "x-floor")
+	for i, f := range p.floors {
+		b.ReportMetric(median(p.total.ratios[i]), f.metric)
+	}
 }
 
-// pairing runs op and floor in turns: opChunk calls of op, then floorChunk
-// calls of floor, or the other way round, each about 50µs.
+// median returns the median of v, which it sorts.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// pairing runs op and its floors in turns: chunks[0] calls of op, then
+// chunks[i+1] calls of floor i, each about 50µs, starting with a different
+// one each round.
 type pairing struct {
-	op, floor           func()
-	opChunk, floorChunk int
+	op     func()
+	floors []floor
+	chunks []int // calls per turn: op's, then each floor's
 
 	mu    sync.Mutex
 	total rounds
@@ -192,23 +208,33 @@ type pairing struct {
 
 // rounds accumulates the rounds one goroutine ran.
 type rounds struct {
-	opTime  time.Duration
-	opCalls int
-	ratios  []float64 // op's time per call over floor's, per round
+	n       int
+	perCall []float64   // op's time per call in ns, per round
+	ratios  [][]float64 // per floor: op's time per call over the floor's, per round
+	times   []time.Duration
 }
 
-// newPairing returns nil when there is no floor or op is over ten times
-// cheaper than it.
-func newPairing(op, floor func()) *pairing {
-	if floor == nil {
-		return nil
-	}
+// newPairing pairs op with floors, or with none when op is over ten times
+// cheaper than the first.
+func newPairing(op func(), floors []floor) *pairing {
 	const turn = 50 * time.Microsecond
-	p := &pairing{op: op, floor: floor, opChunk: callsIn(op, turn), floorChunk: callsIn(floor, turn)}
-	if p.opChunk > 10*p.floorChunk {
-		return nil
+	p := &pairing{op: op, chunks: []int{callsIn(op, turn)}}
+	if len(floors) > 0 {
+		first := callsIn(floors[0].call, turn)
+		if p.chunks[0] <= 10*first {
+			p.floors = floors
+			p.chunks = append(p.chunks, first)
+			for _, f := range floors[1:] {
+				p.chunks = append(p.chunks, callsIn(f.call, turn))
+			}
+		}
 	}
+	p.total.ratios = make([][]float64, len(p.floors))
 	return p
+}
+
+func (p *pairing) newRounds() *rounds {
+	return &rounds{ratios: make([][]float64, len(p.floors)), times: make([]time.Duration, 1+len(p.floors))}
 }
 
 func (p *pairing) round(r *rounds) {
@@ -219,25 +245,30 @@ func (p *pairing) round(r *rounds) {
 		}
 		return time.Since(start)
 	}
-	var opTime, floorTime time.Duration
-	if len(r.ratios)%2 == 0 {
-		opTime = timed(p.op, p.opChunk)
-		floorTime = timed(p.floor, p.floorChunk)
-	} else {
-		floorTime = timed(p.floor, p.floorChunk)
-		opTime = timed(p.op, p.opChunk)
+	k := len(r.times)
+	for j := range k {
+		i := (r.n + j) % k
+		if i == 0 {
+			r.times[0] = timed(p.op, p.chunks[0])
+		} else {
+			r.times[i] = timed(p.floors[i-1].call, p.chunks[i])
+		}
 	}
-	r.opTime += opTime
-	r.opCalls += p.opChunk
-	r.ratios = append(r.ratios, float64(opTime)/float64(p.opChunk)/(float64(floorTime)/float64(p.floorChunk)))
+	r.n++
+	perOp := float64(r.times[0]) / float64(p.chunks[0])
+	r.perCall = append(r.perCall, perOp)
+	for i := range p.floors {
+		r.ratios[i] = append(r.ratios[i], perOp/(float64(r.times[i+1])/float64(p.chunks[i+1])))
+	}
 }
 
 func (p *pairing) merge(r *rounds) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total.opTime += r.opTime
-	p.total.opCalls += r.opCalls
-	p.total.ratios = append(p.total.ratios, r.ratios...)
+	p.total.perCall = append(p.total.perCall, r.perCall...)
+	for i := range r.ratios {
+		p.total.ratios[i] = append(p.total.ratios[i], r.ratios[i]...)
+	}
 }
 
 // callsIn returns about how many calls of op take d, at least 1.

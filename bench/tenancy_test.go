@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/grpcjwt/grpcjwt"
-	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
-	"google.golang.org/grpc"
 )
 
 // otherIssuers returns n issuers besides the fixture's, started once.
@@ -56,53 +53,12 @@ func BenchmarkIssuers(b *testing.B) {
 		}{{"grpcjwt-cacheoff", -1}, {"grpcjwt-cachehit", 0}} {
 			b.Run(fmt.Sprintf("%s/%d-issuers/%s", alg, n, mode.name), func(b *testing.B) {
 				v := multiIssuerVerifier(b, f.Issuer, n, mode.cache)
-				var floor func()
+				var fl []floor
 				if mode.cache < 0 {
-					floor = floorCall(b, f.Issuer, alg, token)
+					fl = floors(b, f.Issuer, alg, token, Impl{})
 				}
-				benchVerify(b, f.Issuer, v, token, floor, false)
+				benchVerify(b, f.Issuer, v, token, fl, false)
 			})
 		}
-	}
-}
-
-// BenchmarkOrganization calls the grpcjwt unary interceptor, cache hit, on
-// two methods of the greeter: SayHello (scope greet:read) and
-// GreetOrganization (the same scope and an organization rule, from its
-// .proto option, comparing the request's parent with the token's
-// organization_id). The difference is the organization check.
-func BenchmarkOrganization(b *testing.B) {
-	f := fixture(b)
-	const alg = "RS256"
-	v := memoize(b, "organization validator", func() (*grpcjwt.Validator, error) {
-		return NewValidator(context.Background(), f.Issuer, 0, 0)
-	})
-	claims := TokenClaims(time.Now())
-	claims["organization_id"] = "org_5tR8wQ2xZ"
-	token := f.Issuer.Token(claims, grpcjwttest.WithKeyFor(alg))
-	icpt := mustPolicy(v).UnaryServerInterceptor()
-	handler := func(ctx context.Context, _ any) (any, error) {
-		c, ok := grpcjwt.ClaimsFromContext(ctx)
-		if !ok {
-			return nil, errNoClaims
-		}
-		return c, nil
-	}
-	for _, m := range []struct {
-		name   string
-		method string
-		req    any
-	}{
-		{"sayhello", greeterv1.Greeter_SayHello_FullMethodName, &greeterv1.SayHelloRequest{Name: "bench"}},
-		{"organization", greeterv1.Greeter_GreetOrganization_FullMethodName, &greeterv1.GreetOrganizationRequest{Parent: "organizations/org_5tR8wQ2xZ"}},
-	} {
-		b.Run(alg+"/interceptor-cachehit-"+m.name, func(b *testing.B) {
-			ctx := CallContext(m.method, token)
-			info := &grpc.UnaryServerInfo{FullMethod: m.method}
-			if _, err := icpt(ctx, m.req, info, handler); err != nil {
-				b.Fatalf("refused: %v", err)
-			}
-			benchPaired(b, f.Issuer, func() { _, _ = icpt(ctx, m.req, info, handler) }, nil, false)
-		})
 	}
 }

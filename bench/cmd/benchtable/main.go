@@ -1,15 +1,19 @@
 // Command benchtable reads `go test -bench -benchmem` output and prints it
 // as markdown tables, one per top-level benchmark: ns/op, B/op and
 // allocs/op (medians over -count runs), the spread of ns/op, each row's
-// ratio to its floor, and the JWKS fetches made while timing.
+// ratios to its two floors (the floor, which decodes the claims with
+// encoding/json, and the physical floor, which reads no JSON), and the
+// JWKS fetches made while timing.
 //
-// The ratio is the benchmark's x-floor metric when it reports one: a ratio
-// measured by running the floor in turns with the benchmark (see
-// benchPaired in the bench package). Otherwise it is the ratio of the
+// A ratio is the benchmark's x-floor (x-physical) metric when it reports
+// one: a ratio measured by running the floor in turns with the benchmark
+// (see benchPaired in the bench package). Otherwise it is the ratio of the
 // medians of ns/op of the row and of its floor, marked with an asterisk:
-// the nearest benchmark named "floor" up its path (for
-// Parallel/RS256/jwx, Parallel/RS256/floor), or else Verify/<alg>/floor for
-// the algorithm in its name.
+// the nearest benchmark named "floor" ("floor-physical") up its path (for
+// Parallel/RS256/jwx, Parallel/RS256/floor), or else Verify/<alg>/floor
+// for the algorithm in its name. Any other x-NAME metric a group reports
+// (x-proof: the DPoP proof's own floor) gets a column of its own, "× NAME
+// floor".
 //
 // Tables come in the order -order gives, then in order of appearance.
 //
@@ -32,7 +36,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchtable: ")
-	order := flag.String("order", "Verify,Interceptor,Parallel,Issuers,Organization,Binding,DPoP,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
+	order := flag.String("order", "Verify,Interceptor,Policy,Parallel,Issuers,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
 	flag.Parse()
 	in := io.Reader(os.Stdin)
 	if flag.NArg() > 0 {
@@ -150,20 +154,58 @@ func trimProcs(name string) string {
 	return name[:i]
 }
 
-// floorOf returns the floor row for r, or nil.
-func floorOf(r *row, byName map[string]*row) *row {
+// floors are the two floors: the row name of each, and the metric a row
+// paired with it reports.
+var floors = []struct{ name, metric string }{{"floor", "x-floor"}, {"floor-physical", "x-physical"}}
+
+// floorOf returns the row of the floor called name for r, or nil.
+func floorOf(r *row, byName map[string]*row, name string) *row {
 	parts := strings.Split(r.name, "/")
 	for i := len(parts) - 1; i > 0; i-- {
-		if f := byName[strings.Join(parts[:i], "/")+"/floor"]; f != nil {
+		if f := byName[strings.Join(parts[:i], "/")+"/"+name]; f != nil {
 			return f
 		}
 	}
 	for _, p := range parts[1:] {
-		if f := byName["Verify/"+p+"/floor"]; f != nil {
+		if f := byName["Verify/"+p+"/"+name]; f != nil {
 			return f
 		}
 	}
 	return nil
+}
+
+// ratio returns r's ratio to the floor called name, whose paired metric is
+// metric, and the spread of a paired one.
+func ratio(r *row, byName map[string]*row, name, metric string) (string, string) {
+	if x, ok := r.median(metric); ok {
+		return formatRatio(x), percent(r.spread(metric))
+	}
+	f := floorOf(r, byName, name)
+	if f == r {
+		return "1", ""
+	}
+	if f != nil {
+		ns, _ := r.median("ns/op")
+		if fns, ok := f.median("ns/op"); ok && fns > 0 {
+			return formatRatio(ns/fns) + "*", ""
+		}
+	}
+	return "—", ""
+}
+
+// extraRatios returns the x- metrics of rows other than the floors', in
+// order of appearance.
+func extraRatios(rows []*row) []string {
+	var out []string
+	for _, r := range rows {
+		for m := range r.metrics {
+			if strings.HasPrefix(m, "x-") && m != floors[0].metric && m != floors[1].metric && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func write(w io.Writer, rows []*row) {
@@ -171,35 +213,51 @@ func write(w io.Writer, rows []*row) {
 	for _, r := range rows {
 		byName[r.name] = r
 	}
-	group := ""
-	for _, r := range rows {
-		top, rest, _ := strings.Cut(r.name, "/")
-		if top != group {
-			if group != "" {
-				fmt.Fprintln(w)
-			}
-			group = top
-			fmt.Fprintf(w, "#### %s\n\n", top)
-			fmt.Fprintln(w, "| Benchmark | ns/op | ± | B/op | allocs/op | × floor | ± | JWKS fetches |")
-			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for len(rows) > 0 {
+		top := topLevel(rows[0].name)
+		n := 1
+		for n < len(rows) && topLevel(rows[n].name) == top {
+			n++
 		}
+		writeGroup(w, top, rows[:n], byName)
+		rows = rows[n:]
+		if len(rows) > 0 {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// writeGroup writes the table of one top-level benchmark.
+func writeGroup(w io.Writer, top string, rows []*row, byName map[string]*row) {
+	extra := extraRatios(rows)
+	fmt.Fprintf(w, "#### %s\n\n", top)
+	header := "| Benchmark | ns/op | ± | B/op | allocs/op | × floor | ± | × physical | ± |"
+	align := "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for _, m := range extra {
+		header += " × " + strings.TrimPrefix(m, "x-") + " floor | ± |"
+		align += "---:|---:|"
+	}
+	fmt.Fprintln(w, header+" JWKS fetches |")
+	fmt.Fprintln(w, align+"---:|")
+	for _, r := range rows {
+		_, rest, _ := strings.Cut(r.name, "/")
 		if rest == "" {
 			rest = top
 		}
 		ns, _ := r.median("ns/op")
-		ratio, ratioSpread := "—", ""
-		if x, ok := r.median("x-floor"); ok {
-			ratio, ratioSpread = formatRatio(x), percent(r.spread("x-floor"))
-		} else if f := floorOf(r, byName); f == r {
-			ratio = "1"
-		} else if f != nil {
-			if fns, ok := f.median("ns/op"); ok && fns > 0 {
-				ratio = formatRatio(ns/fns) + "*"
-			}
+		line := fmt.Sprintf("| %s | %s | %s | %s | %s |", rest, formatNs(ns), percent(r.spread("ns/op")), value(r, "B/op"), value(r, "allocs/op"))
+		for _, f := range floors {
+			x, spread := ratio(r, byName, f.name, f.metric)
+			line += fmt.Sprintf(" %s | %s |", x, spread)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			rest, formatNs(ns), percent(r.spread("ns/op")),
-			value(r, "B/op"), value(r, "allocs/op"), ratio, ratioSpread, value(r, "jwks-fetches"))
+		for _, m := range extra {
+			x, spread := "—", ""
+			if v, ok := r.median(m); ok {
+				x, spread = formatRatio(v), percent(r.spread(m))
+			}
+			line += fmt.Sprintf(" %s | %s |", x, spread)
+		}
+		fmt.Fprintln(w, line+" "+value(r, "jwks-fetches")+" |")
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 )
 
 // serverPkg is the example server the chaos run loads.
@@ -60,7 +62,11 @@ func startServer(bin, issuerURL, audience, logPath string) (*server, error) {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-issuer", issuerURL, "-audience", audience, "-debug-addr", debugAddr)
+	// The issuer asserts organizations in grpcjwttest's claim: the
+	// server's Audit refuses to start with an organization rule (the
+	// greeter's GreetOrganization) that no trusted issuer can satisfy.
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-issuer", issuerURL, "-audience", audience,
+		"-organization-claim", grpcjwttest.OrganizationClaim, "-debug-addr", debugAddr)
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
