@@ -48,11 +48,11 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	token  string
+	token  string // the token; for an introspected one, its SHA-256
 	claims *Claims
-	key    *verifyKey
-	exp    int64 // unix nanoseconds, leeway included
-	nbf    int64 // unix nanoseconds, leeway included; 0 when absent
+	key    *verifyKey // nil for an introspected token
+	exp    int64      // unix nanoseconds: the entry serves until then (a JWT's exp with the leeway)
+	nbf    int64      // unix nanoseconds, leeway included; 0 when absent
 	size   int64
 }
 
@@ -84,7 +84,7 @@ func (c *tokenCache) get(token string, now int64) (*Claims, *verifyKey) {
 	if e == nil || e.token != token {
 		return nil, nil
 	}
-	if now > e.exp || now < e.nbf || e.key.removed.Load() {
+	if now > e.exp || now < e.nbf || e.key.dropped() {
 		s.mu.Lock()
 		if s.m[h] == e {
 			s.remove(h, e)
@@ -96,17 +96,25 @@ func (c *tokenCache) get(token string, now int64) (*Claims, *verifyKey) {
 	return e.claims, e.key
 }
 
-// put caches a verified token. A token too large for a shard is not cached.
+// put caches a verified token until its exp, with the leeway.
 func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway time.Duration, now int64) {
+	var nbf int64
+	if !claims.NotBefore.IsZero() {
+		nbf = claims.NotBefore.Add(-leeway).UnixNano()
+	}
+	c.putUntil(token, claims, key, claims.ExpiresAt.Add(leeway).UnixNano(), nbf, now)
+}
+
+// putUntil caches a verified token until exp, not before nbf (0: none),
+// both in unix nanoseconds. A token too large for a shard is not cached.
+func (c *tokenCache) putUntil(token string, claims *Claims, key *verifyKey, exp, nbf, now int64) {
 	e := &cacheEntry{
 		token:  token,
 		claims: claims,
 		key:    key,
-		exp:    claims.ExpiresAt.Add(leeway).UnixNano(),
+		exp:    exp,
+		nbf:    nbf,
 		size:   entrySize(token, claims),
-	}
-	if !claims.NotBefore.IsZero() {
-		e.nbf = claims.NotBefore.Add(-leeway).UnixNano()
 	}
 	s, h := c.shard(token)
 	if e.size > s.maxBytes {
@@ -173,7 +181,7 @@ func (s *cacheShard) remove(h uint64, e *cacheEntry) {
 // random, which makes this random eviction). s.mu must be held.
 func (s *cacheShard) evict(now, size int64) (removed int) {
 	for h, e := range s.m {
-		if now > e.exp || e.key.removed.Load() {
+		if now > e.exp || e.key.dropped() {
 			s.remove(h, e)
 			removed++
 		}

@@ -67,7 +67,9 @@ type Claims struct {
 	// bound to, when it is.
 	Confirmation Confirmation
 
-	raw []byte // the decoded JSON payload
+	raw []byte // the decoded JSON payload, or the introspection answer
+
+	introspected bool // verified by introspection, not by a signature
 }
 
 // HasScope reports whether the token grants scope exactly: "read" does not
@@ -81,9 +83,19 @@ func (c *Claims) HasScope(scope string) bool {
 	return false
 }
 
-// Raw returns the token's JSON payload as verified. The slice must not be
-// modified.
+// Raw returns the token's JSON payload as verified (for an opaque token,
+// the introspection endpoint's answer, with its "active" member). The
+// slice must not be modified.
 func (c *Claims) Raw() []byte { return c.raw }
+
+// Introspected reports whether the claims come from the token's issuer's
+// introspection endpoint (RFC 7662), because the token is opaque, rather
+// than from a JWT whose signature was verified. Nothing else tells the two
+// apart: the same fields are filled from the same claim names, and every
+// rule applies to both alike. A JWT whose activity a method's rule had
+// confirmed by introspection ([WithRevocationCheck]) keeps its own claims,
+// and reports false.
+func (c *Claims) Introspected() bool { return c.introspected }
 
 // Get decodes the claim called exactly name into v (a pointer, as for
 // [json.Unmarshal]). It reports false when the token has no such claim. Use

@@ -90,6 +90,20 @@ type Config struct {
 	// when Issuer is.
 	JWKSURL string
 
+	// Introspection gives Issuer an introspection endpoint (RFC 7662), for
+	// its opaque tokens (see OpaqueTokenIssuer) and for its JWTs on methods
+	// that check revocation ([WithRevocationCheck]); see
+	// [IntrospectionConfig]. Default: none.
+	Introspection *IntrospectionConfig
+
+	// OpaqueTokenIssuer names the one trusted issuer (Issuer, or one of
+	// Issuers, with an Introspection) whose introspection endpoint verifies
+	// every token that is not a compact JWS. An opaque token says nothing
+	// of its issuer, so it is sent to this one and no other; JWTs are
+	// still routed by their "iss" and verified by signature. Default "":
+	// opaque tokens are refused (invalid_token) without a request.
+	OpaqueTokenIssuer string
+
 	// Issuers are more trusted issuers, each with its own keys, refresh,
 	// limits, audiences and algorithms; see [IssuerConfig]. A token is
 	// routed by its exact "iss" to one of Issuer and Issuers; any other
@@ -301,6 +315,7 @@ type IssuerConfig struct {
 	ScopeClaims        []string
 	RefreshInterval    time.Duration
 	MinRefreshInterval time.Duration
+	Introspection      *IntrospectionConfig
 }
 
 // issuerConfigs returns every issuer cfg trusts, Config.Issuer first.
@@ -310,6 +325,7 @@ func (c *Config) issuerConfigs() []IssuerConfig {
 		out = append(out, IssuerConfig{
 			Issuer: c.Issuer, Audience: c.Audience, Audiences: c.Audiences, AudiencePrefixes: c.AudiencePrefixes,
 			OrganizationClaim: c.OrganizationClaim, JWKSURL: c.JWKSURL, ScopeClaims: c.ScopeClaims,
+			Introspection: c.Introspection,
 		})
 	}
 	return append(out, c.Issuers...)
@@ -363,6 +379,11 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 	if ic.OrganizationClaim != "" && !isClaimPath(ic.OrganizationClaim) {
 		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
 	}
+	if ic.Introspection != nil {
+		if err := ic.Introspection.check(ic); err != nil {
+			return fmt.Errorf("%s.Introspection.%w", label, err)
+		}
+	}
 	return nil
 }
 
@@ -411,8 +432,8 @@ func (c *Config) issuers() ([]IssuerConfig, error) {
 	if c.Issuer == "" && len(c.Issuers) == 0 {
 		return nil, errors.New("grpcjwt: Config.Issuer is required")
 	}
-	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "" || len(c.ScopeClaims) > 0 || c.OrganizationClaim != "") {
-		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes, OrganizationClaim, ScopeClaims and JWKSURL belong to Config.Issuer, which is empty; set them in each of Config.Issuers")
+	if c.Issuer == "" && (c.Audience != "" || len(c.Audiences) > 0 || len(c.AudiencePrefixes) > 0 || c.JWKSURL != "" || len(c.ScopeClaims) > 0 || c.OrganizationClaim != "" || c.Introspection != nil) {
+		return nil, errors.New("grpcjwt: Config.Audience, Audiences, AudiencePrefixes, OrganizationClaim, ScopeClaims, JWKSURL and Introspection belong to Config.Issuer, which is empty; set them in each of Config.Issuers")
 	}
 	if err := checkAlgorithms("Config.Algorithms", c.Algorithms); err != nil {
 		return nil, fmt.Errorf("grpcjwt: %w", err)
@@ -428,6 +449,15 @@ func (c *Config) issuers() ([]IssuerConfig, error) {
 			return nil, fmt.Errorf("grpcjwt: %w", err)
 		}
 		ics[i].setDefaults(c)
+	}
+	if c.OpaqueTokenIssuer != "" {
+		i := slices.IndexFunc(ics, func(ic IssuerConfig) bool { return ic.Issuer == c.OpaqueTokenIssuer })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("grpcjwt: Config.OpaqueTokenIssuer %q is not a trusted issuer", c.OpaqueTokenIssuer)
+		case ics[i].Introspection == nil:
+			return nil, fmt.Errorf("grpcjwt: Config.OpaqueTokenIssuer %q has no Introspection to verify its opaque tokens with", c.OpaqueTokenIssuer)
+		}
 	}
 	return ics, nil
 }

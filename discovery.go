@@ -10,15 +10,24 @@ import (
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 )
 
+// providerMetadata is what a Validator reads of a discovery document.
+type providerMetadata struct {
+	jwksURI string
+	// introspectionEndpoint is as the document says, unchecked: an issuer
+	// that introspects checks it, one that does not ignores it.
+	introspectionEndpoint string
+}
+
 // discover reads the issuer's OpenID Provider Configuration and returns its
-// jwks_uri. The document's issuer must equal the configured one exactly.
-func discover(ctx context.Context, client *http.Client, timeout time.Duration, issuer string, maxBody int64) (string, error) {
+// jwks_uri and introspection_endpoint. The document's issuer must equal the
+// configured one exactly.
+func discover(ctx context.Context, client *http.Client, timeout time.Duration, issuer string, maxBody int64) (providerMetadata, error) {
 	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 	body, _, err := getJSON(ctx, client, timeout, u, maxBody)
 	if err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
+		return providerMetadata{}, fmt.Errorf("grpcjwt: OIDC discovery: %w", err)
 	}
-	var doc struct{ Issuer, JWKSURI string }
+	var doc struct{ Issuer, JWKSURI, IntrospectionEndpoint string }
 	err = exactjson.Object(body, func(name, value []byte) error {
 		var ok bool
 		switch string(name) {
@@ -26,6 +35,8 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 			doc.Issuer, ok = exactjson.String(value)
 		case "jwks_uri":
 			doc.JWKSURI, ok = exactjson.String(value)
+		case "introspection_endpoint":
+			doc.IntrospectionEndpoint, ok = exactjson.String(value)
 		default:
 			return nil
 		}
@@ -35,16 +46,16 @@ func discover(ctx context.Context, client *http.Client, timeout time.Duration, i
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
+		return providerMetadata{}, fmt.Errorf("grpcjwt: OIDC discovery: %s is not a provider configuration: %w", u, err)
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, truncate(doc.Issuer))
+		return providerMetadata{}, fmt.Errorf("grpcjwt: %w: configured %q, discovery says %q", ErrIssuerMismatch, issuer, truncate(doc.Issuer))
 	}
 	if err := checkHTTPURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+		return providerMetadata{}, fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
 	}
 	if err := checkKeysURL(issuer, doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
+		return providerMetadata{}, fmt.Errorf("grpcjwt: OIDC discovery: jwks_uri: %w", err)
 	}
-	return doc.JWKSURI, nil
+	return providerMetadata{jwksURI: doc.JWKSURI, introspectionEndpoint: doc.IntrospectionEndpoint}, nil
 }

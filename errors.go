@@ -19,8 +19,9 @@ const (
 	// the request is about (or the request or the token names none).
 	CodeOrganizationMismatch = "organization_mismatch"
 	// CodeTemporarilyUnavailable: the issuer's keys are not loaded yet (a
-	// background start, see [Config.BackgroundStart]). Retryable: the
-	// client keeps its token and calls again.
+	// background start, see [Config.BackgroundStart]), or its
+	// introspection endpoint cannot answer. Retryable: the client keeps its
+	// token and calls again.
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 	// CodeInvalidDPoPProof: the DPoP proof of a call with a DPoP-bound
 	// token is missing or wrong (RFC 9449 §7.1).
@@ -57,6 +58,14 @@ var (
 	// Validator started in the background and has not reached the
 	// provider. The call gets Unavailable "temporarily_unavailable".
 	ErrKeysUnavailable = wireReason(codes.Unavailable, CodeTemporarilyUnavailable, "keys_unavailable")
+	// ErrIntrospectionUnavailable: the token had to be introspected (RFC
+	// 7662) and its issuer's introspection endpoint could not say whether
+	// it is active: unreachable, too slow for the call's deadline or
+	// [Config.HTTPTimeout], an answer other than 200 or not a JSON object,
+	// or too many introspections already waiting (see
+	// [IntrospectionConfig]). The token may well be good: the call gets
+	// Unavailable "temporarily_unavailable", and the result is not cached.
+	ErrIntrospectionUnavailable = wireReason(codes.Unavailable, CodeTemporarilyUnavailable, "introspection_unavailable")
 	// ErrInvalidDPoPProof: the call's DPoP proof is missing, malformed,
 	// badly signed, for another call, too old or new, or replayed. The call
 	// gets Unauthenticated "invalid_dpop_proof".
@@ -89,6 +98,10 @@ var (
 	ErrMissingClaim     = tokenReason("required claim missing", "missing_claim")
 	ErrUnknownKey       = tokenReason("no usable key for the token", "unknown_key")
 	ErrBadSignature     = tokenReason("signature verification failed", "bad_signature")
+	// ErrTokenInactive: the token's issuer answered its introspection
+	// endpoint with "active": false (RFC 7662): revoked, expired or unknown
+	// to it.
+	ErrTokenInactive = tokenReason("token not active at its issuer's introspection endpoint", "inactive")
 	// ErrNoClientCertificate: the token is bound to a client certificate
 	// (cnf x5t#S256), and the call came without one.
 	ErrNoClientCertificate = tokenReason("certificate-bound token without a client certificate", "no_client_certificate")

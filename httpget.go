@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// The HTTP GETs of discovery documents and JWK Sets: the one GET, bounded
-// in time and size; the redirect policy of the client that makes it; the
-// Cache-Control a JWKS response may carry; and which URLs may be fetched
-// at all.
+// The HTTP requests to providers: the GETs of discovery documents and JWK
+// Sets and the POSTs to introspection endpoints, bounded in time and size;
+// the redirect policy of the client that makes them; the Cache-Control a
+// JWKS response may carry; and which URLs may be fetched at all.
 
 // getJSON GETs u within timeout and returns its body, refusing non-200
 // responses and bodies over maxBody bytes.
@@ -26,7 +26,28 @@ func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u 
 	if err != nil {
 		return nil, nil, err
 	}
+	return do(client, req, maxBody)
+}
+
+// postForm POSTs form to req (made with a context that bounds it) and
+// returns the body of a 200 answer of at most maxBody bytes. Its errors
+// name the URL and the status, never the form, which may hold a token or
+// a client secret.
+func postForm(client *http.Client, req *http.Request, form url.Values, maxBody int64) ([]byte, error) {
+	enc := form.Encode()
+	req.Body = io.NopCloser(strings.NewReader(enc))
+	req.ContentLength = int64(len(enc))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(enc)), nil }
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	body, _, err := do(client, req, maxBody)
+	return body, err
+}
+
+// do sends req, asking for JSON, and returns the body of a 200 answer,
+// refusing any other status and bodies over maxBody bytes.
+func do(client *http.Client, req *http.Request, maxBody int64) ([]byte, http.Header, error) {
 	req.Header.Set("Accept", "application/json")
+	u := req.URL.Redacted()
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -34,14 +55,14 @@ func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+		return nil, nil, fmt.Errorf("%s %s: %s", req.Method, u, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", req.Method, u, err)
 	}
 	if int64(len(body)) > maxBody {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", u, maxBody)
+		return nil, nil, fmt.Errorf("%s %s: response larger than %d bytes", req.Method, u, maxBody)
 	}
 	return body, resp.Header, nil
 }

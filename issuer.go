@@ -24,6 +24,7 @@ type trustedIssuer struct {
 	scopeClaims [][]string  // dotted paths, split
 	orgClaim    []string    // the organization claim's dotted path, split; nil: none
 	keys        *keySet
+	introspect  *introspector // nil: the issuer has no introspection endpoint
 }
 
 // newTrustedIssuer makes an issuer whose key set is not fetched yet.
@@ -72,6 +73,10 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 	if ic.OrganizationClaim != "" {
 		t.orgClaim = strings.Split(ic.OrganizationClaim, ".")
 	}
+	if ic.Introspection != nil {
+		t.introspect = newIntrospector(&ic, cfg)
+		t.keys.discovered = t.introspect.discovered
+	}
 	return t
 }
 
@@ -80,6 +85,13 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 // one.
 func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
 	err := t.keys.fetch(ctx, FetchStartup)
+	if err == nil && t.introspect != nil && t.introspect.endpoint.Load() == nil {
+		err = fmt.Errorf("grpcjwt: OIDC discovery: the document names no introspection_endpoint; set IntrospectionConfig.Endpoint")
+		if named {
+			err = fmt.Errorf("issuer %q: %w", t.name, err)
+		}
+		return &startupError{ErrDiscovery, err}
+	}
 	if err == nil {
 		return nil
 	}

@@ -38,6 +38,9 @@ type keySet struct {
 	observer      Observer // nil: none
 	cacheFile     string   // where the last good JWKS is kept; "" for none
 	notify        func()   // called after every fetch, for State watchers
+	// discovered, when set, is told the introspection_endpoint of every
+	// discovery document that answers (the issuer's introspector).
+	discovered func(introspectionEndpoint string)
 
 	jwksURL     atomic.Pointer[string]      // configuredURL, or the jwks_uri discovery gave last; nil until it first answers
 	snap        atomic.Pointer[keySnapshot] // written under mu; nil until the first keys arrive, or after cached keys are discarded
@@ -248,7 +251,7 @@ func (ks *keySet) locate(ctx context.Context, reason FetchReason) (string, error
 	if last != nil && reason == FetchUnknownKID {
 		return *last, nil
 	}
-	u, err := discover(ctx, ks.client, ks.timeout, ks.issuer, ks.maxBody)
+	doc, err := discover(ctx, ks.client, ks.timeout, ks.issuer, ks.maxBody)
 	if err != nil {
 		if last == nil || ctx.Err() != nil {
 			return "", err
@@ -256,6 +259,10 @@ func (ks *keySet) locate(ctx context.Context, reason FetchReason) (string, error
 		ks.log.Warn("grpcjwt: OIDC discovery failed; fetching the JWKS from the jwks_uri it gave last", "jwks_uri", *last, "error", err)
 		return *last, nil
 	}
+	if ks.discovered != nil {
+		ks.discovered(doc.introspectionEndpoint)
+	}
+	u := doc.jwksURI
 	if last != nil && *last != u {
 		ks.log.Info("grpcjwt: the provider moved its jwks_uri", "from", *last, "to", u)
 	}

@@ -22,6 +22,10 @@ type verifyKey struct {
 	removed atomic.Bool
 }
 
+// dropped reports whether k is a key that upstream no longer publishes;
+// false for nil, the key of no key (an introspected token's).
+func (k *verifyKey) dropped() bool { return k != nil && k.removed.Load() }
+
 // fits reports whether the key may verify a token signed with alg: the JWK's
 // own alg, when present, must be it, and the key type and curve must be
 // alg's in any case.

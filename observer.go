@@ -56,7 +56,8 @@ type Decision struct {
 // Validation is one [Validator.Validate].
 type Validation struct {
 	Issuer   string        // the trusted issuer the token was routed to; "" before routing
-	CacheHit bool          // the token was in the verified-token cache
+	CacheHit bool          // the token was in the verified-token cache (for an opaque token, its introspection was)
+	Opaque   bool          // the token is not a JWT: it went to [Config.OpaqueTokenIssuer]'s introspection endpoint
 	Duration time.Duration // time spent in Validate, when Timed
 	Timed    bool          // Duration was measured: on every miss, and on one cache hit in 64
 	Cause    Cause         // CauseNone when the token was accepted
@@ -89,6 +90,46 @@ type KeyFetchResult struct {
 	Err      error         // nil on success
 	Keys     int           // usable keys in the new set; 0 on failure
 	Duration time.Duration // time the fetch took
+}
+
+// IntrospectionObserver is an [Observer] that also sees requests to
+// introspection endpoints (RFC 7662): when [Config.Observer] implements
+// it, StartIntrospection is called as StartKeyFetch is, for each request.
+// It is an interface of its own so that Observers written before
+// introspection keep compiling; the otel module's implements it.
+type IntrospectionObserver interface {
+	// StartIntrospection is called when a request to an issuer's
+	// introspection endpoint starts. The context it returns is used for
+	// the request; the function is called once with the outcome when the
+	// request and the reading of its answer end.
+	StartIntrospection(ctx context.Context, r IntrospectionRequest) (context.Context, func(IntrospectionResult))
+}
+
+// IntrospectionReason is why a token was introspected.
+type IntrospectionReason string
+
+// The reasons for an introspection request.
+const (
+	IntrospectOpaque     IntrospectionReason = "opaque"           // an opaque token, at Config.OpaqueTokenIssuer
+	IntrospectRevocation IntrospectionReason = "revocation_check" // a JWT, on a method that checks revocation
+)
+
+// IntrospectionRequest is one request to an issuer's introspection
+// endpoint. Calls with the same token share one request.
+type IntrospectionRequest struct {
+	Issuer string
+	Reason IntrospectionReason
+}
+
+// IntrospectionResult is the outcome of an [IntrospectionRequest].
+type IntrospectionResult struct {
+	// Err is nil when the endpoint answered and the token was accepted;
+	// [ErrIntrospectionUnavailable] when it could not say; a
+	// [TokenError] when it refused the token ([ErrTokenInactive]) or the
+	// token failed a check.
+	Err      error
+	Active   bool          // the answer said "active": true
+	Duration time.Duration // time the request took, answer read
 }
 
 // resultOf is the Result of a refusal, from the code of the status it

@@ -42,7 +42,10 @@ import (
 // the keys and wait; while the rate limit forbids a refresh, it is
 // refused, as the interceptors would refuse it (and so is every token of
 // an issuer whose keys have not arrived yet, with Unavailable
-// "temporarily_unavailable", see [Config.BackgroundStart]).
+// "temporarily_unavailable", see [Config.BackgroundStart]). An opaque
+// token is decided by the cache of introspection answers alone: one
+// refused recently is refused, one accepted passes, and one the cache does
+// not know passes, for the interceptors to introspect.
 //
 // grpc-go runs the tap handle on the connection's reader goroutine, with
 // the connection's lock held, one call at a time: while it verifies a
@@ -95,7 +98,9 @@ type noWaitKey struct{}
 func mustNotWait(ctx context.Context) bool { return ctx.Value(noWaitKey{}) != nil }
 
 // errKeyNotAtHand is what a key set answers a tap handle's validation for
-// a token whose kid it does not have, when a refresh could bring it: the
-// tap lets the call through, for the interceptors to wait for the refresh.
-// It is never observed, nor returned by any exported function.
+// a token whose kid it does not have, when a refresh could bring it, and
+// what an introspected token whose answer is not cached gets: the tap lets
+// the call through, for the interceptors to wait for the refresh or the
+// introspection. It is never observed, nor returned by any exported
+// function.
 var errKeyNotAtHand = tokenErr(ErrUnknownKey, "not at hand, and the tap handle never waits for a refresh")

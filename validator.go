@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/jose"
-	"google.golang.org/grpc"
 )
 
 // Validator verifies access tokens from one or more trusted issuers. It is
@@ -25,7 +25,10 @@ type Validator struct {
 	now       func() time.Time
 	realClock bool // now is time.Now: its readings time Validate
 	log       *slog.Logger
-	cache     *tokenCache // nil when off
+	cache     *tokenCache    // nil when off
+	opaque    *trustedIssuer // Config.OpaqueTokenIssuer; nil: opaque tokens are refused
+	icache    *tokenCache    // introspected tokens, by their SHA-256; nil when the cache is off
+	refusals  *refusalCache  // introspected tokens refused; nil when the cache is off
 	ownClient *http.Client
 	observer  Observer // nil: none
 
@@ -79,10 +82,17 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if cfg.CacheSize > 0 {
 		v.cache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
+		if slices.ContainsFunc(ics, func(ic IssuerConfig) bool { return ic.Introspection != nil }) {
+			v.icache = newTokenCache(cfg.CacheSize, cfg.CacheBytes)
+			v.refusals = newRefusalCache(refusalCacheSize)
+		}
 	}
 	if err := v.startIssuers(ctx, &cfg, ics); err != nil {
 		v.Close()
 		return nil, err
+	}
+	if cfg.OpaqueTokenIssuer != "" {
+		v.opaque = v.issuers[cfg.OpaqueTokenIssuer]
 	}
 	return v, nil
 }
@@ -95,6 +105,9 @@ func (v *Validator) Close() error {
 	v.once.Do(func() { close(v.closed) })
 	for _, t := range v.issuers {
 		t.keys.close()
+		if t.introspect != nil {
+			t.introspect.close()
+		}
 	}
 	if v.ownClient != nil {
 		v.ownClient.CloseIdleConnections()
@@ -121,11 +134,20 @@ func (v *Validator) Close() error {
 // Tokens that pass are cached (see [Config.CacheSize]): the same token
 // again costs a map lookup and a check of exp and nbf against the clock.
 //
+// With [Config.OpaqueTokenIssuer] set, a token that is not a compact JWS
+// (not three dot-separated parts) is an opaque token, verified by that
+// issuer's introspection endpoint instead (see [IntrospectionConfig]):
+// size and shape (an RFC 6750 b64token of MinTokenLength bytes or more),
+// then the cache of the endpoint's answers, then one request, shared by
+// every call with the same token; the answer's claims are checked as in
+// step 3.
+//
 // An error matches [ErrInvalidToken] and one cause sentinel such as
-// [ErrTokenExpired] (see [TokenError]), except one: while the token's
+// [ErrTokenExpired] (see [TokenError]), except two: while the token's
 // issuer has no keys yet ([Config.BackgroundStart]), the error matches
-// [ErrKeysUnavailable] alone, since the token may well be good. The
-// returned Claims must not be modified.
+// [ErrKeysUnavailable] alone, and while the introspection endpoint cannot
+// answer, [ErrIntrospectionUnavailable] alone, since the token may well be
+// good. The returned Claims must not be modified.
 func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	var start time.Time
@@ -148,6 +170,9 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 			return c, nil
 		}
 	}
+	if v.opaque != nil && len(token) <= v.maxSize && !isCompactJWS(token) {
+		return v.validateOpaque(ctx, token, now, start)
+	}
 	c, key, err := v.validate(ctx, token, now)
 	if err == errKeyNotAtHand {
 		return nil, err // the tap handle's: the interceptors validate the token again, and that is observed
@@ -160,10 +185,7 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 		v.observer.ObserveValidation(ctx, o)
 	}
 	if err != nil {
-		if v.log.Enabled(ctx, slog.LevelDebug) {
-			method, _ := grpc.Method(ctx)
-			v.log.DebugContext(ctx, "grpcjwt: token rejected", "method", truncateTo(method, maxMethodName), "error", err)
-		}
+		v.logRejected(ctx, err)
 		return nil, err
 	}
 	if v.cache != nil {
