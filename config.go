@@ -380,8 +380,8 @@ func (ic *IssuerConfig) check(label string, c *Config, seen map[string]bool) err
 		return fmt.Errorf("%s.OrganizationClaim: %q is not a claim name or a dotted path", label, ic.OrganizationClaim)
 	}
 	if ic.Introspection != nil {
-		if err := ic.Introspection.check(ic); err != nil {
-			return fmt.Errorf("%s.Introspection.%w", label, err)
+		if err := ic.Introspection.check(label+".Introspection", ic); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -55,25 +55,6 @@ func (v *Validator) logRejected(ctx context.Context, err error) {
 	}
 }
 
-// confirmActive confirms that c, the verified claims of the JWT token, is
-// still active at its issuer's introspection endpoint, for a method that
-// checks revocation. The answer must be active and pass the same checks
-// as the JWT did; the JWT's own claims stay those of the call.
-func (v *Validator) confirmActive(ctx context.Context, token string, c *Claims) error {
-	t, err := v.route(c.Issuer)
-	if err != nil {
-		return err
-	}
-	if t.introspect == nil {
-		return fmt.Errorf("%w: issuer %q has no introspection endpoint, and the method checks revocation", ErrIntrospectionUnavailable, t.name)
-	}
-	_, _, err = v.introspect(ctx, t, token, v.now(), IntrospectRevocation)
-	if err != nil {
-		v.logRejected(ctx, err)
-	}
-	return err
-}
-
 // introspect verifies token at t's introspection endpoint, or by the cache
 // of its answers, and reports whether the outcome came from the cache. In
 // the tap handle (mustNotWait), a token the cache does not know is
@@ -94,10 +75,17 @@ func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token stri
 	if mustNotWait(ctx) {
 		return nil, false, errKeyNotAtHand
 	}
-	c, err := t.introspect.share(ctx, sum, func(ctx context.Context) (*Claims, error) {
+	c, err := v.introspectShared(ctx, t, token, sum, reason)
+	return c, false, err
+}
+
+// introspectShared makes or joins the request for token, whose SHA-256 is
+// sum. (A function apart, so that sum stays on introspect's stack on a
+// cache hit: the closure here takes it to the heap.)
+func (v *Validator) introspectShared(ctx context.Context, t *trustedIssuer, token string, sum [32]byte, reason IntrospectionReason) (*Claims, error) {
+	return t.introspect.share(ctx, sum, func(ctx context.Context) (*Claims, error) {
 		return v.introspectNow(ctx, t, token, &sum, reason)
 	})
-	return c, false, err
 }
 
 // readOnly returns the bytes of s without copying them, for a reader that

@@ -134,20 +134,21 @@ type IntrospectionConfig struct {
 	MinTokenLength int
 }
 
-// check checks c, the introspection settings of the issuer ic.
-func (c *IntrospectionConfig) check(ic *IssuerConfig) error {
+// check checks c, the introspection settings of the issuer ic, named
+// label in errors ("Config.Introspection").
+func (c *IntrospectionConfig) check(label string, ic *IssuerConfig) error {
 	if c.Endpoint != "" {
 		if err := checkEndpoint(ic.Issuer, c.Endpoint); err != nil {
-			return fmt.Errorf("Endpoint: %w", err)
+			return fmt.Errorf("%s.Endpoint: %w", label, err)
 		}
 	} else if ic.JWKSURL != "" {
-		return errors.New("Endpoint is required when JWKSURL is set: discovery, which would find it, never runs")
+		return fmt.Errorf("%s.Endpoint is required when JWKSURL is set: discovery, which would find it, never runs", label)
 	}
 	if _, err := newClientAuth(c, ic.Issuer); err != nil {
-		return err
+		return fmt.Errorf("%s.%w", label, err)
 	}
 	if c.MaxConcurrent < 0 || c.MaxWaiting < 0 || c.MinTokenLength < 0 {
-		return errors.New("MaxConcurrent, MaxWaiting and MinTokenLength must not be negative")
+		return fmt.Errorf("%s: MaxConcurrent, MaxWaiting and MinTokenLength must not be negative", label)
 	}
 	return nil
 }
