@@ -177,6 +177,7 @@ type introspector struct {
 	issuer     string
 	configured bool                   // the endpoint is configured, not discovered
 	endpoint   atomic.Pointer[string] // nil until discovery names one
+	answered   atomic.Bool            // discovery has answered
 	client     *http.Client           // never follows a redirect
 	auth       *clientAuth
 	timeout    time.Duration
@@ -258,7 +259,14 @@ func orDefault[T int | time.Duration](v, def T) T {
 // unless the endpoint is configured. One that is unusable is logged and
 // ignored: the last good one stays.
 func (in *introspector) discovered(endpoint string) {
-	if in.configured || endpoint == "" {
+	if in.configured {
+		return
+	}
+	in.answered.Store(true)
+	if endpoint == "" {
+		if in.endpoint.Load() == nil {
+			in.log.Warn("grpcjwt: the discovery document names no introspection_endpoint; opaque tokens wait for one")
+		}
 		return
 	}
 	if err := checkEndpoint(in.issuer, endpoint); err != nil {

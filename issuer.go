@@ -2,6 +2,7 @@ package grpcjwt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -85,13 +86,6 @@ func newTrustedIssuer(ic IssuerConfig, cfg *Config, client *http.Client) *truste
 // one.
 func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
 	err := t.keys.fetch(ctx, FetchStartup)
-	if err == nil && t.introspect != nil && t.introspect.endpoint.Load() == nil {
-		err = fmt.Errorf("grpcjwt: OIDC discovery: the document names no introspection_endpoint; set IntrospectionConfig.Endpoint")
-		if named {
-			err = fmt.Errorf("issuer %q: %w", t.name, err)
-		}
-		return &startupError{ErrDiscovery, err}
-	}
 	if err == nil {
 		return nil
 	}
@@ -105,6 +99,20 @@ func (t *trustedIssuer) start(ctx context.Context, named bool) *startupError {
 		err = fmt.Errorf("issuer %q: %w", t.name, err)
 	}
 	return &startupError{kind, err}
+}
+
+// checkIntrospection fails when the issuer's introspection endpoint is
+// to come from discovery, and discovery has answered without a usable one.
+func (t *trustedIssuer) checkIntrospection(named bool) *startupError {
+	in := t.introspect
+	if in == nil || in.endpoint.Load() != nil || !in.answered.Load() {
+		return nil
+	}
+	err := errors.New("grpcjwt: OIDC discovery: the document names no usable introspection_endpoint; set IntrospectionConfig.Endpoint")
+	if named {
+		err = fmt.Errorf("issuer %q: %w", t.name, err)
+	}
+	return &startupError{ErrDiscovery, err}
 }
 
 // retryStart reaches the provider in the background until it succeeds or

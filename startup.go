@@ -44,6 +44,9 @@ func (v *Validator) startIssuers(ctx context.Context, cfg *Config, ics []IssuerC
 				t.retryStart(cfg.StartRetry)
 				err = nil
 			}
+			if err == nil {
+				err = t.checkIntrospection(len(ics) > 1)
+			}
 			errs[i] = err
 		}()
 	}

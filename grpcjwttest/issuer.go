@@ -11,7 +11,14 @@
 //
 // It also has a minimal token endpoint for the client_credentials grant
 // ([Issuer.AddClient]), so that OAuth 2.0 client code can be tested
-// against it; given a DPoP proof, it issues DPoP-bound tokens.
+// against it; given a DPoP proof, it issues DPoP-bound tokens. For
+// resource servers that introspect, it mints opaque tokens
+// ([Issuer.OpaqueToken], [WithOpaqueTokens]) and serves token
+// introspection (RFC 7662) and revocation (RFC 7009), named by discovery:
+//
+//	iss.AddClient("api", "api-secret") // the resource server's credentials
+//	token := iss.OpaqueToken(map[string]any{"scope": "greet:read"})
+//	iss.Revoke(token) // introspection now answers {"active": false}
 package grpcjwttest
 
 import (
@@ -67,6 +74,7 @@ type Issuer struct {
 	discoveryMode   Mode
 	discoveryIssuer string
 	jwksURI         string // the discovery document's jwks_uri
+	introspectURI   string // the discovery document's introspection_endpoint; "": none
 	cacheControl    string
 	jwksBody        []byte // overrides the JWKS when set
 
@@ -75,8 +83,14 @@ type Issuer struct {
 
 	proofs dpopProofs // of token requests
 
+	opaqueTokens      bool                   // the token endpoint issues opaque tokens
+	opaque            map[[32]byte]*opaque   // by the token's SHA-256
+	revoked           map[[32]byte]time.Time // by the token's SHA-256: until when it is kept
+	introspectionMode Mode
+
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
+	introspections   atomic.Int64
 }
 
 type config struct {
@@ -89,6 +103,7 @@ type config struct {
 	defaultAlg string
 	handlers   []handler
 	middleware []func(http.Handler) http.Handler
+	opaque     bool
 }
 
 type handler struct {
@@ -186,6 +201,10 @@ func NewIssuer(opts ...Option) *Issuer {
 		signing:    make(map[string]*Key),
 		clients:    make(map[string]string),
 		defaultAlg: cfg.defaultAlg,
+
+		opaqueTokens: cfg.opaque,
+		opaque:       make(map[[32]byte]*opaque),
+		revoked:      make(map[[32]byte]time.Time),
 	}
 	if i.defaultAlg == "" {
 		i.defaultAlg = "RS256"
@@ -221,6 +240,8 @@ func NewIssuer(opts ...Option) *Issuer {
 	mux.HandleFunc("GET "+cfg.path+"/.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET "+cfg.path+"/jwks", i.serveJWKS)
 	mux.HandleFunc("POST "+cfg.path+"/token", i.serveToken)
+	mux.HandleFunc("POST "+cfg.path+"/introspect", i.serveIntrospection)
+	mux.HandleFunc("POST "+cfg.path+"/revoke", i.serveRevocation)
 	for _, h := range cfg.handlers {
 		mux.Handle(h.pattern, h.h)
 	}
@@ -244,6 +265,7 @@ func NewIssuer(opts ...Option) *Issuer {
 	i.URL = base + cfg.path
 	i.discoveryIssuer = i.URL
 	i.jwksURI = i.JWKSURL()
+	i.introspectURI = i.IntrospectionURL()
 	if cfg.tls {
 		i.srv.StartTLS()
 	} else {
@@ -284,6 +306,11 @@ func (i *Issuer) SetDiscoveryIssuer(issuer string) {
 // SetJWKSURI makes the discovery document name u as jwks_uri instead of
 // [Issuer.JWKSURL], as a provider whose keys are served elsewhere would.
 func (i *Issuer) SetJWKSURI(u string) { i.mu.Lock(); i.jwksURI = u; i.mu.Unlock() }
+
+// SetIntrospectionURI makes the discovery document name u as
+// introspection_endpoint instead of [Issuer.IntrospectionURL]; "" leaves it
+// out, as Ory Hydra's public discovery does.
+func (i *Issuer) SetIntrospectionURI(u string) { i.mu.Lock(); i.introspectURI = u; i.mu.Unlock() }
 
 // Client returns an HTTP client for the issuer: for one started
 // [WithTLS], a client that trusts its certificate (and that of any other
@@ -345,7 +372,9 @@ func (i *Issuer) Unpublish(kid string) {
 
 // AddClient registers an OAuth 2.0 client that may obtain tokens from the
 // issuer's token endpoint (URL+"/token") with the client_credentials grant,
-// authenticating with HTTP Basic or form parameters. A token request with
+// and use its introspection and revocation endpoints, authenticating with
+// HTTP Basic (id and secret form-encoded, RFC 6749 §2.3.1) or form
+// parameters. A token request with
 // a DPoP header (RFC 9449 §5) gets a DPoP-bound token (cnf jkt, the
 // thumbprint of the proof's key) of token_type "DPoP", if the proof is a
 // dpop+jwt signed by the public jwk in its header, with htm POST, htu
@@ -455,16 +484,7 @@ func (i *Issuer) Token(claims map[string]any, opts ...TokenOption) string {
 	if k == nil {
 		k = i.SigningKey(cfg.alg)
 	}
-	now := time.Now()
-	c := map[string]any{
-		"iss":       i.URL,
-		"aud":       i.Audience,
-		"sub":       "user-123",
-		"client_id": "test-client",
-		"iat":       now.Unix(),
-		"exp":       now.Add(time.Hour).Unix(),
-		"jti":       randomID(),
-	}
+	c := i.defaultClaims(time.Now())
 	merge(c, cfg.claims)
 	merge(c, claims)
 	h := map[string]any{"alg": k.Alg, "kid": k.KID, "typ": "at+jwt"}
@@ -474,6 +494,20 @@ func (i *Issuer) Token(claims map[string]any, opts ...TokenOption) string {
 		panic(fmt.Sprintf("grpcjwttest: signing: %v", err))
 	}
 	return tok
+}
+
+// defaultClaims are the claims of a token minted at now, before the
+// caller's.
+func (i *Issuer) defaultClaims(now time.Time) map[string]any {
+	return map[string]any{
+		"iss":       i.URL,
+		"aud":       i.Audience,
+		"sub":       "user-123",
+		"client_id": "test-client",
+		"iat":       now.Unix(),
+		"exp":       now.Add(time.Hour).Unix(),
+		"jti":       randomID(),
+	}
 }
 
 func merge(dst, src map[string]any) {
@@ -505,20 +539,25 @@ func (i *Issuer) respond(w http.ResponseWriter, r *http.Request, m Mode) bool {
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	i.discoveryFetches.Add(1)
 	i.mu.Lock()
-	m, iss, jwksURI := i.discoveryMode, i.discoveryIssuer, i.jwksURI
+	m, iss, jwksURI, introspectURI := i.discoveryMode, i.discoveryIssuer, i.jwksURI, i.introspectURI
 	i.mu.Unlock()
 	if !i.respond(w, r, m) {
 		return
 	}
-	writeJSON(w, map[string]any{
+	doc := map[string]any{
 		"issuer":                                iss,
 		"jwks_uri":                              jwksURI,
 		"token_endpoint":                        i.URL + "/token",
+		"revocation_endpoint":                   i.RevocationURL(),
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": Algorithms(),
 		"dpop_signing_alg_values_supported":     Algorithms(),
-	})
+	}
+	if introspectURI != "" {
+		doc["introspection_endpoint"] = introspectURI
+	}
+	writeJSON(w, doc)
 }
 
 func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
@@ -561,32 +600,17 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // valid for a POST to the token endpoint (see [dpopProofs.check]); an
 // invalid one gets 400 invalid_dpop_proof.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	oauthError := func(status int, code, description string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		body := map[string]string{"error": code}
-		if description != "" {
-			body["error_description"] = description
-		}
-		_ = json.NewEncoder(w).Encode(body)
-	}
 	if err := r.ParseForm(); err != nil {
-		oauthError(http.StatusBadRequest, "invalid_request", "")
+		oauthError(w, http.StatusBadRequest, "invalid_request", "")
 		return
 	}
-	id, secret, ok := r.BasicAuth()
+	id, ok := i.client(r)
 	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	i.mu.Lock()
-	want, known := i.clients[id]
-	i.mu.Unlock()
-	if !known || secret != want {
-		oauthError(http.StatusUnauthorized, "invalid_client", "")
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "")
 		return
 	}
 	if r.PostForm.Get("grant_type") != "client_credentials" {
-		oauthError(http.StatusBadRequest, "unsupported_grant_type", "")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "")
 		return
 	}
 	claims := map[string]any{"sub": id, "client_id": id}
@@ -602,23 +626,38 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	var opts []TokenOption
 	if proofs := r.Header.Values("DPoP"); len(proofs) > 0 {
 		if len(proofs) > 1 {
-			oauthError(http.StatusBadRequest, "invalid_dpop_proof", fmt.Sprintf("%d DPoP headers, want one", len(proofs)))
+			oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", fmt.Sprintf("%d DPoP headers, want one", len(proofs)))
 			return
 		}
 		jkt, err := i.proofs.check(proofs[0], http.MethodPost, i.URL+"/token", time.Now())
 		if err != nil {
-			oauthError(http.StatusBadRequest, "invalid_dpop_proof", err.Error())
+			oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", err.Error())
 			return
 		}
 		tokenType = "DPoP"
 		opts = append(opts, WithDPoPBinding(jkt))
 	}
+	mint := i.Token
+	if i.opaqueTokens {
+		mint = i.OpaqueToken
+	}
 	writeJSON(w, map[string]any{
-		"access_token": i.Token(claims, opts...),
+		"access_token": mint(claims, opts...),
 		"token_type":   tokenType,
 		"expires_in":   3600,
 		"scope":        r.PostForm.Get("scope"),
 	})
+}
+
+// oauthError writes an OAuth 2.0 error response (RFC 6749 §5.2).
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body := map[string]string{"error": code}
+	if description != "" {
+		body["error_description"] = description
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -43,6 +44,31 @@ func TestCommand(t *testing.T) {
 	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+
+	t.Run("serve -opaque", func(t *testing.T) {
+		t.Parallel()
+		s := startServe(t, bin, "-addr", "127.0.0.1:0", "-opaque", "-client", "m2m:s3cret", "-client", "api:api-secret")
+		cfg := grpcjwt.Config{Issuer: s.url, Audience: audience, OpaqueTokenIssuer: s.url,
+			Introspection: &grpcjwt.IntrospectionConfig{ClientID: "api", ClientSecret: "api-secret", CacheTTL: -1}}
+		v, err := grpcjwt.NewValidator(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		tok := postJSON(t, s.url+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"m2m"}, "client_secret": {"s3cret"}, "scope": {"greet:read"}})
+		at, _ := tok["access_token"].(string)
+		if strings.Contains(at, ".") {
+			t.Fatalf("token %q, want an opaque one", at)
+		}
+		c, err := v.Validate(t.Context(), at)
+		if err != nil || !c.Introspected() || c.Subject != "m2m" {
+			t.Fatalf("Validate: %+v, %v", c, err)
+		}
+		postJSON(t, s.url+"/revoke", url.Values{"token": {at}, "client_id": {"m2m"}, "client_secret": {"s3cret"}})
+		if _, err := v.Validate(t.Context(), at); !errors.Is(err, grpcjwt.ErrTokenInactive) {
+			t.Errorf("after revocation: %v, want ErrTokenInactive", err)
+		}
+	})
 
 	t.Run("serve and mint", func(t *testing.T) {
 		t.Parallel()
@@ -177,6 +203,20 @@ func TestCommand(t *testing.T) {
 			}
 			want(t, "subject", c.Subject, "m2m")
 			want(t, "scopes", strings.Join(c.Scopes, " "), "greet:read")
+		})
+
+		t.Run("introspection", func(t *testing.T) {
+			jwt := mintToken(t, bin, "-issuer", s.url, "-scope", "greet:read")
+			form := url.Values{"token": {jwt}, "client_id": {"m2m"}, "client_secret": {"s3cret"}}
+			if a := postJSON(t, s.url+"/introspect", form); a["active"] != true || a["scope"] != "greet:read" {
+				t.Errorf("introspection: %v", a)
+			}
+			if a := postJSON(t, s.url+"/revoke", form); a != nil {
+				t.Errorf("revocation answered %v", a)
+			}
+			if a := postJSON(t, s.url+"/introspect", form); a["active"] != false {
+				t.Errorf("introspection after revocation: %v", a)
+			}
 		})
 
 		t.Run("mint errors", func(t *testing.T) {
@@ -446,6 +486,25 @@ func readKey(t *testing.T, path string) *grpcjwttest.Key {
 
 // newValidator returns a validator of the issuer at issuer's tokens for
 // the audience and Logto organization tokens, closed with the test.
+// postJSON posts form to u, wants 200, and returns the JSON object of the
+// answer (nil for an empty body).
+func postJSON(t *testing.T, u string, form url.Values) map[string]any {
+	t.Helper()
+	resp, err := http.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s", u, resp.Status)
+	}
+	var a map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func newValidator(t *testing.T, issuer string) *grpcjwt.Validator {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)

@@ -24,6 +24,7 @@ import (
 type serveConfig struct {
 	addr, alg, path, keyFile, baseURL string
 	algSet                            bool // -alg was given
+	opaque                            bool // the token endpoint issues opaque tokens
 	clients                           clientsFlag
 }
 
@@ -46,7 +47,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: grpcjwt-issuer serve [-addr host:port] [-alg ALG] [-path /oidc] [-key-file FILE] [-client id:secret]...
+		fmt.Fprint(fs.Output(), `Usage: grpcjwt-issuer serve [-addr host:port] [-alg ALG] [-path /oidc] [-key-file FILE] [-client id:secret]... [-opaque]
 
 Runs a local OpenID Connect issuer until SIGINT or SIGTERM, and prints its
 URL (the tokens' iss) on standard output once it serves. It serves:
@@ -56,13 +57,18 @@ URL (the tokens' iss) on standard output once it serves. It serves:
   <issuer>/token                             client_credentials grant for -client
                                              (sub and client_id: the client id;
                                              scope; aud: resource, audience, or
-                                             https://api.example.com; 1 hour)
+                                             https://api.example.com; 1 hour);
+                                             opaque tokens with -opaque
+  <issuer>/introspect                        token introspection (RFC 7662) of
+                                             its tokens, for -client
+  <issuer>/revoke                            token revocation (RFC 7009), for
+                                             -client
   <issuer>/mint                              POST a JSON object of claims, as
                                              Content-Type application/json, get
                                              the token; from loopback only (the
                                              mint command's -issuer)
 
-Requests other than GET and HEAD (the token endpoint, /mint) must name the
+Requests other than GET and HEAD (the token endpoint, /mint, ...) must name the
 server in Host by an IP address, localhost or the -base-url host, else 421,
 and must not be cross-origin requests from a browser, else 403: so a web
 page cannot call them through the browser.
@@ -76,7 +82,8 @@ Flags:
 	fs.StringVar(&c.path, "path", "/oidc", "the issuer's `path`: the issuer URL is http://<addr><path>; \"\" for the root")
 	fs.StringVar(&c.keyFile, "key-file", "", "private JWK `file` to sign with: read if it exists, else a new key is written there (mode 0600); default: a new key each run")
 	fs.StringVar(&c.baseURL, "base-url", "", "the `URL` clients reach the server at, when not http://<addr> (a container name, a proxy); the issuer URL is it plus -path")
-	fs.Var(&c.clients, "client", "register a client for the token endpoint's client_credentials grant, as `id:secret`; repeatable")
+	fs.Var(&c.clients, "client", "register a client for the token endpoint's client_credentials grant, introspection and revocation, as `id:secret`; repeatable")
+	fs.BoolVar(&c.opaque, "opaque", false, "the token endpoint issues opaque tokens, which resource servers introspect, instead of JWTs")
 	err := parseFlags(fs, args, func() []string {
 		var problems []string
 		c.algSet = isSet(fs, "alg")
@@ -153,8 +160,12 @@ func serve(c *serveConfig, stdout, stderr io.Writer) error {
 		}
 		clients = "clients " + strings.Join(ids, ", ")
 	}
-	fmt.Fprintf(stderr, "grpcjwt-issuer: discovery %s/.well-known/openid-configuration, keys %s, token endpoint %s/token (%s), mint %s/mint (loopback only)\n",
-		iss.URL, iss.JWKSURL(), iss.URL, clients, iss.URL)
+	kind := "JWTs"
+	if c.opaque {
+		kind = "opaque tokens"
+	}
+	fmt.Fprintf(stderr, "grpcjwt-issuer: discovery %s/.well-known/openid-configuration, keys %s, token endpoint %s/token (%s, %s), introspection %s, revocation %s, mint %s/mint (loopback only)\n",
+		iss.URL, iss.JWKSURL(), iss.URL, clients, kind, iss.IntrospectionURL(), iss.RevocationURL(), iss.URL)
 	if t, ok := lis.Addr().(*net.TCPAddr); ok && !t.IP.IsLoopback() {
 		fmt.Fprintf(stderr, "grpcjwt-issuer: warning: listening on %s, beyond loopback: whoever reaches it can use the token endpoint with the clients' secrets, over plain HTTP\n", lis.Addr())
 	}
@@ -181,6 +192,9 @@ func startIssuer(c *serveConfig, lis net.Listener, key *grpcjwttest.Key) *grpcjw
 	}
 	if c.baseURL != "" {
 		opts = append(opts, grpcjwttest.WithBaseURL(c.baseURL))
+	}
+	if c.opaque {
+		opts = append(opts, grpcjwttest.WithOpaqueTokens())
 	}
 	iss := grpcjwttest.NewIssuer(opts...)
 	current.Store(iss)
