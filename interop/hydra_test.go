@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcjwt/grpcjwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -35,9 +36,17 @@ type hydra struct {
 // startHydra starts bin and waits until it is ready, has made its keys and
 // has the clients clientID (greet:read greet:write, audiences apiAudience,
 // otherAudience and Logto's organization audience for acme, tokens for an
-// hour) and shortClientID (the same, but tokens for shortTTL). It is
-// stopped when t ends.
+// hour) and shortClientID (the same, but tokens for shortTTL). Its access
+// tokens are JWTs. It is stopped when t ends.
 func startHydra(t *testing.T, bin string) *hydra {
+	t.Helper()
+	return startHydraWith(t, bin, "STRATEGIES_ACCESS_TOKEN=jwt")
+}
+
+// startHydraWith is startHydra with env (NAME=value) in Hydra's
+// environment, over its defaults: "STRATEGIES_ACCESS_TOKEN=opaque" for
+// Hydra's own default, opaque access tokens.
+func startHydraWith(t *testing.T, bin string, env ...string) *hydra {
 	t.Helper()
 	h := &hydra{out: &syncBuffer{}}
 	logOnFailure(t, "hydra", h.out)
@@ -53,15 +62,14 @@ func startHydra(t *testing.T, bin string) *hydra {
 		pub, adm := freePorts(t)
 		h.iss, h.admin = "http://127.0.0.1:"+pub, "http://127.0.0.1:"+adm
 		fmt.Fprintf(h.out, "--- start %d: public %s, admin %s\n", attempt, h.iss, h.admin)
-		proc, err := startProcess(h.out, nil, []string{
+		proc, err := startProcess(h.out, nil, append([]string{
 			"DSN=memory",
 			"SECRETS_SYSTEM=grpcjwt-interop-system-secret",
-			"STRATEGIES_ACCESS_TOKEN=jwt",
 			"URLS_SELF_ISSUER=" + h.iss,
 			"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_PUBLIC_PORT=" + pub,
 			"SERVE_ADMIN_HOST=127.0.0.1", "SERVE_ADMIN_PORT=" + adm,
 			"LOG_LEVEL=warn",
-		}, bin, "serve", "all", "--dev", "--sqa-opt-out")
+		}, env...), bin, "serve", "all", "--dev", "--sqa-opt-out")
 		if err != nil {
 			t.Fatalf("starting hydra: %v", err)
 		}
@@ -244,3 +252,17 @@ func (h *hydra) rotate(t *testing.T) string {
 }
 
 func (h *hydra) stop() { h.proc.stop() }
+
+// introspection is how a resource server reaches Hydra's introspection
+// endpoint: on the admin API, which discovery does not name and which
+// takes no client authentication (the network protects it).
+func (h *hydra) introspection() *grpcjwt.IntrospectionConfig {
+	return &grpcjwt.IntrospectionConfig{Endpoint: h.admin + "/admin/oauth2/introspect", AuthMethod: grpcjwt.AuthNone}
+}
+
+// revoke revokes token at Hydra's revocation endpoint (RFC 7009), as the
+// client it was issued to.
+func (h *hydra) revoke(t *testing.T, token string) {
+	t.Helper()
+	revoke(t, discover(t, h.iss).RevocationEndpoint, token)
+}

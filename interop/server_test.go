@@ -46,6 +46,9 @@ type seen struct {
 	MatchedAudience string `json:"matched_aud"`
 	AudienceSuffix  string `json:"aud_suffix"`
 	Organization    string `json:"organization"`
+	// Introspected is Claims.Introspected: the token is opaque, and its
+	// issuer's introspection endpoint vouched for it.
+	Introspected bool `json:"introspected"`
 }
 
 // seenHeader is the response header that carries what the handler saw.
@@ -75,6 +78,7 @@ func seenMD(ctx context.Context) (metadata.MD, error) {
 		MatchedAudience: c.MatchedAudience,
 		AudienceSuffix:  c.AudienceSuffix,
 		Organization:    c.Organization,
+		Introspected:    c.Introspected(),
 	})
 	return metadata.Pairs(seenHeader, string(b)), err
 }
@@ -421,9 +425,11 @@ var httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.C
 
 // discovery is the part of an OpenID Provider Configuration the tests use.
 type discovery struct {
-	Issuer        string `json:"issuer"`
-	JWKSURI       string `json:"jwks_uri"`
-	TokenEndpoint string `json:"token_endpoint"`
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
 }
 
 // discover fetches issuer's OpenID Provider Configuration and checks that

@@ -47,6 +47,15 @@
 //   SIGN_ALG          JWS alg for access tokens; default: "alg" of the signing key, else
 //                     RS256 for RSA keys, ES256/ES384/ES512 for EC P-256/384/521, EdDSA for OKP
 //   EXTRA_CLAIMS      JSON object merged into every access token payload
+//   ACCESS_TOKEN_FORMAT  "jwt" or "opaque": the format of the resource's access tokens
+//                     default jwt. Either way the token introspection (RFC 7662) and
+//                     revocation (RFC 7009) endpoints are on (named by discovery); the
+//                     provider introspects its opaque tokens only (a JWT gets
+//                     400 invalid_request there).
+//   API_CLIENT_ID     a client for the resource server, to introspect tokens with: it
+//                     authenticates with client_secret_basic, and API_CLIENT_ID-post with
+//                     client_secret_post                      default grpcjwt-api
+//   API_CLIENT_SECRET their secret                            default grpcjwt-api-secret
 //   TLS_CERT          PEM file: the server's certificate (chain); with TLS_KEY, serve HTTPS
 //                     with certificate-bound tokens (above)
 //   TLS_KEY           PEM file: its private key
@@ -83,6 +92,9 @@ const RESOURCE = env.RESOURCE || 'https://api.example.com';
 const RESOURCE_SCOPES = env.RESOURCE_SCOPES ?? 'greet:read greet:write';
 const ACCESS_TOKEN_TTL = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
 const EXTRA_CLAIMS = env.EXTRA_CLAIMS ? JSON.parse(env.EXTRA_CLAIMS) : undefined;
+const ACCESS_TOKEN_FORMAT = env.ACCESS_TOKEN_FORMAT || 'jwt';
+const API_CLIENT_ID = env.API_CLIENT_ID || 'grpcjwt-api';
+const API_CLIENT_SECRET = env.API_CLIENT_SECRET || 'grpcjwt-api-secret';
 const ORGANIZATIONS = new Set((env.ORGANIZATIONS ?? '').split(' ').filter(Boolean));
 const ORGANIZATION_SCOPES = env.ORGANIZATION_SCOPES ?? 'greet:read greet:write';
 // Logto's audience of an organization token: this prefix and the organization id.
@@ -95,6 +107,7 @@ function fail(msg) {
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) fail(`bad PORT ${env.PORT}`);
 if (!Number.isInteger(ACCESS_TOKEN_TTL) || ACCESS_TOKEN_TTL < 1) fail(`bad ACCESS_TOKEN_TTL ${env.ACCESS_TOKEN_TTL}`);
+if (!['jwt', 'opaque'].includes(ACCESS_TOKEN_FORMAT)) fail(`bad ACCESS_TOKEN_FORMAT ${ACCESS_TOKEN_FORMAT}: want jwt or opaque`);
 
 function defaultAlgFor(jwk) {
   if (jwk.alg) return jwk.alg;
@@ -176,7 +189,7 @@ const resourceServer = {
   scope: RESOURCE_SCOPES,
   audience: RESOURCE,
   accessTokenTTL: ACCESS_TOKEN_TTL,
-  accessTokenFormat: 'jwt',
+  accessTokenFormat: ACCESS_TOKEN_FORMAT,
   jwt: { sign: { alg: SIGN_ALG, ...(SIGN_KID ? { kid: SIGN_KID } : {}) } },
 };
 
@@ -212,7 +225,15 @@ const provider = new Provider(ISSUER, {
     token_endpoint_auth_method: 'client_secret_basic',
     // with TLS: every access token bound to the certificate of its token request
     tls_client_certificate_bound_access_tokens: TLS,
-  }],
+  }, ...[['', 'client_secret_basic'], ['-post', 'client_secret_post']].map(([suffix, method]) => ({
+    // the resource server's clients: they introspect, and are issued nothing
+    client_id: API_CLIENT_ID + suffix,
+    client_secret: API_CLIENT_SECRET,
+    grant_types: [],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: method,
+  }))],
   clientDefaults: {
     // the default (RS256) would be rejected when the JWKS has no RSA key
     id_token_signed_response_alg: SIGN_ALG,
@@ -221,6 +242,8 @@ const provider = new Provider(ISSUER, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     // on by default in 9.x; named so that an upgrade that turns it off is seen here
     dPoP: { enabled: true },
     mTLS: {
@@ -302,5 +325,5 @@ function shutdown(signal) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s tls=${TLS}\n`);
+process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s format=${ACCESS_TOKEN_FORMAT} tls=${TLS}\n`);
 process.stdout.write(`listening ${ISSUER}\n`);
