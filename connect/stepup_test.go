@@ -1,8 +1,10 @@
 package grpcjwtconnect_test
 
 import (
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,5 +43,47 @@ func TestStepUp(t *testing.T) {
 				t.Errorf("body %s", body)
 			}
 		})
+	}
+}
+
+// A stream of a procedure with a max_age ends, in every protocol and mode,
+// when its login gets too old, with insufficient_user_authentication
+// naming the max_age. auth_time is fractional, so that the login gets too
+// old half a second after the stream opens.
+func TestStreamEndsWhenLoginTooOld(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *grpcjwt.Config) { c.Leeway = -1 }, grpcjwt.WithStepUp(demo.Watch, grpcjwt.StepUp{MaxAge: time.Minute}))
+	var wg sync.WaitGroup
+	for _, m := range modes {
+		srv := e.serve(t, m, nil)
+		for _, pr := range protocols {
+			wg.Go(func() {
+				at := float64(time.Now().Add(500*time.Millisecond-time.Minute).UnixMilli()) / 1000
+				tok := e.iss.Token(map[string]any{"sub": "alice", "auth_time": at})
+				ws, err := client(httpClient(true), srv.URL, pr, "Authorization", "Bearer "+tok).Watch(t.Context(), &demov1.WatchRequest{})
+				if err != nil {
+					t.Errorf("%s/%s: %v", m.name, pr.name, err)
+					return
+				}
+				defer ws.Close()
+				if err := ws.Receive(&demov1.WatchResponse{}); err != nil {
+					t.Errorf("%s/%s: first message: %v", m.name, pr.name, err)
+					return
+				}
+				if err := refusal(ws.Receive(&demov1.WatchResponse{}), grpcjwt.ErrInsufficientUserAuthentication, grpcjwt.MaxAgeKey, "60"); err != nil {
+					t.Errorf("%s/%s: %v", m.name, pr.name, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var ended int
+	for _, err := range e.rejected() {
+		if errors.Is(err, grpcjwt.ErrInsufficientUserAuthentication) {
+			ended++
+		}
+	}
+	if want := len(modes) * len(protocols); ended != want {
+		t.Errorf("the reject hook saw %d streams outlive their login, want %d", ended, want)
 	}
 }
