@@ -315,7 +315,10 @@ func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) 
 		return nil, nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(call.Method, maxMethodName)))
 	}
 	if s := r.StepUp; s != nil {
-		now := p.v.now()
+		var now time.Time // read only for a max_age: a clock reading costs a fifth of a cache hit
+		if s.MaxAge > 0 {
+			now = p.v.now()
+		}
 		if why := s.check(c, now, p.v.leeway); why != noShortfall {
 			return nil, nil, &ruleRefusal{
 				reason: ErrInsufficientUserAuthentication, answer: p.demandsOf(r).stepUp,
