@@ -25,6 +25,9 @@ const (
 	// CodeInvalidDPoPProof: the DPoP proof of a call with a DPoP-bound
 	// token is missing or wrong (RFC 9449 §7.1).
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	// CodeInsufficientUserAuthentication: a valid token, from a login too
+	// weak or too old for the method (RFC 9470 §3); see [StepUp].
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -47,7 +50,8 @@ var (
 	// type", hence the wire code) is not Bearer.
 	ErrSchemeNotSupported = wireReason(codes.Unauthenticated, CodeSchemeNotSupported, "scheme_not_supported")
 	// ErrInsufficientScope: the token is valid but lacks a required scope
-	// or was refused by an authorization hook.
+	// (or meets none of a method's alternatives), or was refused by an
+	// authorization hook.
 	ErrInsufficientScope = wireReason(codes.PermissionDenied, CodeInsufficientScope, "insufficient_scope")
 	// ErrOrganizationMismatch: the method has an organization rule and the
 	// token is not for the organization the request names, or one of them
@@ -61,6 +65,12 @@ var (
 	// badly signed, for another call, too old or new, or replayed. The call
 	// gets Unauthenticated "invalid_dpop_proof".
 	ErrInvalidDPoPProof = wireReason(codes.Unauthenticated, CodeInvalidDPoPProof, "invalid_dpop_proof")
+	// ErrInsufficientUserAuthentication: the token is valid, but the login
+	// behind it is not what the method's [StepUp] rule requires: another
+	// acr, a missing amr, or an auth_time too old (or absent). The call
+	// gets Unauthenticated "insufficient_user_authentication", with the
+	// acr_values and max_age that would succeed ([Policy.Status]).
+	ErrInsufficientUserAuthentication = wireReason(codes.Unauthenticated, CodeInsufficientUserAuthentication, "insufficient_user_authentication")
 	// ErrInvalidToken: the token failed a check. The error also matches one
 	// of the cause sentinels below, which never reach the client, and its
 	// [CauseOf] is that cause's: ErrInvalidToken has no label of its own.

@@ -49,8 +49,12 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // stream opens (the observer sees one [Decision] per stream); the
 // handler's stream context carries the claims. A stream does not outlive
 // its token: at exp plus the leeway the handler's context is cancelled and
-// the stream ends with Unauthenticated "invalid_token" (see
-// [WithoutStreamExpiry]); a handler still running 100 ms
+// the stream ends with Unauthenticated "invalid_token"; nor, on a method
+// whose [StepUp] rule has a MaxAge, its login: when the login gets older
+// than that (auth_time plus MaxAge plus the leeway) before the token
+// expires, the stream ends the same way with Unauthenticated
+// "insufficient_user_authentication", naming the max_age (see
+// [WithoutStreamExpiry] to turn both off). A handler still running 100 ms
 // later is left to finish on its own, with its context cancelled, while
 // the stream ends without it, since a handler blocked in Recv returns only
 // once the stream has ended. With an organization rule, every message the
@@ -94,10 +98,12 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // streaming method (or one the protobuf registry does not know) the
 // context it returns ends at the token's exp plus the leeway, with
 // [context.DeadlineExceeded] and the cause [ErrTokenExpired]
-// ([context.Cause]), so that a handler that watches its context stops when
-// the token does; but the status the stream ends with is whatever the
-// handler returns (typically DeadlineExceeded), not "invalid_token", and
-// a handler that ignores its context keeps running (see
+// ([context.Cause]), or when the login gets older than the method's
+// [StepUp] MaxAge, if that comes first, with the cause
+// [ErrInsufficientUserAuthentication], so that a handler that watches its
+// context stops when the token does; but the status the stream ends with
+// is whatever the handler returns (typically DeadlineExceeded), not the
+// refusal, and a handler that ignores its context keeps running (see
 // [WithoutStreamExpiry] to lift the deadline).
 func (p *Policy) AuthFunc() auth.AuthFunc {
 	return func(ctx context.Context) (context.Context, error) {
@@ -112,11 +118,16 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 		}
 		ctx = ContextWithClaims(ctx, c)
 		var buf compiledRule
-		if d, ok := p.StreamTimeout(c); ok && p.rules.get(method, p.opts, &buf).stream {
+		if r := p.rule(method, &buf); r.stream && !p.opts.noStreamExpiry {
+			end, byLogin := p.streamEnd(r, c)
+			cause := streamExpired
+			if byLogin {
+				cause = p.loginTooOld(r, c)
+			}
 			// Released when the call's own context ends, which it always
 			// does: the stream's end cancels it.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, d, streamExpired)
+			ctx, cancel = context.WithTimeoutCause(ctx, end.Sub(p.v.now()), cause)
 			_ = cancel
 		}
 		return ctx, nil
@@ -216,7 +227,7 @@ type guardedStream struct {
 // refusal of a message or the token's expiry.
 func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	checks := s.p.NeedsMessages(s.method)
-	timeout, expires := s.p.StreamTimeout(s.claims)
+	timeout, expires := s.p.StreamTimeout(s.method, s.claims)
 	if !checks && !expires {
 		return handler(srv, &s.contextStream)
 	}
@@ -233,7 +244,7 @@ func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	if expires {
 		var expired bool
 		if expired, err = expiry.RunUntil(timeout, cancel, run); expired {
-			return s.p.Status(s.p.StreamExpired(s.ctx, s.method)).Err()
+			return s.p.Status(s.p.StreamExpired(s.ctx, s.method, s.claims)).Err()
 		}
 	} else {
 		err = run()

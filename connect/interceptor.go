@@ -38,10 +38,13 @@ import (
 //   - A stream does not outlive its token: at exp plus the leeway
 //     ([grpcjwt.Policy.StreamTimeout], on the Validator's clock) the
 //     handler's context is cancelled and the stream ends with
-//     Unauthenticated "invalid_token"; a handler still running 100 ms
-//     later is left to finish on its own, its sends refused, while the
-//     stream ends without it ([grpcjwt.WithoutStreamExpiry] turns this
-//     off).
+//     Unauthenticated "invalid_token"; nor, on a method whose
+//     [grpcjwt.StepUp] rule has a MaxAge, its login: when the login gets
+//     older than that first, the stream ends with Unauthenticated
+//     "insufficient_user_authentication" ([grpcjwt.Policy.StreamExpired]).
+//     A handler still running 100 ms later is left to finish on its own,
+//     its sends refused, while the stream ends without it
+//     ([grpcjwt.WithoutStreamExpiry] turns this off).
 func NewInterceptor(policy *grpcjwt.Policy) connect.ServerInterceptor {
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
@@ -87,7 +90,7 @@ type guard struct {
 // or the token's expiry.
 func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
 	checks := g.policy.NeedsMessages(g.method)
-	timeout, expires := g.policy.StreamTimeout(g.claims)
+	timeout, expires := g.policy.StreamTimeout(g.method, g.claims)
 	expires = expires && spec.StreamType != connect.StreamTypeUnary
 	if !checks && !expires {
 		return next(ctx, spec, stream)
@@ -106,7 +109,7 @@ func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.Ser
 	expired, err := expiry.RunUntil(timeout, cancel, run)
 	if expired {
 		s.end()
-		return connectError(g.policy, g.policy.StreamExpired(ctx, g.method))
+		return connectError(g.policy, g.policy.StreamExpired(ctx, g.method, g.claims))
 	}
 	if s.denied != nil {
 		return connectError(s.policy, s.denied)
