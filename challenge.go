@@ -43,7 +43,10 @@ func HTTPStatus(err error) int {
 //   - a token refused for any reason: error="invalid_token" (in the
 //     scheme the call used);
 //   - a missing scope: error="insufficient_scope";
-//   - a bad DPoP proof: DPoP error="invalid_dpop_proof".
+//   - a bad DPoP proof: DPoP error="invalid_dpop_proof";
+//   - a DPoP proof without the server's nonce: DPoP error="use_dpop_nonce"
+//     (RFC 9449 §9; the nonce goes in the DPoP-Nonce header field,
+//     [Policy.DPoPNonce]).
 //
 // With DPoP enabled ([WithDPoP]), every DPoP challenge carries algs, the
 // proof algorithms the server accepts, and a Bearer challenge is followed
@@ -62,6 +65,8 @@ func (p *Policy) Challenge(err error, dpop bool) string {
 		code = CodeInsufficientScope
 	case errors.Is(err, ErrInvalidDPoPProof):
 		return p.challenge("DPoP", CodeInvalidDPoPProof)
+	case errors.Is(err, ErrUseDPoPNonce):
+		return p.challenge("DPoP", CodeUseDPoPNonce)
 	case Status(err).Code() == codes.Unauthenticated:
 		code = CodeInvalidToken
 	default:

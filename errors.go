@@ -25,6 +25,11 @@ const (
 	// CodeInvalidDPoPProof: the DPoP proof of a call with a DPoP-bound
 	// token is missing or wrong (RFC 9449 §7.1).
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	// CodeUseDPoPNonce: the server requires nonces it issued in DPoP proofs
+	// ([DPoPConfig.Nonce]), and the call's proof, right in all else, has
+	// none, or an expired or foreign one (RFC 9449 §9). Retryable: the
+	// answer carries a nonce to sign the next proof with.
+	CodeUseDPoPNonce = "use_dpop_nonce"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -61,6 +66,11 @@ var (
 	// badly signed, for another call, too old or new, or replayed. The call
 	// gets Unauthenticated "invalid_dpop_proof".
 	ErrInvalidDPoPProof = wireReason(codes.Unauthenticated, CodeInvalidDPoPProof, "invalid_dpop_proof")
+	// ErrUseDPoPNonce: the server requires nonces in DPoP proofs, and the
+	// call's proof has none, or one the server did not issue or that has
+	// expired. The call gets Unauthenticated "use_dpop_nonce", with a
+	// fresh nonce in its answer ([Policy.DPoPNonce]).
+	ErrUseDPoPNonce = wireReason(codes.Unauthenticated, CodeUseDPoPNonce, "use_dpop_nonce")
 	// ErrInvalidToken: the token failed a check. The error also matches one
 	// of the cause sentinels below, which never reach the client, and its
 	// [CauseOf] is that cause's: ErrInvalidToken has no label of its own.

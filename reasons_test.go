@@ -32,6 +32,7 @@ var theWire = map[string]struct {
 	CodeOrganizationMismatch:   {codes.PermissionDenied, "ORGANIZATION_MISMATCH"},
 	CodeTemporarilyUnavailable: {codes.Unavailable, "TEMPORARILY_UNAVAILABLE"},
 	CodeInvalidDPoPProof:       {codes.Unauthenticated, "INVALID_DPOP_PROOF"},
+	CodeUseDPoPNonce:           {codes.Unauthenticated, "USE_DPOP_NONCE"},
 }
 
 // validatorErrors are the exported Err variables that are no reason to
