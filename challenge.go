@@ -51,7 +51,10 @@ func HTTPStatus(err error) int {
 //     quoted-string) and max_age (a token, in seconds), each when the rule
 //     sets it: Bearer error="insufficient_user_authentication",
 //     acr_values="urn:logto:acr:mfa", max_age=300;
-//   - a bad DPoP proof: DPoP error="invalid_dpop_proof".
+//   - a bad DPoP proof: DPoP error="invalid_dpop_proof";
+//   - a DPoP proof without the server's nonce: DPoP error="use_dpop_nonce"
+//     (RFC 9449 §9; the nonce goes in the DPoP-Nonce header field,
+//     [Policy.DPoPNonce]).
 //
 // With DPoP enabled ([WithDPoP]), every DPoP challenge carries algs, the
 // proof algorithms the server accepts, and a Bearer challenge is followed
@@ -79,6 +82,8 @@ func (p *Policy) Challenge(err error, dpop bool) string {
 		code = Status(err).Message()
 	case errors.Is(err, ErrInvalidDPoPProof):
 		return p.challenge("DPoP", CodeInvalidDPoPProof, nil)
+	case errors.Is(err, ErrUseDPoPNonce):
+		return p.challenge("DPoP", CodeUseDPoPNonce, nil)
 	case Status(err).Code() == codes.Unauthenticated:
 		code = CodeInvalidToken
 	default:

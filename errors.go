@@ -28,6 +28,11 @@ const (
 	// CodeInsufficientUserAuthentication: a valid token, from a login too
 	// weak or too old for the method (RFC 9470 §3); see [StepUp].
 	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
+	// CodeUseDPoPNonce: the server requires nonces it issued in DPoP proofs
+	// ([DPoPConfig.Nonce]), and the call's proof, right in all else, has
+	// none, or an expired or foreign one (RFC 9449 §9). Retryable: the
+	// answer carries a nonce to sign the next proof with.
+	CodeUseDPoPNonce = "use_dpop_nonce"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -71,6 +76,11 @@ var (
 	// gets Unauthenticated "insufficient_user_authentication", with the
 	// acr_values and max_age that would succeed ([Policy.Status]).
 	ErrInsufficientUserAuthentication = wireReason(codes.Unauthenticated, CodeInsufficientUserAuthentication, "insufficient_user_authentication")
+	// ErrUseDPoPNonce: the server requires nonces in DPoP proofs, and the
+	// call's proof has none, or one the server did not issue or that has
+	// expired. The call gets Unauthenticated "use_dpop_nonce", with a
+	// fresh nonce in its answer ([Policy.DPoPNonce]).
+	ErrUseDPoPNonce = wireReason(codes.Unauthenticated, CodeUseDPoPNonce, "use_dpop_nonce")
 	// ErrInvalidToken: the token failed a check. The error also matches one
 	// of the cause sentinels below, which never reach the client, and its
 	// [CauseOf] is that cause's: ErrInvalidToken has no label of its own.

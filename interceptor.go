@@ -22,7 +22,9 @@ import (
 // interceptor does, it lets a service implementing
 // [auth.ServiceAuthFuncOverride] take over its own authentication, and it
 // composes with selector. Handlers find the claims with
-// [ClaimsFromContext].
+// [ClaimsFromContext]. With DPoP nonces ([DPoPConfig.Nonce]), the answer to
+// a call of the DPoP scheme, admitted or refused, carries the server's
+// nonce in its "dpop-nonce" header metadata ([Policy.DPoPNonce]).
 func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if o, ok := info.Server.(auth.ServiceAuthFuncOverride); ok {
@@ -34,6 +36,7 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Check(ctx, &call, req)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return nil, p.Status(err).Err()
 		}
@@ -74,6 +77,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Authenticate(ctx, &call)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return p.Status(err).Err()
 		}
@@ -90,7 +94,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // by the policy, for building chains by hand (for example under
 // selector). It reads the method from ctx with [grpc.Method] and returns a
 // context carrying the claims, or a status error with a documented
-// message.
+// message. It sends the DPoP nonce as the interceptors do.
 //
 // An auth function sees neither the request nor the stream, so this door
 // does less than the interceptors. It refuses calls to methods with an
@@ -110,6 +114,7 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 		method, _ := grpc.Method(ctx)
 		call := grpcCall(ctx, method)
 		c, err := p.Check(ctx, &call, nil)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return nil, p.Status(err).Err()
 		}
@@ -137,6 +142,17 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 // streamExpired is the cause of the context of a stream admitted by
 // [Policy.AuthFunc] ending at its token's expiry.
 var streamExpired = tokenErr(ErrTokenExpired, "the stream outlived its token")
+
+// sendDPoPNonce puts the nonce of [Policy.DPoPNonce] for call, if any, in
+// the response header metadata ("dpop-nonce") of the call whose context is
+// ctx: sent before the status of a refusal, or with the handler's first
+// response. A client reads it from the header of a refusal as of a success
+// (grpc.Header, or the stream's Header).
+func (p *Policy) sendDPoPNonce(ctx context.Context, call *Call) {
+	if n := p.DPoPNonce(call); n != "" {
+		_ = grpc.SetHeader(ctx, metadata.MD{dpopNonceKey: {n}}) // fails only once headers are sent, never before the handler
+	}
+}
 
 // grpcCall takes the facts of a call from grpc-go: the authorization
 // metadata, the client certificate of the connection, and, for the DPoP

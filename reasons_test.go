@@ -33,6 +33,7 @@ var theWire = map[string]struct {
 	CodeTemporarilyUnavailable:         {codes.Unavailable, "TEMPORARILY_UNAVAILABLE"},
 	CodeInvalidDPoPProof:               {codes.Unauthenticated, "INVALID_DPOP_PROOF"},
 	CodeInsufficientUserAuthentication: {codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+	CodeUseDPoPNonce:                   {codes.Unauthenticated, "USE_DPOP_NONCE"},
 }
 
 // validatorErrors are the exported Err variables that are no reason to

@@ -46,7 +46,7 @@ const (
 
 // dpopReasons are the refusals of a call's DPoP proof, whose statuses name
 // the accepted algorithms ([AlgsKey]).
-var dpopReasons = []error{ErrInvalidDPoPProof}
+var dpopReasons = []error{ErrInvalidDPoPProof, ErrUseDPoPNonce}
 
 // buildStatuses builds the status the policy sends for each wire reason
 // whose status says more than [Status]'s: the resource_metadata URL of

@@ -25,7 +25,10 @@ import (
 // google.rpc.ErrorInfo as over gRPC, in whichever protocol the client
 // speaks; a refused Connect unary call also carries the WWW-Authenticate
 // challenge of [grpcjwt.Policy.Challenge] (its HTTP status is 401 or 403).
-// Handlers find the claims with [grpcjwt.ClaimsFromContext].
+// With DPoP nonces ([grpcjwt.DPoPConfig.Nonce]), the answer to a call of
+// the DPoP scheme it decides, refused or admitted, has the server's nonce
+// in its DPoP-Nonce response header ([grpcjwt.Policy.DPoPNonce]). Handlers
+// find the claims with [grpcjwt.ClaimsFromContext].
 //
 // Then:
 //
@@ -54,7 +57,11 @@ func NewInterceptor(policy *grpcjwt.Policy) connect.ServerInterceptor {
 			} else {
 				call := serverCall(ctx, spec.Procedure)
 				var err error
-				if c, err = policy.Authenticate(ctx, &call); err != nil {
+				c, err = policy.Authenticate(ctx, &call)
+				if info, ok := connect.CallInfoForServerContext(ctx); ok {
+					sendDPoPNonce(info.ResponseHeader(), policy, &call)
+				}
+				if err != nil {
 					return refuse(ctx, policy, spec, err, isDPoP(call.Authorization))
 				}
 				if c != nil {

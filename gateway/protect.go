@@ -66,7 +66,9 @@ func WithRoute(httpMethod, pathTemplate, fullMethod string) Option {
 // (the status code, and a google.rpc.Status body with the wire code as
 // message and the ErrorInfo detail), but for the WWW-Authenticate header,
 // which is the RFC 6750/9449 challenge of [grpcjwt.Policy.Challenge]
-// rather than the gateway's copy of the message.
+// rather than the gateway's copy of the message. With DPoP nonces, the
+// answer to a request of the DPoP scheme, refused or admitted, has the
+// server's nonce in its DPoP-Nonce header ([grpcjwt.Policy.DPoPNonce]).
 //
 // Fail closed, throughout:
 //   - the decision never sees the request message, so a method with an
@@ -126,6 +128,9 @@ func (g *guard) middleware(mux *runtime.ServeMux) runtime.Middleware {
 			}
 			call := grpcjwt.HTTPCall(r, method)
 			c, err := g.p.Check(r.Context(), &call, nil)
+			if n := g.p.DPoPNonce(&call); n != "" {
+				w.Header().Set(grpcjwt.DPoPNonceHeader, n)
+			}
 			if err != nil {
 				g.refuse(mux, w, r, err, call.HTM != "")
 				return
