@@ -25,10 +25,29 @@ type MethodRule struct {
 
 // String formats the rule as one line for logs:
 // "/greeter.v1.Greeter/SayHello required scopes=greet:read (proto:method)".
+// Alternatives of scopes show as "any-scopes=read:all|read:own,org:member",
+// a step-up rule as "step-up(acr=urn:logto:acr:mfa max_age=5m0s)", the
+// issuers and audiences a rule accepts as "issuers=…" and "audiences=…".
 func (m MethodRule) String() string {
 	s := m.FullMethod + " " + m.Access.String()
 	if len(m.Scopes) > 0 {
 		s += " scopes=" + strings.Join(m.Scopes, ",")
+	}
+	if len(m.AnyScopes) > 0 {
+		groups := make([]string, len(m.AnyScopes))
+		for i, g := range m.AnyScopes {
+			groups[i] = strings.Join(g, ",")
+		}
+		s += " any-scopes=" + strings.Join(groups, "|")
+	}
+	if m.StepUp != nil {
+		s += " " + m.StepUp.String()
+	}
+	if len(m.Issuers) > 0 {
+		s += " issuers=" + strings.Join(m.Issuers, ",")
+	}
+	if len(m.Audiences) > 0 {
+		s += " audiences=" + strings.Join(m.Audiences, ",")
 	}
 	if m.Organization != nil {
 		s += " " + m.Organization.String()
@@ -50,8 +69,9 @@ func (m MethodRule) String() string {
 // method protected differently than intended), when a Go option makes a
 // method both public and scoped, or when a method's rule, from Go or
 // .proto options, is both optional and scoped (a caller would get in
-// without a token, but not with one that lacks the scopes). A service can
-// refuse to start on it. An organization rule whose field the method's
+// without a token, but not with one that lacks the scopes; the same for
+// alternatives of scopes and for a [StepUp] rule). A service can refuse to
+// start on it. An organization rule whose field the method's
 // request message does not have, is not a string, or whose pattern is not
 // well formed is an error (a typo must never switch tenant isolation off;
 // at run time such a rule refuses every call); so is one that names an
@@ -59,7 +79,16 @@ func (m MethodRule) String() string {
 // satisfy (none asserts organizations where the rule reads them). A
 // required scope that is not an RFC 6749 scope-token (empty, or with a
 // space or a character outside printable ASCII) is an error too: no token
-// can ever grant it.
+// can ever grant it; so is an empty group of alternatives
+// ([WithAnyScopes]), which every token meets.
+//
+// The rules a token meets are checked too: an issuer ([WithIssuers]) the
+// Validator does not trust, an audience ([WithAudiences]) that no issuer
+// the rule accepts is configured to accept, and a [StepUp] rule that
+// requires nothing, has a value a challenge cannot carry, or a negative or
+// fractional MaxAge are errors; so is any of these rules on a public
+// method, which reads no token, whether a Go option or a .proto rule sets
+// it.
 //
 // Tenant isolation is never switched off silently: a Go option that makes
 // public a method whose .proto options give it an organization rule is an
@@ -83,7 +112,7 @@ func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
 			full := "/" + name + "/" + m.Name
 			known[full] = true
 			var buf compiledRule
-			r := p.rules.get(full, o, &buf)
+			r := p.rule(full, &buf)
 			all = append(all, audited{MethodRule{
 				FullMethod:   full,
 				ClientStream: m.IsClientStream,
@@ -115,6 +144,21 @@ func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
 		}
 		if s := o.rules[name]; s.access == AccessPublic && s.org != nil {
 			errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has an organization rule; public methods read no token", name))
+		}
+		if s := o.rules[name]; s.access == AccessPublic {
+			for _, f := range []struct {
+				set  bool
+				what string
+			}{
+				{len(s.anyScopes) > 0, "alternatives of scopes"},
+				{s.stepUp != nil, "a step-up rule"},
+				{len(s.issuers) > 0, "issuers"},
+				{len(s.audiences) > 0, "audiences"},
+			} {
+				if f.set {
+					errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has %s; public methods read no token", name, f.what))
+				}
+			}
 		}
 	}
 	without := make([]string, 0, len(o.withoutOrg))
@@ -153,6 +197,49 @@ func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
 				errs = append(errs, fmt.Errorf("grpcjwt: %s requires scope %q (%s), which is not an RFC 6749 scope-token and can never be granted", full, s, m.Source))
 			}
 		}
+		errs = append(errs, p.auditTokenRules(full, m)...)
 	}
 	return rules, errors.Join(errs...)
+}
+
+// auditTokenRules says what is wrong with the rules of m (of method full)
+// that a token meets beside its scopes: alternatives of scopes, step-up,
+// issuers and audiences.
+func (p *Policy) auditTokenRules(full string, m *compiledRule) []error {
+	var errs []error
+	if len(m.publicIgnores) > 0 {
+		errs = append(errs, fmt.Errorf("grpcjwt: %s is public, and its rule (%s) sets %s, which only a token can meet; public methods read no token", full, m.Source, strings.Join(m.publicIgnores, ", ")))
+	}
+	if m.Access == AccessOptional && len(m.AnyScopes) > 0 {
+		errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has alternatives of scopes (%s); callers without a token would get in while callers with one lacking the scopes are refused", full, m.Source))
+	}
+	if m.Access == AccessOptional && m.StepUp != nil {
+		errs = append(errs, fmt.Errorf("grpcjwt: %s is optional and has a step-up rule (%s); callers without a token would get in while callers with one from a weaker login are refused", full, m.Source))
+	}
+	for i, g := range m.AnyScopes {
+		if len(g) == 0 {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s has an empty group of alternative scopes (group %d, %s), which every token meets", full, i+1, m.Source))
+		}
+		for _, s := range g {
+			if !isScopeToken(s) {
+				errs = append(errs, fmt.Errorf("grpcjwt: %s has alternative scope %q (%s), which is not an RFC 6749 scope-token and can never be granted", full, s, m.Source))
+			}
+		}
+	}
+	if m.StepUp != nil {
+		for _, wrong := range m.StepUp.audit() {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s: its step-up rule %s (%s)", full, wrong, m.Source))
+		}
+	}
+	for _, name := range m.Issuers {
+		if p.v.issuers[name] == nil {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s accepts issuer %q (%s), which the Validator does not trust", full, name, m.Source))
+		}
+	}
+	for _, a := range m.Audiences {
+		if !p.v.someIssuerAccepts(m.Issuers, a) {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s accepts audience %q (%s), which no issuer it accepts is configured to accept", full, a, m.Source))
+		}
+	}
+	return errs
 }

@@ -135,7 +135,7 @@ func (c *tokenCache) putUntil(token string, claims *Claims, key *verifyKey, exp,
 
 // entryOverhead is what an entry costs beyond its strings and slices: the
 // map slot, the entry and the Claims struct, with allocator rounding.
-const entryOverhead = 384
+const entryOverhead = 448
 
 // entrySize is the memory an entry holds: the token, the payload, and every
 // string and slice of the claims, each rounded up as the allocator does
@@ -144,10 +144,10 @@ const entryOverhead = 384
 // what it really costs.
 func entrySize(token string, c *Claims) int64 {
 	n := entryOverhead + int64(len(token)) + alloc(cap(c.raw))
-	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.orgByClaim, c.Confirmation.X5TS256, c.Confirmation.JKT} {
+	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.orgByClaim, c.Confirmation.X5TS256, c.Confirmation.JKT, c.ACR} {
 		n += alloc(len(s))
 	}
-	for _, list := range [...][]string{c.Audience, c.Scopes} {
+	for _, list := range [...][]string{c.Audience, c.Scopes, c.AMR} {
 		n += alloc(16 * cap(list))
 		for _, s := range list {
 			n += alloc(len(s))

@@ -179,39 +179,52 @@ func TestCacheHashCollision(t *testing.T) {
 	}
 }
 
-// TestCacheBytesCountParsedClaims: tokens with thousands of tiny scopes
-// cost far more in parsed claims than in text; the byte bound must hold
-// for what entries really retain (the heap, measured), not their length.
+// TestCacheBytesCountParsedClaims: tokens with thousands of tiny scopes,
+// or amr values, cost far more in parsed claims than in text; the byte
+// bound must hold for what entries really retain (the heap, measured), not
+// their length.
 func TestCacheBytesCountParsedClaims(t *testing.T) {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
 	const budget = 16 << 20
-	v := testValidator(t, iss, func(c *Config) { c.CacheBytes = budget; c.CacheSize = 1 << 20; c.MaxTokenSize = 1 << 20 })
-	scope := strings.TrimSuffix(strings.Repeat("ab ", 6000), " ")
-	toks := make([]string, 600)
-	for i := range toks {
-		toks[i] = iss.Token(map[string]any{"scope": scope, "jti": fmt.Sprint(i)}, grpcjwttest.WithKeyFor("EdDSA"))
+	items := strings.Split(strings.TrimSuffix(strings.Repeat("ab ", 6000), " "), " ")
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		parsed func(*Claims) int
+	}{
+		{"scope", map[string]any{"scope": strings.Join(items, " ")}, func(c *Claims) int { return len(c.Scopes) }},
+		{"amr", map[string]any{"amr": items}, func(c *Claims) int { return len(c.AMR) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := testValidator(t, iss, func(c *Config) { c.CacheBytes = budget; c.CacheSize = 1 << 20; c.MaxTokenSize = 1 << 20 })
+			toks := make([]string, 600)
+			for i := range toks {
+				tc.claims["jti"] = fmt.Sprint(i)
+				toks[i] = iss.Token(tc.claims, grpcjwttest.WithKeyFor("EdDSA"))
+			}
+			before := heapAlloc()
+			for _, tok := range toks {
+				c, err := v.Validate(context.Background(), tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := tc.parsed(c); n != len(items) {
+					t.Fatalf("%d %s values", n, tc.name)
+				}
+			}
+			grown := heapAlloc() - before
+			n, counted := v.cache.len()
+			t.Logf("%d entries, %d bytes counted, heap grew %d bytes (budget %d)", n, counted, grown, budget)
+			if limit := int64(budget)*3/2 + 1<<20; grown > limit {
+				t.Errorf("the cache retains %d bytes of heap, over 1.5 x CacheBytes + 1 MiB = %d", grown, limit)
+			}
+			if n == 0 {
+				t.Error("nothing was cached: the test measures nothing")
+			}
+			runtime.KeepAlive(toks)
+		})
 	}
-	before := heapAlloc()
-	for _, tok := range toks {
-		c, err := v.Validate(context.Background(), tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(c.Scopes) != 6000 {
-			t.Fatalf("%d scopes", len(c.Scopes))
-		}
-	}
-	grown := heapAlloc() - before
-	n, counted := v.cache.len()
-	t.Logf("%d entries, %d bytes counted, heap grew %d bytes (budget %d)", n, counted, grown, budget)
-	if limit := int64(budget)*3/2 + 1<<20; grown > limit {
-		t.Errorf("the cache retains %d bytes of heap, over 1.5 x CacheBytes + 1 MiB = %d", grown, limit)
-	}
-	if n == 0 {
-		t.Error("nothing was cached: the test measures nothing")
-	}
-	runtime.KeepAlive(toks)
 }
 
 func heapAlloc() int64 {

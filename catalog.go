@@ -10,7 +10,8 @@ import (
 // Catalog returns the grpcjwt.v1.Catalog service (proto/grpcjwt/v1/
 // catalog.proto) of the methods registered on srv: its ListMethods
 // answers every one of them, sorted, with the rule the policy applies to
-// it (access, scopes, organization rule, sender constraint) and its kind
+// it (access, scopes and their alternatives, step-up, the issuers and
+// audiences it accepts, organization rule, sender constraint) and its kind
 // of RPC, read from the same compiled rules that [Policy.Audit] reports
 // and that calls meet, so that a client or a gateway knows before calling
 // which token a method needs. Register it on srv beside the services it
@@ -19,9 +20,10 @@ import (
 //	grpcjwtv1.RegisterCatalogServer(srv, policy.Catalog(srv))
 //
 // The service is public by its .proto options: anyone who can reach the
-// server reads every method's rule, the scopes it requires, the request
-// field and pattern of its organization rule and the issuers whose
-// organizations it accepts. That is what a client needs, and what the
+// server reads every method's rule, the scopes it requires, the login it
+// requires, the issuers and audiences it accepts, the request field and
+// pattern of its organization rule and the issuers whose organizations it
+// accepts. That is what a client needs, and what the
 // server chooses to reveal by registering it; to require a token for it,
 // give it a Go rule, which takes precedence
 // (WithScopes("/grpcjwt.v1.Catalog/", "catalog:read")). What an
@@ -57,6 +59,12 @@ func catalogMethod(m MethodRule) *grpcjwtv1.Method {
 		Access:            catalogAccess[m.Access],
 		Scopes:            slices.Clone(m.Scopes), // the rule's own stay the policy's
 		SenderConstrained: m.SenderConstrained,
+		StepUp:            stepUpToProto(m.StepUp),
+		Issuers:           slices.Clone(m.Issuers),
+		Audiences:         slices.Clone(m.Audiences),
+	}
+	for _, g := range m.AnyScopes {
+		cm.AnyScopes = append(cm.AnyScopes, &grpcjwtv1.ScopeGroup{Scopes: slices.Clone(g)})
 	}
 	if o := m.Organization; o != nil {
 		cm.Organization = &grpcjwtv1.Organization{

@@ -40,7 +40,8 @@ func TestChallenge(t *testing.T) {
 		{"bad token", bearer, []string{"Bearer x.y.z"}, false, http.StatusUnauthorized, `Bearer error="invalid_token"`},
 		{"bad token, DPoP on", both, []string{"Bearer x.y.z"}, false, http.StatusUnauthorized, `Bearer error="invalid_token", DPoP ` + algs},
 		{"bad DPoP token", both, []string{"DPoP x.y.z"}, true, http.StatusUnauthorized, `Bearer, DPoP error="invalid_token", ` + algs},
-		{"missing scope", bearer, []string{"Bearer " + iss.Token(nil)}, false, http.StatusForbidden, `Bearer error="insufficient_scope"`},
+		{"missing scope", bearer, []string{"Bearer " + iss.Token(nil)}, false, http.StatusForbidden, `Bearer error="insufficient_scope", scope="greet:read"`},
+		{"missing scope, DPoP on", both, []string{"Bearer " + iss.Token(nil)}, false, http.StatusForbidden, `Bearer error="insufficient_scope", scope="greet:read", DPoP ` + algs},
 		{"missing proof", both, []string{"DPoP " + iss.Token(map[string]any{"cnf": map[string]any{"jkt": "x"}, "scope": "greet:read"})}, true, http.StatusUnauthorized, `DPoP error="invalid_dpop_proof", ` + algs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,6 +67,18 @@ type Claims struct {
 	// bound to, when it is.
 	Confirmation Confirmation
 
+	// ACR, AMR and AuthTime describe the login behind the token, as its
+	// issuer puts them in user tokens (OpenID Connect Core §2, RFC 9068
+	// §2.2.1): "acr", the authentication context class reached (a string,
+	// such as Logto's "urn:logto:acr:mfa"); "amr", the methods used (an
+	// array of strings, RFC 8176: "pwd", "otp", "mfa", ...); "auth_time",
+	// when the user last authenticated (a NumericDate). Each is empty (zero)
+	// when absent, as in client-credentials tokens. A [StepUp] rule reads
+	// them.
+	ACR      string
+	AMR      []string
+	AuthTime time.Time
+
 	raw []byte // the decoded JSON payload, or the introspection answer
 
 	introspected bool // verified by introspection, not by a signature

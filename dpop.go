@@ -34,6 +34,12 @@ type DPoPConfig struct {
 	// the server can take. Replicas behind one load balancer should share
 	// one.
 	ReplayCache ReplayCache
+
+	// Nonce, when set, makes every proof carry a nonce the server issued
+	// (RFC 9449 §9), checked once the proof's signature and every other
+	// claim have passed, before its jti reaches the replay cache; see
+	// [DPoPNonceConfig]. Without it, a proof's nonce claim is ignored.
+	Nonce *DPoPNonceConfig
 }
 
 // DefaultDPoPProofLifetime is the default [DPoPConfig.ProofLifetime].
@@ -48,6 +54,7 @@ type dpopVerifier struct {
 	algNames string // the accepted algorithms, space-separated, for challenges
 	lifetime time.Duration
 	replay   ReplayCache
+	nonces   *dpopNonces // nil: nonces off
 	now      func() time.Time
 }
 
@@ -70,6 +77,13 @@ func newDPoPVerifier(c *DPoPConfig, now func() time.Time) (*dpopVerifier, error)
 	}
 	if d.replay == nil {
 		d.replay = newMemoryReplayCache(0, 0, 0, now)
+	}
+	if c.Nonce != nil {
+		n, err := newDPoPNonces(c.Nonce, now)
+		if err != nil {
+			return nil, err
+		}
+		d.nonces = n
 	}
 	return d, nil
 }
@@ -154,8 +168,9 @@ func (p *parsedProof) verify(jkt string) (string, error) {
 
 // checkClaims reads a proof's claims by their exact names and checks them
 // against the call (step 3 of [dpopVerifier.verify]). It returns the
-// proof's jti and when it was issued.
-func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token string) (jti string, issued time.Time, err error) {
+// proof's jti, when it was issued, and its nonce, unchecked (empty when it
+// has none; a slice of payload).
+func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token string) (jti string, issued time.Time, nonce []byte, err error) {
 	var htm, htu, ath string
 	var iat float64
 	var hasIat bool
@@ -164,6 +179,9 @@ func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token strin
 		switch string(name) {
 		case "jti":
 			jti, ok = exactjson.String(value)
+		case "nonce":
+			// Not copied: the value is payload's, which nothing reuses.
+			nonce, ok = exactjson.StringBytes(value)
 		case "htm":
 			htm, ok = exactjson.String(value)
 		case "htu":
@@ -182,31 +200,31 @@ func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token strin
 		return nil
 	})
 	if err != nil {
-		return "", issued, proofErr("claims: %v", err)
+		return "", issued, nil, proofErr("claims: %v", err)
 	}
 	now := d.now()
 	switch {
 	case jti == "" || len(jti) > 256:
-		return "", issued, proofErr("jti missing or over 256 bytes")
+		return "", issued, nil, proofErr("jti missing or over 256 bytes")
 	case htm != wantHTM:
-		return "", issued, proofErr("htm %q, want %q", truncate(htm), wantHTM)
+		return "", issued, nil, proofErr("htm %q, want %q", truncate(htm), wantHTM)
 	case htu != wantHTU || wantHTU == "":
-		return "", issued, proofErr("htu %q, want %q", truncate(htu), truncate(wantHTU))
+		return "", issued, nil, proofErr("htu %q, want %q", truncate(htu), truncate(wantHTU))
 	case !hasIat:
-		return "", issued, proofErr("no iat")
+		return "", issued, nil, proofErr("no iat")
 	}
 	issued = time.Unix(0, int64(iat*1e9))
 	switch {
 	case !now.Before(issued.Add(d.lifetime)):
-		return "", issued, proofErr("iat %s: the proof expired %s after it", issued.UTC().Format(time.RFC3339), d.lifetime)
+		return "", issued, nil, proofErr("iat %s: the proof expired %s after it", issued.UTC().Format(time.RFC3339), d.lifetime)
 	case issued.After(now.Add(d.lifetime)):
-		return "", issued, proofErr("iat %s is more than %s ahead of now", issued.UTC().Format(time.RFC3339), d.lifetime)
+		return "", issued, nil, proofErr("iat %s is more than %s ahead of now", issued.UTC().Format(time.RFC3339), d.lifetime)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
-		return "", issued, proofErr("ath is not the hash of the access token")
+		return "", issued, nil, proofErr("ath is not the hash of the access token")
 	}
-	return jti, issued, nil
+	return jti, issued, nonce, nil
 }
 
 // verify checks the call's DPoP proof for token, whose claims are c, and
@@ -225,11 +243,18 @@ func (d *dpopVerifier) checkClaims(payload []byte, wantHTM, wantHTU, token strin
 //     curve fit alg, and the signature verifies with it;
 //  3. check the claims, read by exact names: jti of 1 to 256 bytes, htm
 //     and htu the call's, iat within the proof lifetime of now, ath the
-//     hash of token.
+//     hash of token;
+//  4. with nonces on ([DPoPConfig.Nonce]), check the nonce: one the server
+//     issued, unexpired ([dpopNonces.check]), or the refusal is
+//     [ErrUseDPoPNonce], to which a client answers with a new proof that
+//     carries the nonce the refusal does ([Policy.DPoPNonce]).
 //
 // What bounds a proof's cost (its size, its key's size, its key being the
 // token's) is checked before the signature: a proof of another key, or of
-// an oversized one, costs no signature check.
+// an oversized one, costs no signature check. The nonce is checked last: it
+// is a claim, whose value means nothing until the signature has verified,
+// and use_dpop_nonce then tells the client that its proof is right in all
+// else.
 func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *Claims) (*dpopProof, error) {
 	if c.Confirmation.JKT == "" {
 		return nil, tokenErr(ErrTokenMalformed, "a DPoP scheme with a token bound to no DPoP key")
@@ -242,9 +267,14 @@ func (d *dpopVerifier) verify(vals []string, wantHTM, wantHTU, token string, c *
 	if err != nil {
 		return nil, err
 	}
-	jti, issued, err := d.checkClaims(p.payload, wantHTM, wantHTU, token)
+	jti, issued, nonce, err := d.checkClaims(p.payload, wantHTM, wantHTU, token)
 	if err != nil {
 		return nil, err
+	}
+	if d.nonces != nil {
+		if err := d.nonces.check(nonce); err != nil {
+			return nil, err
+		}
 	}
 	return &dpopProof{replay: d.replay, now: d.now, jkt: thumb, jti: jti, expiry: issued.Add(d.lifetime)}, nil
 }

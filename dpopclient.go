@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcjwt/grpcjwt/internal/jose"
@@ -24,7 +25,11 @@ import (
 // DPoPCredentials is the client side of grpcjwt's DPoP profile: a
 // [credentials.PerRPCCredentials] that sends "authorization: DPoP <token>"
 // and a fresh proof, signed with its key, for every call. Use it with
-// grpc.WithPerRPCCredentials.
+// grpc.WithPerRPCCredentials. A server that requires nonces of its own in
+// proofs (RFC 9449 §9) also needs its interceptors on the connection
+// ([DPoPCredentials.UnaryClientInterceptor],
+// [DPoPCredentials.StreamClientInterceptor]), which learn the nonces; the
+// proofs then carry the last nonce learned. It is safe for concurrent use.
 type DPoPCredentials struct {
 	key   crypto.Signer
 	alg   *jose.Algorithm
@@ -32,6 +37,10 @@ type DPoPCredentials struct {
 	thumb string
 	token func(ctx context.Context) (string, error)
 	now   func() time.Time
+
+	// nonce is the last DPoP nonce a server sent, for the next proofs; set
+	// by the client interceptors (dpopnonceclient.go).
+	nonce atomic.Pointer[string]
 }
 
 // NewDPoPCredentials returns credentials that sign proofs with key under
@@ -71,8 +80,16 @@ func (d *DPoPCredentials) Thumbprint() string { return d.thumb }
 
 // Proof returns a DPoP proof for an HTTP request (htm, htu), for a token
 // endpoint say, or for a gRPC call with the htu of grpcjwt's profile.
-// accessToken, when not empty, is bound in ath.
+// accessToken, when not empty, is bound in ath. The proof carries no nonce
+// (see [DPoPCredentials.ProofWithNonce]).
 func (d *DPoPCredentials) Proof(htm, htu, accessToken string) (string, error) {
+	return d.ProofWithNonce(htm, htu, accessToken, "")
+}
+
+// ProofWithNonce is [DPoPCredentials.Proof] with the nonce claim set to
+// nonce, when not empty: the DPoP-Nonce a server sent (RFC 9449 §8, §9),
+// which is good at that server only.
+func (d *DPoPCredentials) ProofWithNonce(htm, htu, accessToken, nonce string) (string, error) {
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return "", err
@@ -81,6 +98,9 @@ func (d *DPoPCredentials) Proof(htm, htu, accessToken string) (string, error) {
 	if accessToken != "" {
 		sum := sha256.Sum256([]byte(accessToken))
 		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
 	}
 	h, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": d.alg.Name, "jwk": d.jwk})
 	if err != nil {
@@ -100,7 +120,7 @@ func (d *DPoPCredentials) Proof(htm, htu, accessToken string) (string, error) {
 
 // GetRequestMetadata gets the token and signs a proof for this call: htm
 // POST, htu from the connection's security, the authority and the full
-// method.
+// method, and the last nonce the client interceptors learned, if any.
 func (d *DPoPCredentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	ri, ok := credentials.RequestInfoFromContext(ctx)
 	if !ok || len(uri) == 0 {
@@ -118,7 +138,11 @@ func (d *DPoPCredentials) GetRequestMetadata(ctx context.Context, uri ...string)
 	if err != nil {
 		return nil, err
 	}
-	proof, err := d.Proof("POST", htuOf(scheme, u.Host, ri.Method), token)
+	var nonce string
+	if n := d.nonce.Load(); n != nil {
+		nonce = *n
+	}
+	proof, err := d.ProofWithNonce("POST", htuOf(scheme, u.Host, ri.Method), token, nonce)
 	if err != nil {
 		return nil, err
 	}

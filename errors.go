@@ -26,6 +26,14 @@ const (
 	// CodeInvalidDPoPProof: the DPoP proof of a call with a DPoP-bound
 	// token is missing or wrong (RFC 9449 §7.1).
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	// CodeInsufficientUserAuthentication: a valid token, from a login too
+	// weak or too old for the method (RFC 9470 §3); see [StepUp].
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
+	// CodeUseDPoPNonce: the server requires nonces it issued in DPoP proofs
+	// ([DPoPConfig.Nonce]), and the call's proof, right in all else, has
+	// none, or an expired or foreign one (RFC 9449 §9). Retryable: the
+	// answer carries a nonce to sign the next proof with.
+	CodeUseDPoPNonce = "use_dpop_nonce"
 )
 
 // ErrorDomain is the domain of the google.rpc.ErrorInfo detail attached to
@@ -48,7 +56,8 @@ var (
 	// type", hence the wire code) is not Bearer.
 	ErrSchemeNotSupported = wireReason(codes.Unauthenticated, CodeSchemeNotSupported, "scheme_not_supported")
 	// ErrInsufficientScope: the token is valid but lacks a required scope
-	// or was refused by an authorization hook.
+	// (or meets none of a method's alternatives), or was refused by an
+	// authorization hook.
 	ErrInsufficientScope = wireReason(codes.PermissionDenied, CodeInsufficientScope, "insufficient_scope")
 	// ErrOrganizationMismatch: the method has an organization rule and the
 	// token is not for the organization the request names, or one of them
@@ -70,6 +79,17 @@ var (
 	// badly signed, for another call, too old or new, or replayed. The call
 	// gets Unauthenticated "invalid_dpop_proof".
 	ErrInvalidDPoPProof = wireReason(codes.Unauthenticated, CodeInvalidDPoPProof, "invalid_dpop_proof")
+	// ErrInsufficientUserAuthentication: the token is valid, but the login
+	// behind it is not what the method's [StepUp] rule requires: another
+	// acr, a missing amr, or an auth_time too old (or absent). The call
+	// gets Unauthenticated "insufficient_user_authentication", with the
+	// acr_values and max_age that would succeed ([Policy.Status]).
+	ErrInsufficientUserAuthentication = wireReason(codes.Unauthenticated, CodeInsufficientUserAuthentication, "insufficient_user_authentication")
+	// ErrUseDPoPNonce: the server requires nonces in DPoP proofs, and the
+	// call's proof has none, or one the server did not issue or that has
+	// expired. The call gets Unauthenticated "use_dpop_nonce", with a
+	// fresh nonce in its answer ([Policy.DPoPNonce]).
+	ErrUseDPoPNonce = wireReason(codes.Unauthenticated, CodeUseDPoPNonce, "use_dpop_nonce")
 	// ErrInvalidToken: the token failed a check. The error also matches one
 	// of the cause sentinels below, which never reach the client, and its
 	// [CauseOf] is that cause's: ErrInvalidToken has no label of its own.

@@ -63,6 +63,6 @@ func ExamplePolicy_HTTPHandler() {
 	// Output:
 	// /reports.v1.Reports/Export required scopes=reports:export (go:method)
 	// 401 "Bearer" {"error":"auth.authorization_header_missing"}
-	// 403 "Bearer error=\"insufficient_scope\"" {"error":"insufficient_scope"}
+	// 403 "Bearer error=\"insufficient_scope\", scope=\"reports:export\"" {"error":"insufficient_scope"}
 	// 200 "" report for alice
 }

@@ -31,7 +31,10 @@ import (
 // "auth.authorization_header_missing", ...), never why a token failed. An
 // admitted request reaches h with the verified claims in its context
 // ([ClaimsFromContext]); a public method, or an optional one called
-// without a token, reaches it without.
+// without a token, reaches it without. With DPoP nonces
+// ([DPoPConfig.Nonce]), the answer to a request of the DPoP scheme,
+// refused or admitted, has the server's nonce in its DPoP-Nonce header
+// field ([Policy.DPoPNonce]), set before h runs.
 //
 // A CORS preflight (OPTIONS with Access-Control-Request-Method) never
 // needs a token: it is passed to h undecided, for h (a CORS handler) to
@@ -64,6 +67,9 @@ func (d *httpDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	call := HTTPCall(r, d.method)
 	c, err := d.p.Check(r.Context(), &call, nil)
+	if n := d.p.DPoPNonce(&call); n != "" {
+		w.Header().Set(DPoPNonceHeader, n)
+	}
 	if err != nil {
 		d.p.refuseHTTP(w, err, call.HTM != "")
 		return

@@ -122,7 +122,7 @@ func TestHTTPHandler(t *testing.T) {
 		{"basic", "GET", "/export", http.Header{"Authorization": {"Basic YWxpY2U6cHc="}}, httpResult{401, "Bearer", errorBody(grpcjwt.CodeSchemeNotSupported)}},
 		{"expired", "GET", "/export", bearer(expired), httpResult{401, `Bearer error="invalid_token"`, errorBody(grpcjwt.CodeInvalidToken)}},
 		{"garbage", "GET", "/export", bearer("a.b.c"), httpResult{401, `Bearer error="invalid_token"`, errorBody(grpcjwt.CodeInvalidToken)}},
-		{"missing scope", "POST", "/export", bearer(unscoped), httpResult{403, `Bearer error="insufficient_scope"`, errorBody(grpcjwt.CodeInsufficientScope)}},
+		{"missing scope", "POST", "/export", bearer(unscoped), httpResult{403, `Bearer error="insufficient_scope", scope="reports:export"`, errorBody(grpcjwt.CodeInsufficientScope)}},
 		{"public, no token", "GET", "/status", nil, httpResult{200, "", "anonymous"}},
 		{"public, junk token", "GET", "/status", bearer("junk"), httpResult{200, "", "anonymous"}},
 		{"optional, no token", "GET", "/list", nil, httpResult{200, "", "anonymous"}},

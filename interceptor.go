@@ -22,7 +22,9 @@ import (
 // interceptor does, it lets a service implementing
 // [auth.ServiceAuthFuncOverride] take over its own authentication, and it
 // composes with selector. Handlers find the claims with
-// [ClaimsFromContext].
+// [ClaimsFromContext]. With DPoP nonces ([DPoPConfig.Nonce]), the answer to
+// a call of the DPoP scheme, admitted or refused, carries the server's
+// nonce in its "dpop-nonce" header metadata ([Policy.DPoPNonce]).
 func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if o, ok := info.Server.(auth.ServiceAuthFuncOverride); ok {
@@ -34,6 +36,7 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		}
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Check(ctx, &call, req)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return nil, p.Status(err).Err()
 		}
@@ -49,8 +52,12 @@ func (p *Policy) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // stream opens (the observer sees one [Decision] per stream); the
 // handler's stream context carries the claims. A stream does not outlive
 // its token: at exp plus the leeway the handler's context is cancelled and
-// the stream ends with Unauthenticated "invalid_token" (see
-// [WithoutStreamExpiry]); a handler still running 100 ms
+// the stream ends with Unauthenticated "invalid_token"; nor, on a method
+// whose [StepUp] rule has a MaxAge, its login: when the login gets older
+// than that (auth_time plus MaxAge plus the leeway) before the token
+// expires, the stream ends the same way with Unauthenticated
+// "insufficient_user_authentication", naming the max_age (see
+// [WithoutStreamExpiry] to turn both off). A handler still running 100 ms
 // later is left to finish on its own, with its context cancelled, while
 // the stream ends without it, since a handler blocked in Recv returns only
 // once the stream has ended. With an organization rule, every message the
@@ -70,6 +77,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		call := grpcCall(ctx, info.FullMethod)
 		c, err := p.Authenticate(ctx, &call)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return p.Status(err).Err()
 		}
@@ -86,7 +94,7 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // by the policy, for building chains by hand (for example under
 // selector). It reads the method from ctx with [grpc.Method] and returns a
 // context carrying the claims, or a status error with a documented
-// message.
+// message. It sends the DPoP nonce as the interceptors do.
 //
 // An auth function sees neither the request nor the stream, so this door
 // does less than the interceptors. It refuses calls to methods with an
@@ -94,16 +102,19 @@ func (p *Policy) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // streaming method (or one the protobuf registry does not know) the
 // context it returns ends at the token's exp plus the leeway, with
 // [context.DeadlineExceeded] and the cause [ErrTokenExpired]
-// ([context.Cause]), so that a handler that watches its context stops when
-// the token does; but the status the stream ends with is whatever the
-// handler returns (typically DeadlineExceeded), not "invalid_token", and
-// a handler that ignores its context keeps running (see
+// ([context.Cause]), or when the login gets older than the method's
+// [StepUp] MaxAge, if that comes first, with the cause
+// [ErrInsufficientUserAuthentication], so that a handler that watches its
+// context stops when the token does; but the status the stream ends with
+// is whatever the handler returns (typically DeadlineExceeded), not the
+// refusal, and a handler that ignores its context keeps running (see
 // [WithoutStreamExpiry] to lift the deadline).
 func (p *Policy) AuthFunc() auth.AuthFunc {
 	return func(ctx context.Context) (context.Context, error) {
 		method, _ := grpc.Method(ctx)
 		call := grpcCall(ctx, method)
 		c, err := p.Check(ctx, &call, nil)
+		p.sendDPoPNonce(ctx, &call)
 		if err != nil {
 			return nil, p.Status(err).Err()
 		}
@@ -112,11 +123,16 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 		}
 		ctx = ContextWithClaims(ctx, c)
 		var buf compiledRule
-		if d, ok := p.StreamTimeout(c); ok && p.rules.get(method, p.opts, &buf).stream {
+		if r := p.rule(method, &buf); r.stream && !p.opts.noStreamExpiry {
+			end, byLogin := p.streamEnd(r, c)
+			cause := streamExpired
+			if byLogin {
+				cause = p.loginTooOld(r, c)
+			}
 			// Released when the call's own context ends, which it always
 			// does: the stream's end cancels it.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, d, streamExpired)
+			ctx, cancel = context.WithTimeoutCause(ctx, end.Sub(p.v.now()), cause)
 			_ = cancel
 		}
 		return ctx, nil
@@ -126,6 +142,17 @@ func (p *Policy) AuthFunc() auth.AuthFunc {
 // streamExpired is the cause of the context of a stream admitted by
 // [Policy.AuthFunc] ending at its token's expiry.
 var streamExpired = tokenErr(ErrTokenExpired, "the stream outlived its token")
+
+// sendDPoPNonce puts the nonce of [Policy.DPoPNonce] for call, if any, in
+// the response header metadata ("dpop-nonce") of the call whose context is
+// ctx: sent before the status of a refusal, or with the handler's first
+// response. A client reads it from the header of a refusal as of a success
+// (grpc.Header, or the stream's Header).
+func (p *Policy) sendDPoPNonce(ctx context.Context, call *Call) {
+	if n := p.DPoPNonce(call); n != "" {
+		_ = grpc.SetHeader(ctx, metadata.MD{dpopNonceKey: {n}}) // fails only once headers are sent, never before the handler
+	}
+}
 
 // grpcCall takes the facts of a call from grpc-go: the authorization
 // metadata, the client certificate of the connection, and, for the DPoP
@@ -216,7 +243,7 @@ type guardedStream struct {
 // refusal of a message or the token's expiry.
 func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	checks := s.p.NeedsMessages(s.method)
-	timeout, expires := s.p.StreamTimeout(s.claims)
+	timeout, expires := s.p.StreamTimeout(s.method, s.claims)
 	if !checks && !expires {
 		return handler(srv, &s.contextStream)
 	}
@@ -233,7 +260,7 @@ func (s *guardedStream) serve(srv any, handler grpc.StreamHandler) error {
 	if expires {
 		var expired bool
 		if expired, err = expiry.RunUntil(timeout, cancel, run); expired {
-			return s.p.Status(s.p.StreamExpired(s.ctx, s.method)).Err()
+			return s.p.Status(s.p.StreamExpired(s.ctx, s.method, s.claims)).Err()
 		}
 	} else {
 		err = run()

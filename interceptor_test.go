@@ -68,12 +68,19 @@ func (greeter) Info(ctx context.Context, _ *greeterv1.InfoRequest) (*greeterv1.I
 // serve starts a greeter on loopback behind srvOpts and returns a client.
 func serve(t testing.TB, svc greeterv1.GreeterServer, srvOpts ...grpc.ServerOption) greeterv1.GreeterClient {
 	t.Helper()
+	srv := grpc.NewServer(srvOpts...)
+	greeterv1.RegisterGreeterServer(srv, svc)
+	return greeterv1.NewGreeterClient(listen(t, srv))
+}
+
+// listen serves srv on loopback until the test ends, and returns a client
+// connection to it.
+func listen(t testing.TB, srv *grpc.Server) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(srvOpts...)
-	greeterv1.RegisterGreeterServer(srv, svc)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -81,7 +88,7 @@ func serve(t testing.TB, svc greeterv1.GreeterServer, srvOpts ...grpc.ServerOpti
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return greeterv1.NewGreeterClient(conn)
+	return conn
 }
 
 // protected starts a greeter behind both interceptors with opts.

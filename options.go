@@ -2,6 +2,7 @@ package grpcjwt
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -37,8 +38,14 @@ type options struct {
 type ruleSpec struct {
 	access            Access
 	scopes            []string
+	anyScopes         [][]string
+	issuers           []string
+	audiences         []string
+	stepUp            *StepUp
 	org               *OrganizationRule
 	senderConstrained bool
+
+	demands *demands // built by NewPolicy, for every method the spec rules
 }
 
 func (o *options) spec(name string) *ruleSpec {
@@ -87,11 +94,67 @@ func WithOptional(methods ...string) Option {
 
 // WithScopes requires a valid token carrying every one of scopes on method
 // (a full method or a service ending in "/"); a token that lacks one gets
-// PermissionDenied "insufficient_scope". Scopes match exactly, item by item.
+// PermissionDenied "insufficient_scope", which names the scopes the method
+// requires ([ScopeKey], and scope in the HTTP challenge). Scopes match
+// exactly, item by item. For "this scope or those", see [WithAnyScopes].
 func WithScopes(method string, scopes ...string) Option {
 	return func(o *options) {
 		s := o.spec(method)
 		s.scopes = append(s.scopes, scopes...)
+	}
+}
+
+// WithAnyScopes adds alternatives to the scopes method (a full method or a
+// service ending in "/") requires: beside every scope of [WithScopes], a
+// token must carry every scope of at least one of groups. Scopes match
+// exactly, as for WithScopes:
+//
+//	grpcjwt.WithAnyScopes("/bank.v1.Accounts/Balance",
+//		[]string{"read:all"},
+//		[]string{"read:own", "org:member"},
+//	)
+//
+// reads "read:all, or both read:own and org:member". A valid token that
+// meets no group gets PermissionDenied "insufficient_scope", which tells
+// the client the scopes of the first group that would succeed (see
+// [Policy.Status]): list the group clients should ask for first. Given
+// twice for one method, the groups add up. [Policy.Audit] refuses an
+// empty group, which any token would meet.
+func WithAnyScopes(method string, groups ...[]string) Option {
+	return func(o *options) {
+		s := o.spec(method)
+		for _, g := range groups {
+			s.anyScopes = append(s.anyScopes, slices.Clone(g))
+		}
+	}
+}
+
+// WithIssuers makes method (a full method or a service ending in "/")
+// accept the tokens of issuers only, among those the [Validator] trusts
+// (exact iss values): a partner's issuer, trusted for two methods, is
+// named by their rules and left out of the others'. By default a method
+// accepts every trusted issuer. A token of another one gets
+// Unauthenticated "invalid_token" ([ErrUntrustedIssuer]). [Policy.Audit]
+// refuses an issuer the Validator does not trust. Given twice for one
+// method, the lists add up.
+func WithIssuers(method string, issuers ...string) Option {
+	return func(o *options) {
+		s := o.spec(method)
+		s.issuers = append(s.issuers, issuers...)
+	}
+}
+
+// WithAudiences makes method (a full method or a service ending in "/")
+// accept only tokens for one of audiences (exact aud values) that the
+// token's own issuer accepts. By default any audience its issuer accepts
+// will do. Another token gets Unauthenticated "invalid_token"
+// ([ErrAudienceMismatch]). [Policy.Audit] refuses an audience that no
+// issuer the method accepts is configured to accept. Given twice for one
+// method, the lists add up.
+func WithAudiences(method string, audiences ...string) Option {
+	return func(o *options) {
+		s := o.spec(method)
+		s.audiences = append(s.audiences, audiences...)
 	}
 }
 
@@ -126,12 +189,15 @@ func serviceOf(fullMethod string) string {
 	return fullMethod
 }
 
-// WithoutStreamExpiry lets streams outlive their token. By default, a
-// stream authorized with a token ends when the token expires (exp plus the
-// Validator's leeway): the handler's context is cancelled, and the stream
-// ends with Unauthenticated "invalid_token" as soon as the handler returns,
-// or 100 ms later if it does not (a handler blocked in Recv returns only
-// once the stream ends). It costs one timer a stream, nothing a message.
+// WithoutStreamExpiry lets streams outlive their token, and their login.
+// By default, a stream authorized with a token ends when the token expires
+// (exp plus the Validator's leeway): the handler's context is cancelled,
+// and the stream ends with Unauthenticated "invalid_token" as soon as the
+// handler returns, or 100 ms later if it does not (a handler blocked in
+// Recv returns only once the stream ends). On a method whose [StepUp] rule
+// has a MaxAge, it ends the same way when its login gets too old first,
+// with Unauthenticated "insufficient_user_authentication". It costs one
+// timer a stream, nothing a message.
 func WithoutStreamExpiry() Option {
 	return func(o *options) { o.noStreamExpiry = true }
 }

@@ -67,6 +67,12 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 		case "scp":
 			scp = value
 			ok = value[0] == '"' || value[0] == '['
+		case "acr":
+			c.ACR, ok = exactjson.String(value)
+		case "amr":
+			c.AMR, ok = stringArray(value)
+		case "auth_time":
+			c.AuthTime, ok = numericDate(value)
 		default:
 			return nil
 		}
@@ -110,6 +116,12 @@ func stringOrStrings(value []byte) ([]string, bool) {
 	if s, ok := exactjson.String(value); ok {
 		return []string{s}, true
 	}
+	return stringArray(value)
+}
+
+// stringArray reads "amr", and the arrays of "aud": an array of strings
+// (an empty one is nil).
+func stringArray(value []byte) ([]string, bool) {
 	var out []string
 	isArray, err := exactjson.Array(value, func(e []byte) error {
 		s, ok := exactjson.String(e)

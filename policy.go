@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/grpc/status"
 )
 
 // Policy owns every decision about calls: which methods need a token and
@@ -29,12 +31,18 @@ type Policy struct {
 	rules ruleCache
 
 	resource *protectedResource // nil: no WithResourceMetadata
+
+	// statuses maps the status [Status] returns for a wire reason to the
+	// one this policy sends, where they differ; built by NewPolicy, read
+	// only after.
+	statuses map[*status.Status]*status.Status
 }
 
-// NewPolicy builds the policy of v and opts. It fails only when an option
-// is invalid (a DPoP algorithm that is not allowed, a URL of
-// [WithResourceMetadata] that is not one); the rules themselves are
-// checked against a server by [Policy.Audit].
+// NewPolicy builds the policy of v and opts, and with it, once, every
+// status and challenge its refusals are sent with (see [Policy.Status]).
+// It fails only when an option is invalid (a DPoP algorithm that is not
+// allowed, a URL of [WithResourceMetadata] that is not one); the rules
+// themselves are checked against a server by [Policy.Audit].
 func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
 	if v == nil {
 		return nil, errors.New("grpcjwt: NewPolicy needs a Validator")
@@ -53,6 +61,13 @@ func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
 			return nil, err
 		}
 		p.resource = r
+	}
+	if err := p.buildStatuses(); err != nil {
+		return nil, err
+	}
+	for _, spec := range p.opts.rules {
+		rule := spec.rule("")
+		spec.demands = p.newDemands(&rule)
 	}
 	return p, nil
 }
@@ -92,7 +107,7 @@ type Call struct {
 // observer, and a refusal to the reject hook.
 func (p *Policy) Check(ctx context.Context, call *Call, msg any) (*Claims, error) {
 	var buf compiledRule
-	r := p.rules.get(call.Method, p.opts, &buf)
+	r := p.rule(call.Method, &buf)
 	c, proof, err := p.authenticate(ctx, call, r)
 	if err == nil && r.hasOrganization() {
 		if msg == nil {
@@ -110,7 +125,7 @@ func (p *Policy) Check(ctx context.Context, call *Call, msg any) (*Claims, error
 // decoding its body). Otherwise it is [Policy.Check].
 func (p *Policy) Authenticate(ctx context.Context, call *Call) (*Claims, error) {
 	var buf compiledRule
-	r := p.rules.get(call.Method, p.opts, &buf)
+	r := p.rule(call.Method, &buf)
 	c, proof, err := p.authenticate(ctx, call, r)
 	return p.decided(ctx, call.Method, r, c, proof, err)
 }
@@ -122,7 +137,7 @@ func (p *Policy) Authenticate(ctx context.Context, call *Call) (*Claims, error) 
 // an organization rule accepts every message.
 func (p *Policy) CheckMessage(ctx context.Context, method string, c *Claims, msg any) error {
 	var buf compiledRule
-	r := p.rules.get(method, p.opts, &buf)
+	r := p.rule(method, &buf)
 	if !r.hasOrganization() {
 		return nil
 	}
@@ -137,27 +152,68 @@ func (p *Policy) CheckMessage(ctx context.Context, method string, c *Claims, msg
 // so that a door knows whether to call [Policy.CheckMessage].
 func (p *Policy) NeedsMessages(method string) bool {
 	var buf compiledRule
-	r := p.rules.get(method, p.opts, &buf)
+	r := p.rule(method, &buf)
 	return r.hasOrganization()
 }
 
-// StreamTimeout returns how long from now a stream admitted with claims c
-// may run: until its token's exp plus the Validator's leeway, measured on
-// the Validator's clock ([Config.Now]); false for a call without a token
-// or with [WithoutStreamExpiry].
-func (p *Policy) StreamTimeout(c *Claims) (time.Duration, bool) {
+// StreamTimeout returns how long from now a stream of method admitted with
+// claims c may run, measured on the Validator's clock ([Config.Now]):
+// until its token's exp, or, when the method's [StepUp] rule has a MaxAge
+// and that comes first, until its login gets too old (auth_time plus
+// MaxAge), each plus the Validator's leeway. It reports false for a call
+// without a token or with [WithoutStreamExpiry].
+func (p *Policy) StreamTimeout(method string, c *Claims) (time.Duration, bool) {
 	if c == nil || p.opts.noStreamExpiry {
 		return 0, false
 	}
-	return c.ExpiresAt.Add(p.v.leeway).Sub(p.v.now()), true
+	var buf compiledRule
+	end, _ := p.streamEnd(p.rule(method, &buf), c)
+	return end.Sub(p.v.now()), true
 }
 
-// StreamExpired reports to the reject hook that a stream of method ended
-// at its token's expiry, and returns the refusal to end it with.
-func (p *Policy) StreamExpired(ctx context.Context, method string) error {
-	err := tokenErr(ErrTokenExpired, "the stream outlived its token")
+// StreamExpired returns the refusal to end a stream of method admitted
+// with claims c with, once the time [Policy.StreamTimeout] gave it has
+// passed, and reports it to the reject hook: Unauthenticated
+// "invalid_token" ([ErrTokenExpired]) when its token expired, or
+// Unauthenticated "insufficient_user_authentication"
+// ([ErrInsufficientUserAuthentication], whose status names the max_age)
+// when its login got too old first.
+func (p *Policy) StreamExpired(ctx context.Context, method string, c *Claims) error {
+	var buf compiledRule
+	r := p.rule(method, &buf)
+	var err error
+	if c != nil {
+		if _, byLogin := p.streamEnd(r, c); byLogin {
+			err = p.loginTooOld(r, c)
+		}
+	}
+	if err == nil {
+		err = tokenErr(ErrTokenExpired, "the stream outlived its token")
+	}
 	p.reject(ctx, method, err)
 	return err
+}
+
+// streamEnd is when a stream of rule r admitted with claims c ends: at its
+// token's exp, or when its login gets older than the MaxAge of r's
+// [StepUp] rule, if that comes first (byLogin), each with the leeway.
+func (p *Policy) streamEnd(r *compiledRule, c *Claims) (end time.Time, byLogin bool) {
+	end = c.ExpiresAt.Add(p.v.leeway)
+	if s := r.StepUp; s != nil && s.MaxAge > 0 && !c.AuthTime.IsZero() {
+		if login := s.loginEnd(c, p.v.leeway); login.Before(end) {
+			return login, true
+		}
+	}
+	return end, false
+}
+
+// loginTooOld is the refusal of a stream of rule r, admitted with claims
+// c, whose login got older than its MaxAge.
+func (p *Policy) loginTooOld(r *compiledRule, c *Claims) error {
+	return &ruleRefusal{
+		reason: ErrInsufficientUserAuthentication, answer: p.demandsOf(r).stepUp,
+		why: streamOutlivedLogin, stepUp: r.StepUp, claims: c, leeway: p.v.leeway,
+	}
 }
 
 // decided records the proof of a call that passed every check, reports
@@ -215,12 +271,15 @@ func (p *Policy) credentials(r *compiledRule, authorization []string) (token str
 //  2. credentials: one authorization value, Bearer (or DPoP with
 //     [WithDPoP]); none is fine on an optional method;
 //  3. the token, by the Validator (which checks no binding and no rule);
-//  4. binding: a certificate-bound token with the call's certificate, a
+//  4. the rule's issuers and audiences;
+//  5. binding: a certificate-bound token with the call's certificate, a
 //     DPoP-bound one with its proof (verified, not recorded);
-//  5. the sender constraint of the rule;
-//  6. an organization token only where an organization rule reads the
+//  6. the sender constraint of the rule;
+//  7. an organization token only where an organization rule reads the
 //     audience;
-//  7. scopes, then the authorizer.
+//  8. step-up: the login behind the token (a 401, before any 403);
+//  9. scopes (all, then one group of the alternatives), then the
+//     authorizer.
 func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) (*Claims, *dpopProof, error) {
 	token, dpop, err := p.credentials(r, call.Authorization)
 	if token == "" || err != nil {
@@ -228,6 +287,9 @@ func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) 
 	}
 	c, err := p.v.Validate(ctx, token)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.checkAccepted(r, c, call.Method); err != nil {
 		return nil, nil, err
 	}
 	if err := checkBinding(c, call.PeerCertificate, dpop); err != nil {
@@ -252,10 +314,20 @@ func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) 
 		// organization by its audience, and no others.
 		return nil, nil, tokenErr(ErrAudienceMismatch, fmt.Sprintf("audience %q was accepted by its prefix, and %s has no organization rule that reads the audience", truncate(c.MatchedAudience), truncateTo(call.Method, maxMethodName)))
 	}
-	for _, s := range r.Scopes {
-		if !c.HasScope(s) {
-			return nil, nil, fmt.Errorf("%w: token lacks scope %q", ErrInsufficientScope, s)
+	if s := r.StepUp; s != nil {
+		var now time.Time // read only for a max_age: a clock reading costs a fifth of a cache hit
+		if s.MaxAge > 0 {
+			now = p.v.now()
 		}
+		if why := s.check(c, now, p.v.leeway); why != noShortfall {
+			return nil, nil, &ruleRefusal{
+				reason: ErrInsufficientUserAuthentication, answer: p.demandsOf(r).stepUp,
+				why: why, stepUp: s, claims: c, now: now, leeway: p.v.leeway,
+			}
+		}
+	}
+	if err := p.checkScopes(r, c); err != nil {
+		return nil, nil, err
 	}
 	if p.opts.authorizer != nil {
 		if err := p.opts.authorizer(ctx, call.Method, c); err != nil {

@@ -24,14 +24,16 @@ var theWire = map[string]struct {
 	code   codes.Code
 	reason string
 }{
-	CodeHeaderMissing:          {codes.Unauthenticated, "AUTHORIZATION_HEADER_MISSING"},
-	CodeInvalidFormat:          {codes.Unauthenticated, "AUTHORIZATION_TOKEN_INVALID_FORMAT"},
-	CodeSchemeNotSupported:     {codes.Unauthenticated, "AUTHORIZATION_TOKEN_TYPE_NOT_SUPPORTED"},
-	CodeInvalidToken:           {codes.Unauthenticated, "INVALID_TOKEN"},
-	CodeInsufficientScope:      {codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
-	CodeOrganizationMismatch:   {codes.PermissionDenied, "ORGANIZATION_MISMATCH"},
-	CodeTemporarilyUnavailable: {codes.Unavailable, "TEMPORARILY_UNAVAILABLE"},
-	CodeInvalidDPoPProof:       {codes.Unauthenticated, "INVALID_DPOP_PROOF"},
+	CodeHeaderMissing:                  {codes.Unauthenticated, "AUTHORIZATION_HEADER_MISSING"},
+	CodeInvalidFormat:                  {codes.Unauthenticated, "AUTHORIZATION_TOKEN_INVALID_FORMAT"},
+	CodeSchemeNotSupported:             {codes.Unauthenticated, "AUTHORIZATION_TOKEN_TYPE_NOT_SUPPORTED"},
+	CodeInvalidToken:                   {codes.Unauthenticated, "INVALID_TOKEN"},
+	CodeInsufficientScope:              {codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+	CodeOrganizationMismatch:           {codes.PermissionDenied, "ORGANIZATION_MISMATCH"},
+	CodeTemporarilyUnavailable:         {codes.Unavailable, "TEMPORARILY_UNAVAILABLE"},
+	CodeInvalidDPoPProof:               {codes.Unauthenticated, "INVALID_DPOP_PROOF"},
+	CodeInsufficientUserAuthentication: {codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+	CodeUseDPoPNonce:                   {codes.Unauthenticated, "USE_DPOP_NONCE"},
 }
 
 // validatorErrors are the exported Err variables that are no reason to

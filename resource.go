@@ -5,11 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // This file names the protected resource (RFC 9728) and makes every
@@ -75,16 +70,12 @@ func WithResourceMetadata(m ResourceMetadata) Option {
 // a refusal names the resource_metadata URL; see [WithResourceMetadata].
 const ResourceMetadataKey = "resource_metadata"
 
-// protectedResource is a policy's [ResourceMetadata], checked, and the
-// statuses its refusals are sent as.
+// protectedResource is a policy's [ResourceMetadata], checked.
 type protectedResource struct {
 	ResourceMetadata // URL set
-	// statuses maps each status [Status] returns for a wire reason to the
-	// same status whose ErrorInfo also names the URL, built once.
-	statuses map[*status.Status]*status.Status
 }
 
-// newProtectedResource checks m and builds the statuses of its refusals.
+// newProtectedResource checks m and sets its default URL.
 func newProtectedResource(m ResourceMetadata) (*protectedResource, error) {
 	if m.Resource == "" {
 		return nil, errors.New("grpcjwt: WithResourceMetadata: Resource is required")
@@ -103,15 +94,7 @@ func newProtectedResource(m ResourceMetadata) (*protectedResource, error) {
 			return nil, fmt.Errorf("grpcjwt: WithResourceMetadata: Documentation: %w", err)
 		}
 	}
-	r := &protectedResource{ResourceMetadata: m, statuses: make(map[*status.Status]*status.Status, len(wireReasons))}
-	for _, w := range wireReasons {
-		s, err := withErrorInfoMetadata(w.status, ResourceMetadataKey, m.URL)
-		if err != nil {
-			return nil, fmt.Errorf("grpcjwt: WithResourceMetadata: %w", err)
-		}
-		r.statuses[w.status] = s
-	}
-	return r, nil
+	return &protectedResource{ResourceMetadata: m}, nil
 }
 
 // checkMetadataURL refuses what is not an absolute http(s) URL without a
@@ -152,49 +135,3 @@ func wellKnownURL(resource string) string {
 
 // wellKnownPath is the well-known URI suffix of RFC 9728 §3.
 const wellKnownPath = "/.well-known/oauth-protected-resource"
-
-// withErrorInfoMetadata returns s with key set to value in the metadata of
-// its google.rpc.ErrorInfo.
-func withErrorInfoMetadata(s *status.Status, key, value string) (*status.Status, error) {
-	p := s.Proto() // a copy
-	found := false
-	for i, d := range p.Details {
-		var info errdetails.ErrorInfo
-		if !d.MessageIs(&info) {
-			continue
-		}
-		if err := d.UnmarshalTo(&info); err != nil {
-			return nil, err
-		}
-		if info.Metadata == nil {
-			info.Metadata = make(map[string]string, 1)
-		}
-		info.Metadata[key] = value
-		a := new(anypb.Any)
-		if err := anypb.MarshalFrom(a, &info, proto.MarshalOptions{Deterministic: true}); err != nil {
-			return nil, err
-		}
-		p.Details[i], found = a, true
-	}
-	if !found {
-		return nil, fmt.Errorf("the status %q has no ErrorInfo", s.Message())
-	}
-	return status.FromProto(p), nil
-}
-
-// Status returns the gRPC status a client of the policy receives for a
-// refusal err: the status [Status] returns, and with [WithResourceMetadata]
-// the same status whose google.rpc.ErrorInfo metadata also names the
-// resource_metadata URL ([ResourceMetadataKey]). Every door onto the
-// policy sends it. Each status is built once, with the policy: like
-// Status, it allocates nothing. An [Authorizer]'s own status is returned
-// as it is, and nil for a nil err.
-func (p *Policy) Status(err error) *status.Status {
-	s := Status(err)
-	if p.resource != nil {
-		if own, ok := p.resource.statuses[s]; ok {
-			return own
-		}
-	}
-	return s
-}

@@ -40,8 +40,9 @@ const resourceMetadataCacheControl = "public, max-age=3600"
 //     [ResourceMetadata];
 //   - authorization_servers: the Validator's trusted issuers, sorted;
 //   - scopes_supported: every scope the rule of a method of srv requires,
-//     sorted, from the rules [Policy.Audit] reports (what an [Authorizer]
-//     checks is not a rule, and not listed);
+//     or names among its alternatives ([WithAnyScopes]), sorted, from the
+//     rules [Policy.Audit] reports (what an [Authorizer] checks is not a
+//     rule, and not listed);
 //   - bearer_methods_supported: ["header"], the one way a door reads a
 //     token (RFC 6750 §2.1);
 //   - tls_client_certificate_bound_access_tokens: true with
@@ -116,6 +117,9 @@ func (p *Policy) resourceMetadata(srv ServiceInfoProvider) []byte {
 	readsToken, bound := 0, 0
 	for _, m := range rules {
 		doc.ScopesSupported = append(doc.ScopesSupported, m.Scopes...)
+		for _, g := range m.AnyScopes {
+			doc.ScopesSupported = append(doc.ScopesSupported, g...)
+		}
 		if m.Access != AccessPublic {
 			readsToken++
 			if m.SenderConstrained {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,11 +16,13 @@ import (
 	greeterv1 "github.com/grpcjwt/grpcjwt/internal/testpb/greeter/v1"
 	tenantv1 "github.com/grpcjwt/grpcjwt/internal/testpb/tenant/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 const (
@@ -251,7 +254,7 @@ func TestChallengeNamesResourceMetadata(t *testing.T) {
 		{bearer, []string{"Bearer"}, false, `Bearer error="invalid_request", ` + rm},
 		{bearer, []string{"Bearer x.y.z"}, false, `Bearer error="invalid_token", ` + rm},
 		{both, []string{"DPoP x.y.z"}, true, `Bearer ` + rm + `, DPoP error="invalid_token", algs="ES256", ` + rm},
-		{bearer, []string{"Bearer " + iss.Token(nil)}, false, `Bearer error="insufficient_scope", ` + rm},
+		{bearer, []string{"Bearer " + iss.Token(nil)}, false, `Bearer error="insufficient_scope", scope="greet:read", ` + rm},
 		{both, []string{"DPoP " + iss.Token(map[string]any{"cnf": map[string]any{"jkt": "x"}, "scope": "greet:read"})}, true, `DPoP error="invalid_dpop_proof", algs="ES256", ` + rm},
 	} {
 		_, err := tc.p.Check(context.Background(), &grpcjwt.Call{Method: "/greeter.v1.Greeter/SayHello", Authorization: tc.auth}, nil)
@@ -307,10 +310,11 @@ func TestRefusalsNameResourceMetadata(t *testing.T) {
 			}
 			info := errorInfo(t, got)
 			wantMeta := map[string]string{"code": want.Message(), grpcjwt.ResourceMetadataKey: testMetadataURL}
+			maps.Copy(wantMeta, tc.meta)
 			if info.GetDomain() != grpcjwt.ErrorDomain || info.GetReason() != errorInfo(t, want).GetReason() || !mapsEqual(info.GetMetadata(), wantMeta) {
 				t.Errorf("ErrorInfo %v, want metadata %v", info, wantMeta)
 			}
-			if !proto.Equal(got.Proto(), p.Status(tc.want).Proto()) {
+			if tc.meta == nil && !proto.Equal(got.Proto(), p.Status(tc.want).Proto()) {
 				t.Errorf("got %v, want Policy.Status %v", got.Proto(), p.Status(tc.want).Proto())
 			}
 		})
@@ -340,8 +344,9 @@ func TestStreamedMessageRefusalNamesResourceMetadata(t *testing.T) {
 }
 
 // TestRefusalsUnchangedWithoutResourceMetadata: without the option, a
-// refusal over real gRPC is the package's Status, byte for byte, and
-// Policy.Status is Status itself.
+// refusal over real gRPC is the package's Status, byte for byte (with, for
+// a missing scope, the scopes of the method's rule in its ErrorInfo
+// metadata), and Policy.Status is Status itself.
 func TestRefusalsUnchangedWithoutResourceMetadata(t *testing.T) {
 	iss := newIssuer(t)
 	v := newValidator(t, iss)
@@ -357,7 +362,11 @@ func TestRefusalsUnchangedWithoutResourceMetadata(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := det.Marshal(grpcjwt.Status(tc.want).Proto())
+			wantStatus := grpcjwt.Status(tc.want).Proto()
+			if tc.meta != nil {
+				wantStatus = withMetadata(t, wantStatus, tc.meta)
+			}
+			want, err := det.Marshal(wantStatus)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -379,6 +388,9 @@ type refusalCase struct {
 	kind string // a key of calls
 	ctx  context.Context
 	want error // nil: the authorizer's own status
+	// meta is what the method's rule adds to the ErrorInfo metadata of
+	// the status: the scopes that would succeed.
+	meta map[string]string
 }
 
 // refusalCases are calls to the greeter of refusalsServer that it refuses,
@@ -387,18 +399,39 @@ func refusalCases(iss *grpcjwttest.Issuer) []refusalCase {
 	var cases []refusalCase
 	for _, kind := range []string{"unary", "server-stream", "bidi"} {
 		cases = append(cases,
-			refusalCase{kind + ", no token", kind, context.Background(), grpcjwt.ErrHeaderMissing},
-			refusalCase{kind + ", malformed", kind, withAuth("Bearer"), grpcjwt.ErrInvalidFormat},
-			refusalCase{kind + ", Basic", kind, withAuth("Basic YQ=="), grpcjwt.ErrSchemeNotSupported},
-			refusalCase{kind + ", bad token", kind, withAuth("Bearer x.y.z"), grpcjwt.ErrInvalidToken},
-			refusalCase{kind + ", expired", kind, withAuth("Bearer " + iss.Token(map[string]any{"exp": 1})), grpcjwt.ErrInvalidToken},
-			refusalCase{kind + ", authorizer", kind, withAuth("Bearer " + iss.Token(map[string]any{"sub": "refused", "scope": "greet:read greet:write"})), nil},
+			refusalCase{kind + ", no token", kind, context.Background(), grpcjwt.ErrHeaderMissing, nil},
+			refusalCase{kind + ", malformed", kind, withAuth("Bearer"), grpcjwt.ErrInvalidFormat, nil},
+			refusalCase{kind + ", Basic", kind, withAuth("Basic YQ=="), grpcjwt.ErrSchemeNotSupported, nil},
+			refusalCase{kind + ", bad token", kind, withAuth("Bearer x.y.z"), grpcjwt.ErrInvalidToken, nil},
+			refusalCase{kind + ", expired", kind, withAuth("Bearer " + iss.Token(map[string]any{"exp": 1})), grpcjwt.ErrInvalidToken, nil},
+			refusalCase{kind + ", authorizer", kind, withAuth("Bearer " + iss.Token(map[string]any{"sub": "refused", "scope": "greet:read greet:write"})), nil, nil},
 		)
 	}
 	return append(cases,
-		refusalCase{"unary, no scope", "unary", withAuth("Bearer " + iss.Token(nil)), grpcjwt.ErrInsufficientScope},
-		refusalCase{"bidi, no scope", "bidi", withAuth("Bearer " + iss.Token(nil)), grpcjwt.ErrInsufficientScope},
+		refusalCase{"unary, no scope", "unary", withAuth("Bearer " + iss.Token(nil)), grpcjwt.ErrInsufficientScope, map[string]string{grpcjwt.ScopeKey: "greet:read"}},
+		refusalCase{"bidi, no scope", "bidi", withAuth("Bearer " + iss.Token(nil)), grpcjwt.ErrInsufficientScope, map[string]string{grpcjwt.ScopeKey: "greet:write"}},
 	)
+}
+
+// withMetadata returns a copy of s whose ErrorInfo metadata also has md.
+func withMetadata(t *testing.T, s *spb.Status, md map[string]string) *spb.Status {
+	t.Helper()
+	s = proto.Clone(s).(*spb.Status)
+	for i, d := range s.GetDetails() {
+		var info errdetails.ErrorInfo
+		if d.UnmarshalTo(&info) != nil {
+			continue
+		}
+		maps.Copy(info.Metadata, md)
+		a := new(anypb.Any)
+		if err := anypb.MarshalFrom(a, &info, proto.MarshalOptions{Deterministic: true}); err != nil {
+			t.Fatal(err)
+		}
+		s.Details[i] = a
+		return s
+	}
+	t.Fatalf("status %v has no ErrorInfo", s)
+	return nil
 }
 
 func errorInfo(t *testing.T, s *status.Status) *errdetails.ErrorInfo {

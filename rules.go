@@ -40,6 +40,18 @@ func (a Access) String() string {
 type Rule struct {
 	Access Access
 	Scopes []string // all required; none for public methods
+	// AnyScopes are alternatives: beside every scope of Scopes, a token
+	// must carry every scope of at least one of these groups; see
+	// [WithAnyScopes]. None for public methods.
+	AnyScopes [][]string
+	// Issuers, when set, are the only trusted issuers whose tokens the
+	// method accepts; Audiences, when set, the only audiences a token may
+	// be for. See [WithIssuers] and [WithAudiences].
+	Issuers   []string
+	Audiences []string
+	// StepUp, when set, is what the login behind a token must meet; see
+	// [StepUp].
+	StepUp *StepUp
 	// Organization, when set, ties the request's organization to the
 	// token's; see [OrganizationRule].
 	Organization *OrganizationRule
@@ -65,6 +77,13 @@ type compiledRule struct {
 	known          bool      // the method is named by the options or registered: fit for a metric label
 	publicOverride bool      // a Go option made it public, over a .proto organization rule that survived
 	stream         bool      // a streaming method, or one the registry does not know
+	// demands are the statuses and challenges that tell a client what the
+	// rule requires, built once per rule source (see [Policy.demandsOf]);
+	// nil until then, or when the rule requires nothing a client is told.
+	demands *demands
+	// publicIgnores names what a public .proto rule sets that only a token
+	// can meet, and which is ignored ("step_up", ...), for Audit.
+	publicIgnores []string
 }
 
 // resolveRule computes the rule of fullMethod. Go options override .proto
@@ -82,7 +101,7 @@ type compiledRule struct {
 // option or registered in the protobuf registry. Only known names may be
 // cached; any other is a string a caller chose.
 func resolveRule(fullMethod string, o *options) compiledRule {
-	md, pr := protoRule(fullMethod)
+	md, pr, ignored := protoRule(fullMethod)
 	r := compiledRule{known: md != nil}
 	s, ok := o.rules[fullMethod]
 	source := "go:method"
@@ -97,11 +116,12 @@ func resolveRule(fullMethod string, o *options) compiledRule {
 	}
 	switch {
 	case !ok && pr.Source != "":
-		r.Rule = pr
+		r.Rule, r.publicIgnores = pr, ignored
 	case !ok:
 		r.Rule = Rule{Access: AccessRequired, Source: "default"}
 	default:
 		r.Rule = s.rule(source)
+		r.demands = s.demands
 		if pr.Organization != nil && s.org == nil {
 			// The .proto organization rule survives the Go override.
 			if r.Access == AccessPublic {
@@ -130,6 +150,10 @@ func (s *ruleSpec) rule(source string) Rule {
 	r := Rule{Access: s.access, Source: source}
 	if s.access != AccessPublic {
 		r.Scopes = s.scopes
+		r.AnyScopes = s.anyScopes
+		r.Issuers = s.issuers
+		r.Audiences = s.audiences
+		r.StepUp = s.stepUp
 		r.Organization = s.org
 		r.SenderConstrained = s.senderConstrained
 	}
@@ -139,38 +163,40 @@ func (s *ruleSpec) rule(source string) Rule {
 // protoRule finds fullMethod in the global protobuf registry, where
 // generated code registers itself, and reads its grpcjwt.v1 method option,
 // or else its service's. It returns the method's descriptor (nil when it
-// is not registered) and the rule, whose Source is empty when there is
-// none.
-func protoRule(fullMethod string) (protoreflect.MethodDescriptor, Rule) {
+// is not registered), the rule, whose Source is empty when there is none,
+// and what a public rule sets that it ignores (see [fromProto]).
+func protoRule(fullMethod string) (protoreflect.MethodDescriptor, Rule, []string) {
 	svc, method, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	if !ok {
-		return nil, Rule{}
+		return nil, Rule{}, nil
 	}
 	// A service lives directly in its package. Checking the package first
 	// keeps the lookup linear in the name's length: on a miss,
 	// FindDescriptorByName tries every dot-separated prefix, which costs
 	// quadratic time in a name a caller made of dots.
 	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
-		return nil, Rule{}
+		return nil, Rule{}, nil
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {
-		return nil, Rule{}
+		return nil, Rule{}, nil
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return nil, Rule{}
+		return nil, Rule{}, nil
 	}
 	md := sd.Methods().ByName(protoreflect.Name(method))
 	if md != nil {
 		if r, ok := ruleOption(md.Options(), grpcjwtv1.E_Method); ok {
-			return md, fromProto(r, "proto:method")
+			rule, ignored := fromProto(r, "proto:method")
+			return md, rule, ignored
 		}
 	}
 	if r, ok := ruleOption(sd.Options(), grpcjwtv1.E_Service); ok {
-		return md, fromProto(r, "proto:service")
+		rule, ignored := fromProto(r, "proto:service")
+		return md, rule, ignored
 	}
-	return md, Rule{}
+	return md, Rule{}, nil
 }
 
 // ruleOption returns the grpcjwt.v1 rule set in opts, if one is.
@@ -182,19 +208,42 @@ func ruleOption(opts proto.Message, ext protoreflect.ExtensionType) (*grpcjwtv1.
 	return r, ok && r != nil
 }
 
-func fromProto(p *grpcjwtv1.Rule, source string) Rule {
+// fromProto is the rule of a .proto option. A public rule reads nothing
+// else: its optional and scopes fields are ignored, as auth.proto says,
+// and so are the fields only a token can meet, whose names it returns for
+// Audit to report.
+func fromProto(p *grpcjwtv1.Rule, source string) (Rule, []string) {
 	r := Rule{Access: AccessRequired, Source: source}
 	switch {
 	case p.GetPublic():
 		r.Access = AccessPublic
-		return r
+		var ignored []string
+		if len(p.GetAnyScopes()) > 0 {
+			ignored = append(ignored, "any_scopes")
+		}
+		if len(p.GetIssuers()) > 0 {
+			ignored = append(ignored, "issuers")
+		}
+		if len(p.GetAudiences()) > 0 {
+			ignored = append(ignored, "audiences")
+		}
+		if p.GetStepUp() != nil {
+			ignored = append(ignored, "step_up")
+		}
+		return r, ignored
 	case p.GetOptional():
 		r.Access = AccessOptional
 	}
 	r.Scopes = p.GetScopes()
+	for _, g := range p.GetAnyScopes() {
+		r.AnyScopes = append(r.AnyScopes, g.GetScopes())
+	}
+	r.Issuers = p.GetIssuers()
+	r.Audiences = p.GetAudiences()
+	r.StepUp = stepUpFromProto(p.GetStepUp())
 	r.Organization = orgFromProto(p.GetOrganization())
 	r.SenderConstrained = p.GetSenderConstrained()
-	return r
+	return r, nil
 }
 
 // maxCachedRules bounds the rule cache as a backstop. Only known names are
@@ -214,19 +263,25 @@ type ruleCache struct {
 	n atomic.Int64
 }
 
-// get returns the rule of fullMethod: the cached one, or one resolved into
-// *buf (the caller's, on its stack), so that an unknown name costs no
-// allocation.
-func (c *ruleCache) get(fullMethod string, o *options, buf *compiledRule) *compiledRule {
+// rule returns the rule of fullMethod: the cached one, or one resolved
+// into *buf (the caller's, on its stack), so that an unknown name costs no
+// allocation. A rule that is cached gets its demands then, once; one that
+// is not has the demands of its Go rule (built with the policy), or none,
+// and a refusal builds them ([Policy.demandsOf]).
+func (p *Policy) rule(fullMethod string, buf *compiledRule) *compiledRule {
+	c := &p.rules
 	if r, ok := c.m.Load(fullMethod); ok {
 		return r.(*compiledRule)
 	}
-	*buf = resolveRule(fullMethod, o)
+	*buf = resolveRule(fullMethod, p.opts)
 	if !buf.known || c.n.Load() >= maxCachedRules {
 		return buf
 	}
 	kept := new(compiledRule)
 	*kept = *buf
+	if kept.demands == nil {
+		kept.demands = p.newDemands(&kept.Rule)
+	}
 	if r, loaded := c.m.LoadOrStore(fullMethod, kept); loaded {
 		return r.(*compiledRule)
 	}

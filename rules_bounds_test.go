@@ -17,7 +17,8 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 		WithScopes("/made.v1.Scoped/Get", "read"),
 		WithPublic("/grpc.health.v1.Health/"),
 	})
-	var c ruleCache
+	p := &Policy{opts: o}
+	c := &p.rules
 	unknown := []struct {
 		name   string
 		access Access
@@ -36,7 +37,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 			if i > 0 {
 				name += fmt.Sprint(i)
 			}
-			if r := c.get(name, o, new(compiledRule)); r.Access != u.access || r.Source != u.source {
+			if r := p.rule(name, new(compiledRule)); r.Access != u.access || r.Source != u.source {
 				t.Fatalf("rule of %.40q = %v (%s), want %v (%s)", name, r.Access, r.Source, u.access, u.source)
 			}
 		}
@@ -53,7 +54,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 		{"/grpc.health.v1.Health/Check", AccessPublic, "go:service"},
 	}
 	for _, k := range known {
-		if r := c.get(k.name, o, new(compiledRule)); r.Access != k.access || r.Source != k.source {
+		if r := p.rule(k.name, new(compiledRule)); r.Access != k.access || r.Source != k.source {
 			t.Fatalf("rule of %q = %v (%s), want %v (%s)", k.name, r.Access, r.Source, k.access, k.source)
 		}
 	}
@@ -62,7 +63,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 	}
 	for _, name := range []string{known[0].name, known[1].name, unknown[0].name, unknown[1].name} {
 		var buf compiledRule
-		if a := testing.AllocsPerRun(100, func() { c.get(name, o, &buf) }); a != 0 {
+		if a := testing.AllocsPerRun(100, func() { p.rule(name, &buf) }); a != 0 {
 			t.Errorf("rule lookup of %.40q: %v allocations, want 0", name, a)
 		}
 	}

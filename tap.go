@@ -35,9 +35,9 @@ import (
 // It sees the method and the header metadata, and decides only what they
 // settle, as the interceptors would at the same instant: a public method,
 // and an optional one called without a token, pass; the binding of a
-// token (a client certificate, a DPoP proof), the sender constraint,
-// scopes, organizations and the [Authorizer] are left to the
-// interceptors. It never waits: a token whose key the key set does not
+// token (a client certificate, a DPoP proof), the sender constraint, the
+// rule's issuers and audiences, step-up, scopes, organizations and the
+// [Authorizer] are left to the interceptors. It never waits: a token whose key the key set does not
 // have, when a refresh could bring it, passes, and the interceptors fetch
 // the keys and wait; while the rate limit forbids a refresh, it is
 // refused, as the interceptors would refuse it (and so is every token of
@@ -67,7 +67,7 @@ import (
 func (p *Policy) TapHandle() tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		if err := p.screen(ctx, info.FullMethodName, info.Header["authorization"]); err != nil {
-			return ctx, Status(err).Err()
+			return ctx, p.Status(err).Err()
 		}
 		return ctx, nil
 	}
@@ -78,7 +78,7 @@ func (p *Policy) TapHandle() tap.ServerInHandle {
 // the interceptors, or its refusal, reported as the call's decision.
 func (p *Policy) screen(ctx context.Context, method string, authorization []string) error {
 	var buf compiledRule
-	r := p.rules.get(method, p.opts, &buf)
+	r := p.rule(method, &buf)
 	token, _, err := p.credentials(r, authorization)
 	if err == nil && token != "" {
 		_, err = p.v.Validate(context.WithValue(ctx, noWaitKey{}, true), token)

@@ -510,3 +510,23 @@ func ExamplePolicy_TapHandle() {
 	// no scope: PermissionDenied insufficient_scope
 	// valid: alice
 }
+
+// TestTapHandleNamesResourceMetadata: a refusal by the tap handle is the
+// status the policy sends ([grpcjwt.Policy.Status]), the
+// resource_metadata URL included, as the interceptors send it.
+func TestTapHandleNamesResourceMetadata(t *testing.T) {
+	iss := newIssuer(t)
+	s := newTapped(t, iss, grpcjwt.WithResourceMetadata(grpcjwt.ResourceMetadata{Resource: testResource}))
+	for _, auth := range [][]string{nil, {"Bearer not.a.jwt"}} {
+		before := s.tally()
+		_, err := calls["unary"](withAuth(auth...), s.client)
+		if d := s.since(before); d.intercepted != 0 {
+			t.Fatalf("%q: the tap handle let the call through", auth)
+		}
+		if got := errorInfo(t, status.Convert(err)).GetMetadata()[grpcjwt.ResourceMetadataKey]; got != testMetadataURL {
+			t.Errorf("%q: resource_metadata %q, want %q", auth, got, testMetadataURL)
+		}
+		_, want := calls["unary"](withAuth(auth...), s.plain)
+		sameStatus(t, err, want)
+	}
+}

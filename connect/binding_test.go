@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,13 +28,23 @@ import (
 // connecthttp.WithHTTPGet in the Connect protocol), htu base (the scheme
 // and host the client dials) followed by the procedure.
 func dpopProofs(t *testing.T, pr protocol, creds *grpcjwt.DPoPCredentials, token, base string) connect.ClientInterceptor {
+	return nonceProofs(t, pr, creds, token, base, nil)
+}
+
+// nonceProofs is dpopProofs with, in every proof, the nonce that nonce
+// holds when it holds one (nonce may be nil).
+func nonceProofs(t *testing.T, pr protocol, creds *grpcjwt.DPoPCredentials, token, base string, nonce *atomic.Value) connect.ClientInterceptor {
 	return func(next connect.ClientFunc) connect.ClientFunc {
 		return func(ctx context.Context, spec connect.Spec) (connect.ClientStream, error) {
 			htm := http.MethodPost
 			if pr.name == "connect" && spec.StreamType == connect.StreamTypeUnary && spec.IdempotencyLevel == connect.IdempotencyNoSideEffects {
 				htm = http.MethodGet
 			}
-			proof, err := creds.Proof(htm, base+spec.Procedure, token)
+			var n string
+			if nonce != nil {
+				n, _ = nonce.Load().(string)
+			}
+			proof, err := creds.ProofWithNonce(htm, base+spec.Procedure, token, n)
 			if err != nil {
 				t.Error(err)
 			}
@@ -87,7 +98,7 @@ func TestDPoP(t *testing.T) {
 					// token.
 					other := dpopClient(httpClient(tr == "h2c"), srv.URL, pr, dpopProofs(t, pr, creds, tok, "https://"+srv.Listener.Addr().String()))
 					_, err = other.SayHello(t.Context(), &demov1.SayHelloRequest{})
-					wantRefusal(t, err, grpcjwt.ErrInvalidDPoPProof)
+					wantRefusal(t, err, grpcjwt.ErrInvalidDPoPProof, grpcjwt.AlgsKey, algs())
 					bearer := client(httpClient(tr == "h2c"), srv.URL, pr, "Authorization", "Bearer "+tok)
 					_, err = bearer.SayHello(t.Context(), &demov1.SayHelloRequest{})
 					wantRefusal(t, err, grpcjwt.ErrInvalidToken)

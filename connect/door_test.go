@@ -100,17 +100,18 @@ func TestRefused(t *testing.T) {
 		auth      []string // authorization values
 		procedure string
 		want      error
+		meta      []string // ErrorInfo metadata beside the code
 	}{
-		{"missing", nil, demo.SayHello, grpcjwt.ErrHeaderMissing},
-		{"empty", []string{""}, demo.SayHello, grpcjwt.ErrHeaderMissing},
-		{"malformed", []string{"Bearer a b"}, demo.SayHello, grpcjwt.ErrInvalidFormat},
-		{"two values", []string{"Bearer " + e.token("greet:read"), "Bearer " + e.token("greet:read")}, demo.SayHello, grpcjwt.ErrInvalidFormat},
-		{"basic", []string{"Basic YWxpY2U6c2VjcmV0"}, demo.SayHello, grpcjwt.ErrSchemeNotSupported},
-		{"invalid token", []string{"Bearer not.a.token"}, demo.SayHello, grpcjwt.ErrInvalidToken},
-		{"expired", []string{"Bearer " + e.iss.Token(map[string]any{"exp": 1000})}, demo.SayHello, grpcjwt.ErrInvalidToken},
-		{"insufficient scope", []string{"Bearer " + e.token("greet:write")}, demo.SayHello, grpcjwt.ErrInsufficientScope},
-		{"stream, invalid token", []string{"Bearer not.a.token"}, demo.Watch, grpcjwt.ErrInvalidToken},
-		{"bidi stream, insufficient scope", []string{"Bearer " + e.token("greet:read")}, demo.Chat, grpcjwt.ErrInsufficientScope},
+		{"missing", nil, demo.SayHello, grpcjwt.ErrHeaderMissing, nil},
+		{"empty", []string{""}, demo.SayHello, grpcjwt.ErrHeaderMissing, nil},
+		{"malformed", []string{"Bearer a b"}, demo.SayHello, grpcjwt.ErrInvalidFormat, nil},
+		{"two values", []string{"Bearer " + e.token("greet:read"), "Bearer " + e.token("greet:read")}, demo.SayHello, grpcjwt.ErrInvalidFormat, nil},
+		{"basic", []string{"Basic YWxpY2U6c2VjcmV0"}, demo.SayHello, grpcjwt.ErrSchemeNotSupported, nil},
+		{"invalid token", []string{"Bearer not.a.token"}, demo.SayHello, grpcjwt.ErrInvalidToken, nil},
+		{"expired", []string{"Bearer " + e.iss.Token(map[string]any{"exp": 1000})}, demo.SayHello, grpcjwt.ErrInvalidToken, nil},
+		{"insufficient scope", []string{"Bearer " + e.token("greet:write")}, demo.SayHello, grpcjwt.ErrInsufficientScope, []string{grpcjwt.ScopeKey, "greet:read"}},
+		{"stream, invalid token", []string{"Bearer not.a.token"}, demo.Watch, grpcjwt.ErrInvalidToken, nil},
+		{"bidi stream, insufficient scope", []string{"Bearer " + e.token("greet:read")}, demo.Chat, grpcjwt.ErrInsufficientScope, []string{grpcjwt.ScopeKey, "greet:write"}},
 	}
 	for _, m := range modes {
 		srv := e.serve(t, m, nil)
@@ -141,7 +142,7 @@ func TestRefused(t *testing.T) {
 							}
 						}
 					}
-					wantRefusal(t, err, tc.want)
+					wantRefusal(t, err, tc.want, tc.meta...)
 					if n := srv.bodyReads.Load() - before; n != 0 {
 						t.Errorf("the request body was read %d times before the refusal", n)
 					}
@@ -167,7 +168,7 @@ func TestChallenge(t *testing.T) {
 		{"malformed", "Bearer", http.StatusUnauthorized, `Bearer error="invalid_request"`, `"message":"auth.authorization_token_invalid_format"`},
 		{"basic", "Basic YWxpY2U6c2VjcmV0", http.StatusUnauthorized, "Bearer", `"message":"auth.authorization_token_type_not_supported"`},
 		{"invalid token", "Bearer not.a.token", http.StatusUnauthorized, `Bearer error="invalid_token"`, `"code":"unauthenticated","message":"invalid_token"`},
-		{"insufficient scope", "Bearer " + e.token("greet:write"), http.StatusForbidden, `Bearer error="insufficient_scope"`, `"code":"permission_denied","message":"insufficient_scope"`},
+		{"insufficient scope", "Bearer " + e.token("greet:write"), http.StatusForbidden, `Bearer error="insufficient_scope", scope="greet:read"`, `"code":"permission_denied","message":"insufficient_scope"`},
 	}
 	for _, m := range modes {
 		srv := e.serve(t, m, nil)

@@ -136,6 +136,6 @@ func ExampleMiddleware_Wrap() {
 	fmt.Println(body.Code, body.Message, body.Details[0].Type)
 	// Output:
 	// 403 Forbidden
-	// WWW-Authenticate: Bearer error="insufficient_scope"
+	// WWW-Authenticate: Bearer error="insufficient_scope", scope="greet:read"
 	// permission_denied insufficient_scope google.rpc.ErrorInfo
 }

@@ -210,17 +210,19 @@ func headers(kv ...string) connect.ClientInterceptor {
 
 // wantRefusal checks that err is the refusal of a call for sentinel: the
 // code, the exact message and the ErrorInfo of grpcjwt.Status(sentinel),
-// as a gRPC client gets them.
-func wantRefusal(t *testing.T, err error, sentinel error) {
+// with the metadata kv (key, value, ...) added (what the policy tells of
+// the method's rule, such as the scopes it requires), as a gRPC client
+// gets them.
+func wantRefusal(t *testing.T, err error, sentinel error, kv ...string) {
 	t.Helper()
-	if err := refusal(err, sentinel); err != nil {
+	if err := refusal(err, sentinel, kv...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// refusal returns why err is not the refusal of a call for sentinel, or
-// nil.
-func refusal(err error, sentinel error) error {
+// refusal returns why err is not the refusal of a call for sentinel, with
+// the ErrorInfo metadata kv added, or nil.
+func refusal(err error, sentinel error, kv ...string) error {
 	want := grpcjwt.Status(sentinel)
 	ce, ok := errors.AsType[*connect.Error](err)
 	if !ok {
@@ -229,7 +231,10 @@ func refusal(err error, sentinel error) error {
 	if ce.Code() != connect.Code(want.Code()) || ce.Message() != want.Message() {
 		return fmt.Errorf("error %d %q, want %d %q", ce.Code(), ce.Message(), want.Code(), want.Message())
 	}
-	wantInfo := want.Details()[0].(*errdetails.ErrorInfo)
+	wantInfo := proto.Clone(want.Details()[0].(*errdetails.ErrorInfo)).(*errdetails.ErrorInfo)
+	for i := 0; i+1 < len(kv); i += 2 {
+		wantInfo.Metadata[kv[i]] = kv[i+1]
+	}
 	var infos []*errdetails.ErrorInfo
 	for _, d := range ce.Details() {
 		m, err := connectproto.UnmarshalErrorDetail(d)

@@ -25,7 +25,10 @@ import (
 // google.rpc.ErrorInfo as over gRPC, in whichever protocol the client
 // speaks; a refused Connect unary call also carries the WWW-Authenticate
 // challenge of [grpcjwt.Policy.Challenge] (its HTTP status is 401 or 403).
-// Handlers find the claims with [grpcjwt.ClaimsFromContext].
+// With DPoP nonces ([grpcjwt.DPoPConfig.Nonce]), the answer to a call of
+// the DPoP scheme it decides, refused or admitted, has the server's nonce
+// in its DPoP-Nonce response header ([grpcjwt.Policy.DPoPNonce]). Handlers
+// find the claims with [grpcjwt.ClaimsFromContext].
 //
 // Then:
 //
@@ -38,10 +41,13 @@ import (
 //   - A stream does not outlive its token: at exp plus the leeway
 //     ([grpcjwt.Policy.StreamTimeout], on the Validator's clock) the
 //     handler's context is cancelled and the stream ends with
-//     Unauthenticated "invalid_token"; a handler still running 100 ms
-//     later is left to finish on its own, its sends refused, while the
-//     stream ends without it ([grpcjwt.WithoutStreamExpiry] turns this
-//     off).
+//     Unauthenticated "invalid_token"; nor, on a method whose
+//     [grpcjwt.StepUp] rule has a MaxAge, its login: when the login gets
+//     older than that first, the stream ends with Unauthenticated
+//     "insufficient_user_authentication" ([grpcjwt.Policy.StreamExpired]).
+//     A handler still running 100 ms later is left to finish on its own,
+//     its sends refused, while the stream ends without it
+//     ([grpcjwt.WithoutStreamExpiry] turns this off).
 func NewInterceptor(policy *grpcjwt.Policy) connect.ServerInterceptor {
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
@@ -51,7 +57,11 @@ func NewInterceptor(policy *grpcjwt.Policy) connect.ServerInterceptor {
 			} else {
 				call := serverCall(ctx, spec.Procedure)
 				var err error
-				if c, err = policy.Authenticate(ctx, &call); err != nil {
+				c, err = policy.Authenticate(ctx, &call)
+				if info, ok := connect.CallInfoForServerContext(ctx); ok {
+					sendDPoPNonce(info.ResponseHeader(), policy, &call)
+				}
+				if err != nil {
 					return refuse(ctx, policy, spec, err, isDPoP(call.Authorization))
 				}
 				if c != nil {
@@ -87,7 +97,7 @@ type guard struct {
 // or the token's expiry.
 func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
 	checks := g.policy.NeedsMessages(g.method)
-	timeout, expires := g.policy.StreamTimeout(g.claims)
+	timeout, expires := g.policy.StreamTimeout(g.method, g.claims)
 	expires = expires && spec.StreamType != connect.StreamTypeUnary
 	if !checks && !expires {
 		return next(ctx, spec, stream)
@@ -106,7 +116,7 @@ func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.Ser
 	expired, err := expiry.RunUntil(timeout, cancel, run)
 	if expired {
 		s.end()
-		return connectError(g.policy, g.policy.StreamExpired(ctx, g.method))
+		return connectError(g.policy, g.policy.StreamExpired(ctx, g.method, g.claims))
 	}
 	if s.denied != nil {
 		return connectError(s.policy, s.denied)

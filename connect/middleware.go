@@ -47,9 +47,11 @@ func NewMiddleware(policy *grpcjwt.Policy, opts ...connecthttp.Option) *Middlewa
 //     request in none), with the message and the google.rpc.ErrorInfo a
 //     gRPC client gets; where the refusal is an HTTP status (Connect unary
 //     calls, and requests in no RPC protocol), with the WWW-Authenticate
-//     challenge of [grpcjwt.Policy.Challenge]. Mount what must stay open
-//     (health checks, static files) beside the wrapped handler, not behind
-//     it.
+//     challenge of [grpcjwt.Policy.Challenge]. With DPoP nonces, the
+//     answer to a request of the DPoP scheme, refused or admitted, has the
+//     server's nonce in its DPoP-Nonce header ([grpcjwt.Policy.DPoPNonce]).
+//     Mount what must stay open (health checks, static files) beside the
+//     wrapped handler, not behind it.
 //   - An admitted request goes to next with the claims in its context
 //     ([grpcjwt.ClaimsFromContext]). A call to a procedure the protobuf
 //     registry knows must then be taken over by the interceptor: if it
@@ -68,6 +70,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		call := requestCall(r)
 		c, err := m.policy.Authenticate(r.Context(), &call)
+		sendDPoPNonce(w.Header(), m.policy, &call)
 		if err != nil {
 			cw := &challengeWriter{ResponseWriter: w, challenge: m.policy.Challenge(err, isDPoP(call.Authorization))}
 			_ = m.errors.Write(cw, r, connectError(m.policy, err))

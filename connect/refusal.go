@@ -29,6 +29,17 @@ func connectError(p *grpcjwt.Policy, err error) *connect.Error {
 	return ce.WithCause(err)
 }
 
+// sendDPoPNonce sets the DPoP-Nonce field of the response header h (the
+// middleware's [http.Header], the interceptor's [connect.Header]) to the
+// nonce of [grpcjwt.Policy.DPoPNonce] for call, if any: a client of any
+// protocol reads it from the response's HTTP header, whether the call was
+// admitted or refused.
+func sendDPoPNonce(h interface{ Set(key, value string) }, p *grpcjwt.Policy, call *grpcjwt.Call) {
+	if n := p.DPoPNonce(call); n != "" {
+		h.Set(grpcjwt.DPoPNonceHeader, n)
+	}
+}
+
 // challengeWriter adds a WWW-Authenticate challenge to a response whose
 // status is not 200 OK: the response of a Connect unary call, or of a
 // request in no RPC protocol. gRPC, gRPC-Web and Connect streams answer

@@ -67,6 +67,6 @@ func ExampleProtect() {
 	get(iss.Token(map[string]any{"sub": "alice", "scope": "reports:read"}))
 	// Output:
 	// 401 "Bearer" message="auth.authorization_header_missing" subject=""
-	// 403 "Bearer error=\"insufficient_scope\"" message="insufficient_scope" subject=""
+	// 403 "Bearer error=\"insufficient_scope\", scope=\"reports:read\"" message="insufficient_scope" subject=""
 	// 200 "" message="" subject="alice"
 }

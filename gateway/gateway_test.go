@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -209,6 +210,7 @@ type refusal struct {
 	grpcCode  int    // code in the body
 	message   string // the wire code
 	challenge string
+	meta      map[string]string // ErrorInfo metadata beside the code
 }
 
 // TestModes: the same requests through a gateway in proxy mode (decided
@@ -228,12 +230,14 @@ func TestModes(t *testing.T) {
 	acme := f.iss.Token(map[string]any{"sub": "alice"}, grpcjwttest.WithOrganization("acme"))
 
 	const dpopAlgs = `DPoP algs="ES256"`
-	missing := refusal{401, 16, grpcjwt.CodeHeaderMissing, "Bearer, " + dpopAlgs}
-	invalid := refusal{401, 16, grpcjwt.CodeInvalidToken, `Bearer error="invalid_token", ` + dpopAlgs}
-	malformed := refusal{401, 16, grpcjwt.CodeInvalidFormat, `Bearer error="invalid_request", ` + dpopAlgs}
-	scope := refusal{403, 7, grpcjwt.CodeInsufficientScope, `Bearer error="insufficient_scope", ` + dpopAlgs}
-	org := refusal{403, 7, grpcjwt.CodeOrganizationMismatch, ""}
-	badProof := refusal{401, 16, grpcjwt.CodeInvalidDPoPProof, `DPoP error="invalid_dpop_proof", algs="ES256"`}
+	missing := refusal{401, 16, grpcjwt.CodeHeaderMissing, "Bearer, " + dpopAlgs, nil}
+	invalid := refusal{401, 16, grpcjwt.CodeInvalidToken, `Bearer error="invalid_token", ` + dpopAlgs, nil}
+	malformed := refusal{401, 16, grpcjwt.CodeInvalidFormat, `Bearer error="invalid_request", ` + dpopAlgs, nil}
+	scope := func(scope string) refusal {
+		return refusal{403, 7, grpcjwt.CodeInsufficientScope, `Bearer error="insufficient_scope", scope="` + scope + `", ` + dpopAlgs, map[string]string{grpcjwt.ScopeKey: scope}}
+	}
+	org := refusal{403, 7, grpcjwt.CodeOrganizationMismatch, "", nil}
+	badProof := refusal{401, 16, grpcjwt.CodeInvalidDPoPProof, `DPoP error="invalid_dpop_proof", algs="ES256"`, map[string]string{grpcjwt.AlgsKey: "ES256"}}
 
 	dpopHeader := func(srv *httptest.Server, htm, path string) http.Header {
 		proof, err := f.dpop.Proof(htm, srv.URL+path, f.bound)
@@ -262,9 +266,9 @@ func TestModes(t *testing.T) {
 		{name: "scoped, expired", request: request{"GET", "/v1/reports/r1", "", with(bearer(expired))}, refused: map[string]refusal{"proxy": invalid, "in-process": invalid}},
 		{name: "two authorization headers", request: request{"GET", "/v1/reports/r1", "", with(http.Header{"Authorization": {"Bearer " + reader, "Bearer " + reader}})}, refused: map[string]refusal{"proxy": malformed, "in-process": malformed}},
 		{name: "GET on a shared path", request: request{"GET", "/v1/reports/r1", "", with(bearer(reader))}, subject: "alice"},
-		{name: "DELETE on a shared path", request: request{"DELETE", "/v1/reports/r1", "", with(bearer(reader))}, refused: map[string]refusal{"proxy": scope, "in-process": scope}},
+		{name: "DELETE on a shared path", request: request{"DELETE", "/v1/reports/r1", "", with(bearer(reader))}, refused: map[string]refusal{"proxy": scope("reports:delete"), "in-process": scope("reports:delete")}},
 		{name: "custom verb", request: request{"POST", "/v1/reports/r1:export", `{"format":"csv"}`, with(bearer(exporter))}, subject: "alice"},
-		{name: "custom verb, wrong scope", request: request{"POST", "/v1/reports/r1:export", `{"format":"csv"}`, with(bearer(reader))}, refused: map[string]refusal{"proxy": scope, "in-process": scope}},
+		{name: "custom verb, wrong scope", request: request{"POST", "/v1/reports/r1:export", `{"format":"csv"}`, with(bearer(reader))}, refused: map[string]refusal{"proxy": scope("reports:export"), "in-process": scope("reports:export")}},
 		// The organization rule reads the request message, which only the
 		// server's interceptors see.
 		{name: "organization, same", request: request{"GET", "/v1/organizations/acme/reports/r1", "", with(bearer(acme))}, subject: "alice", refused: map[string]refusal{"in-process": org}},
@@ -294,8 +298,10 @@ func TestModes(t *testing.T) {
 				if got.code != want.code || e.Code != want.grpcCode || e.Message != want.message {
 					t.Errorf("got %d %s, want %d, code %d, message %q", got.code, got.raw, want.code, want.grpcCode, want.message)
 				}
-				if len(e.Details) != 1 || e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || e.Details[0].Domain != grpcjwt.ErrorDomain || e.Details[0].Metadata["code"] != want.message {
-					t.Errorf("details %+v", e.Details)
+				wantMeta := map[string]string{"code": want.message}
+				maps.Copy(wantMeta, want.meta)
+				if len(e.Details) != 1 || e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || e.Details[0].Domain != grpcjwt.ErrorDomain || !maps.Equal(e.Details[0].Metadata, wantMeta) {
+					t.Errorf("details %+v, want ErrorInfo metadata %v", e.Details, wantMeta)
 				}
 				wantChallenge := want.challenge
 				if mode == "proxy" {

@@ -59,12 +59,16 @@ func WithRoute(httpMethod, pathTemplate, fullMethod string) Option {
 // reads credentials (DPoP proofs against the REST request's method and
 // URL; the client certificate from r.TLS). An admitted call reaches the
 // service with the claims in its context ([grpcjwt.ClaimsFromContext]). A
-// refusal goes through the mux's error handler, with [grpcjwt.Status] of
-// it, as a refusal by the server's interceptors would in proxy mode
+// refusal goes through the mux's error handler, with the status the policy
+// sends for it ([grpcjwt.Policy.Status]: with what would succeed, and the
+// resource_metadata URL, in its ErrorInfo), as a refusal by the server's
+// interceptors would in proxy mode
 // (the status code, and a google.rpc.Status body with the wire code as
 // message and the ErrorInfo detail), but for the WWW-Authenticate header,
 // which is the RFC 6750/9449 challenge of [grpcjwt.Policy.Challenge]
-// rather than the gateway's copy of the message.
+// rather than the gateway's copy of the message. With DPoP nonces, the
+// answer to a request of the DPoP scheme, refused or admitted, has the
+// server's nonce in its DPoP-Nonce header ([grpcjwt.Policy.DPoPNonce]).
 //
 // Fail closed, throughout:
 //   - the decision never sees the request message, so a method with an
@@ -124,6 +128,9 @@ func (g *guard) middleware(mux *runtime.ServeMux) runtime.Middleware {
 			}
 			call := grpcjwt.HTTPCall(r, method)
 			c, err := g.p.Check(r.Context(), &call, nil)
+			if n := g.p.DPoPNonce(&call); n != "" {
+				w.Header().Set(grpcjwt.DPoPNonceHeader, n)
+			}
 			if err != nil {
 				g.refuse(mux, w, r, err, call.HTM != "")
 				return
@@ -179,7 +186,7 @@ func (g *guard) confirm(ctx context.Context, _ *http.Request) metadata.MD {
 func (g *guard) refuse(mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, err error, dpop bool) {
 	_, out := runtime.MarshalerForRequest(mux, r)
 	cw := &challengeWriter{ResponseWriter: w, challenge: g.p.Challenge(err, dpop)}
-	runtime.HTTPError(r.Context(), mux, out, cw, r, grpcjwt.Status(err).Err())
+	runtime.HTTPError(r.Context(), mux, out, cw, r, g.p.Status(err).Err())
 }
 
 // challengeWriter sets WWW-Authenticate to its challenge (or removes it)

@@ -128,7 +128,9 @@ type Rule struct {
 	// public: the call needs no token. The policy does not even parse or
 	// verify a token the caller sends, so the handler sees no claims and the
 	// call is never rejected for anything token related. When `public` is true,
-	// `optional` and `scopes` are ignored.
+	// `optional` and `scopes` are ignored; `any_scopes`, `step_up`, `issuers`
+	// and `audiences`, which only a token can meet, are ignored too and
+	// grpcjwt.Policy.Audit reports them.
 	Public bool `protobuf:"varint,1,opt,name=public,proto3" json:"public,omitempty"`
 	// optional: a missing token is fine, and the call proceeds unauthenticated
 	// (the handler sees no claims). A token that is present but invalid
@@ -157,8 +159,40 @@ type Rule struct {
 	// comes with the call. A plain bearer token is rejected with
 	// UNAUTHENTICATED "invalid_token".
 	SenderConstrained bool `protobuf:"varint,5,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// any_scopes: alternatives. Beside every scope of `scopes`, the token must
+	// grant every scope of at least one of these groups, matched exactly as
+	// `scopes` are:
+	//
+	//	any_scopes: [
+	//	  {scopes: "read:all"},
+	//	  {scopes: ["read:own", "org:member"]}
+	//	]
+	//
+	// reads "read:all, or both read:own and org:member". A valid token that
+	// meets no group is rejected with PERMISSION_DENIED "insufficient_scope".
+	// A group without a scope is refused by grpcjwt.Policy.Audit: any token
+	// would meet it.
+	AnyScopes []*ScopeGroup `protobuf:"bytes,6,rep,name=any_scopes,json=anyScopes,proto3" json:"any_scopes,omitempty"`
+	// step_up: the token must come from a login strong enough, or recent
+	// enough (RFC 9470); see StepUp. A valid token from a weaker or older
+	// login is rejected with UNAUTHENTICATED
+	// "insufficient_user_authentication", which tells the client the
+	// acr_values and max_age to ask its authorization server for.
+	StepUp *StepUp `protobuf:"bytes,7,opt,name=step_up,json=stepUp,proto3" json:"step_up,omitempty"`
+	// issuers: when set, the only trusted issuers (exact "iss" values) whose
+	// tokens the method accepts; by default every issuer the server trusts.
+	// A token of another trusted issuer is rejected with UNAUTHENTICATED
+	// "invalid_token". grpcjwt.Policy.Audit refuses an issuer the server does
+	// not trust.
+	Issuers []string `protobuf:"bytes,8,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	// audiences: when set, the token must be for one of these audiences
+	// (exact "aud" values) that its own issuer accepts; by default, any
+	// audience its issuer accepts. Another token is rejected with
+	// UNAUTHENTICATED "invalid_token". grpcjwt.Policy.Audit refuses an
+	// audience that no issuer the rule accepts is configured to accept.
+	Audiences     []string `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -226,6 +260,163 @@ func (x *Rule) GetSenderConstrained() bool {
 	return false
 }
 
+func (x *Rule) GetAnyScopes() []*ScopeGroup {
+	if x != nil {
+		return x.AnyScopes
+	}
+	return nil
+}
+
+func (x *Rule) GetStepUp() *StepUp {
+	if x != nil {
+		return x.StepUp
+	}
+	return nil
+}
+
+func (x *Rule) GetIssuers() []string {
+	if x != nil {
+		return x.Issuers
+	}
+	return nil
+}
+
+func (x *Rule) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+// ScopeGroup is one alternative of Rule.any_scopes: a token must grant every
+// scope of it.
+type ScopeGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// scopes: all of them are required.
+	Scopes        []string `protobuf:"bytes,1,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScopeGroup) Reset() {
+	*x = ScopeGroup{}
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopeGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopeGroup) ProtoMessage() {}
+
+func (x *ScopeGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopeGroup.ProtoReflect.Descriptor instead.
+func (*ScopeGroup) Descriptor() ([]byte, []int) {
+	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ScopeGroup) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+// StepUp is the login a method requires behind a token (RFC 9470): its
+// authentication context, its methods, its age. Each field set must be met;
+// at least one must be set.
+//
+//	rpc Withdraw(WithdrawRequest) returns (WithdrawResponse) {
+//	  option (grpcjwt.v1.method) = {
+//	    scopes: "payments:write"
+//	    step_up: {acr_values: "urn:logto:acr:mfa" max_age_seconds: 300}
+//	  };
+//	}
+type StepUp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// acr_values: the token's `acr` claim must be one of them, exactly. They
+	// are listed in order of preference, as a refusal tells the client
+	// (the acr_values of RFC 9470).
+	AcrValues []string `protobuf:"bytes,1,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
+	// amr: the token's `amr` claim (RFC 8176 values such as "mfa", "otp",
+	// "hwk") must contain every one of them. A refusal cannot name them: RFC
+	// 9470 has no parameter for methods, so a client learns only acr_values
+	// and max_age; prefer acr_values where the authorization server has one
+	// that implies the methods.
+	Amr []string `protobuf:"bytes,2,rep,name=amr,proto3" json:"amr,omitempty"`
+	// max_age_seconds: the token's `auth_time` claim must be at most this
+	// many seconds ago (with the server's clock leeway). 0: no limit; a
+	// negative value is refused by grpcjwt.Policy.Audit. A stream ends when
+	// its login becomes too old, as it ends when its token expires.
+	MaxAgeSeconds int64 `protobuf:"varint,3,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepUp) Reset() {
+	*x = StepUp{}
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepUp) ProtoMessage() {}
+
+func (x *StepUp) ProtoReflect() protoreflect.Message {
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepUp.ProtoReflect.Descriptor instead.
+func (*StepUp) Descriptor() ([]byte, []int) {
+	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StepUp) GetAcrValues() []string {
+	if x != nil {
+		return x.AcrValues
+	}
+	return nil
+}
+
+func (x *StepUp) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *StepUp) GetMaxAgeSeconds() int64 {
+	if x != nil {
+		return x.MaxAgeSeconds
+	}
+	return 0
+}
+
 // Organization says where a request names its organization and where the
 // token names its own.
 //
@@ -259,7 +450,7 @@ type Organization struct {
 
 func (x *Organization) Reset() {
 	*x = Organization{}
-	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +462,7 @@ func (x *Organization) String() string {
 func (*Organization) ProtoMessage() {}
 
 func (x *Organization) ProtoReflect() protoreflect.Message {
-	mi := &file_grpcjwt_v1_auth_proto_msgTypes[1]
+	mi := &file_grpcjwt_v1_auth_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +475,7 @@ func (x *Organization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Organization.ProtoReflect.Descriptor instead.
 func (*Organization) Descriptor() ([]byte, []int) {
-	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_grpcjwt_v1_auth_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Organization) GetField() string {
@@ -358,13 +549,26 @@ var File_grpcjwt_v1_auth_proto protoreflect.FileDescriptor
 const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15grpcjwt/v1/auth.proto\x12\n" +
-	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\xbf\x01\n" +
+	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\xdb\x02\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x1a\n" +
 	"\boptional\x18\x02 \x01(\bR\boptional\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12<\n" +
 	"\forganization\x18\x04 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\x12-\n" +
-	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\"\xb1\x01\n" +
+	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\x125\n" +
+	"\n" +
+	"any_scopes\x18\x06 \x03(\v2\x16.grpcjwt.v1.ScopeGroupR\tanyScopes\x12+\n" +
+	"\astep_up\x18\a \x01(\v2\x12.grpcjwt.v1.StepUpR\x06stepUp\x12\x18\n" +
+	"\aissuers\x18\b \x03(\tR\aissuers\x12\x1c\n" +
+	"\taudiences\x18\t \x03(\tR\taudiences\"$\n" +
+	"\n" +
+	"ScopeGroup\x12\x16\n" +
+	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"a\n" +
+	"\x06StepUp\x12\x1d\n" +
+	"\n" +
+	"acr_values\x18\x01 \x03(\tR\tacrValues\x12\x10\n" +
+	"\x03amr\x18\x02 \x03(\tR\x03amr\x12&\n" +
+	"\x0fmax_age_seconds\x18\x03 \x01(\x03R\rmaxAgeSeconds\"\xb1\x01\n" +
 	"\fOrganization\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x123\n" +
@@ -390,26 +594,30 @@ func file_grpcjwt_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_grpcjwt_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_grpcjwt_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_grpcjwt_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_grpcjwt_v1_auth_proto_goTypes = []any{
 	(TokenOrganization)(0),              // 0: grpcjwt.v1.TokenOrganization
 	(*Rule)(nil),                        // 1: grpcjwt.v1.Rule
-	(*Organization)(nil),                // 2: grpcjwt.v1.Organization
-	(*descriptorpb.MethodOptions)(nil),  // 3: google.protobuf.MethodOptions
-	(*descriptorpb.ServiceOptions)(nil), // 4: google.protobuf.ServiceOptions
+	(*ScopeGroup)(nil),                  // 2: grpcjwt.v1.ScopeGroup
+	(*StepUp)(nil),                      // 3: grpcjwt.v1.StepUp
+	(*Organization)(nil),                // 4: grpcjwt.v1.Organization
+	(*descriptorpb.MethodOptions)(nil),  // 5: google.protobuf.MethodOptions
+	(*descriptorpb.ServiceOptions)(nil), // 6: google.protobuf.ServiceOptions
 }
 var file_grpcjwt_v1_auth_proto_depIdxs = []int32{
-	2, // 0: grpcjwt.v1.Rule.organization:type_name -> grpcjwt.v1.Organization
-	0, // 1: grpcjwt.v1.Organization.token:type_name -> grpcjwt.v1.TokenOrganization
-	3, // 2: grpcjwt.v1.method:extendee -> google.protobuf.MethodOptions
-	4, // 3: grpcjwt.v1.service:extendee -> google.protobuf.ServiceOptions
-	1, // 4: grpcjwt.v1.method:type_name -> grpcjwt.v1.Rule
-	1, // 5: grpcjwt.v1.service:type_name -> grpcjwt.v1.Rule
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	4, // [4:6] is the sub-list for extension type_name
-	2, // [2:4] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 0: grpcjwt.v1.Rule.organization:type_name -> grpcjwt.v1.Organization
+	2, // 1: grpcjwt.v1.Rule.any_scopes:type_name -> grpcjwt.v1.ScopeGroup
+	3, // 2: grpcjwt.v1.Rule.step_up:type_name -> grpcjwt.v1.StepUp
+	0, // 3: grpcjwt.v1.Organization.token:type_name -> grpcjwt.v1.TokenOrganization
+	5, // 4: grpcjwt.v1.method:extendee -> google.protobuf.MethodOptions
+	6, // 5: grpcjwt.v1.service:extendee -> google.protobuf.ServiceOptions
+	1, // 6: grpcjwt.v1.method:type_name -> grpcjwt.v1.Rule
+	1, // 7: grpcjwt.v1.service:type_name -> grpcjwt.v1.Rule
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	6, // [6:8] is the sub-list for extension type_name
+	4, // [4:6] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_grpcjwt_v1_auth_proto_init() }
@@ -423,7 +631,7 @@ func file_grpcjwt_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grpcjwt_v1_auth_proto_rawDesc), len(file_grpcjwt_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 2,
 			NumServices:   0,
 		},

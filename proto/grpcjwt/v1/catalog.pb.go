@@ -199,8 +199,21 @@ type Method struct {
 	// it holds (a client certificate, RFC 8705, or a DPoP key, RFC 9449). A
 	// plain bearer token is refused.
 	SenderConstrained bool `protobuf:"varint,7,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// any_scopes: beside every scope of `scopes`, a token must grant every
+	// scope of at least one of these groups; empty when the method has no
+	// alternatives. See Rule.any_scopes in auth.proto.
+	AnyScopes []*ScopeGroup `protobuf:"bytes,8,rep,name=any_scopes,json=anyScopes,proto3" json:"any_scopes,omitempty"`
+	// step_up, when set, is the login the token must come from (RFC 9470):
+	// its acr, amr and age; see StepUp in auth.proto.
+	StepUp *StepUp `protobuf:"bytes,9,opt,name=step_up,json=stepUp,proto3" json:"step_up,omitempty"`
+	// issuers: the only issuers whose tokens the method accepts; empty when
+	// it accepts every issuer the server trusts.
+	Issuers []string `protobuf:"bytes,10,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	// audiences: the only audiences a token may be for; empty when any
+	// audience its issuer accepts will do.
+	Audiences     []string `protobuf:"bytes,11,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Method) Reset() {
@@ -282,6 +295,34 @@ func (x *Method) GetSenderConstrained() bool {
 	return false
 }
 
+func (x *Method) GetAnyScopes() []*ScopeGroup {
+	if x != nil {
+		return x.AnyScopes
+	}
+	return nil
+}
+
+func (x *Method) GetStepUp() *StepUp {
+	if x != nil {
+		return x.StepUp
+	}
+	return nil
+}
+
+func (x *Method) GetIssuers() []string {
+	if x != nil {
+		return x.Issuers
+	}
+	return nil
+}
+
+func (x *Method) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
 var File_grpcjwt_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
@@ -290,7 +331,7 @@ const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
 	"grpcjwt.v1\x1a\x15grpcjwt/v1/auth.proto\"\x14\n" +
 	"\x12ListMethodsRequest\"C\n" +
 	"\x13ListMethodsResponse\x12,\n" +
-	"\amethods\x18\x01 \x03(\v2\x12.grpcjwt.v1.MethodR\amethods\"\xb0\x02\n" +
+	"\amethods\x18\x01 \x03(\v2\x12.grpcjwt.v1.MethodR\amethods\"\xcc\x03\n" +
 	"\x06Method\x12\x1f\n" +
 	"\vfull_method\x18\x01 \x01(\tR\n" +
 	"fullMethod\x12)\n" +
@@ -299,7 +340,13 @@ const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
 	"\x06access\x18\x04 \x01(\x0e2\x12.grpcjwt.v1.AccessR\x06access\x12\x16\n" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12<\n" +
 	"\forganization\x18\x06 \x01(\v2\x18.grpcjwt.v1.OrganizationR\forganization\x12-\n" +
-	"\x12sender_constrained\x18\a \x01(\bR\x11senderConstrained*]\n" +
+	"\x12sender_constrained\x18\a \x01(\bR\x11senderConstrained\x125\n" +
+	"\n" +
+	"any_scopes\x18\b \x03(\v2\x16.grpcjwt.v1.ScopeGroupR\tanyScopes\x12+\n" +
+	"\astep_up\x18\t \x01(\v2\x12.grpcjwt.v1.StepUpR\x06stepUp\x12\x18\n" +
+	"\aissuers\x18\n" +
+	" \x03(\tR\aissuers\x12\x1c\n" +
+	"\taudiences\x18\v \x03(\tR\taudiences*]\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACCESS_REQUIRED\x10\x01\x12\x13\n" +
@@ -328,18 +375,22 @@ var file_grpcjwt_v1_catalog_proto_goTypes = []any{
 	(*ListMethodsResponse)(nil), // 2: grpcjwt.v1.ListMethodsResponse
 	(*Method)(nil),              // 3: grpcjwt.v1.Method
 	(*Organization)(nil),        // 4: grpcjwt.v1.Organization
+	(*ScopeGroup)(nil),          // 5: grpcjwt.v1.ScopeGroup
+	(*StepUp)(nil),              // 6: grpcjwt.v1.StepUp
 }
 var file_grpcjwt_v1_catalog_proto_depIdxs = []int32{
 	3, // 0: grpcjwt.v1.ListMethodsResponse.methods:type_name -> grpcjwt.v1.Method
 	0, // 1: grpcjwt.v1.Method.access:type_name -> grpcjwt.v1.Access
 	4, // 2: grpcjwt.v1.Method.organization:type_name -> grpcjwt.v1.Organization
-	1, // 3: grpcjwt.v1.Catalog.ListMethods:input_type -> grpcjwt.v1.ListMethodsRequest
-	2, // 4: grpcjwt.v1.Catalog.ListMethods:output_type -> grpcjwt.v1.ListMethodsResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 3: grpcjwt.v1.Method.any_scopes:type_name -> grpcjwt.v1.ScopeGroup
+	6, // 4: grpcjwt.v1.Method.step_up:type_name -> grpcjwt.v1.StepUp
+	1, // 5: grpcjwt.v1.Catalog.ListMethods:input_type -> grpcjwt.v1.ListMethodsRequest
+	2, // 6: grpcjwt.v1.Catalog.ListMethods:output_type -> grpcjwt.v1.ListMethodsResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_grpcjwt_v1_catalog_proto_init() }
