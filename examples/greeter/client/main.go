@@ -119,7 +119,7 @@ Flags:
 	fs.StringVar(&c.token, "token", "", "the access `token`, without \"Bearer \"")
 	fs.StringVar(&c.tokenFile, "token-file", "", "read the access token from `file` (surrounding white space is ignored)")
 	fs.StringVar(&c.name, "name", "Alice", "who to greet; with -method org, the organization's ID (the request names organizations/<ID>)")
-	method := fs.String("method", string(greeter.Hello), "the RPC to call: hello (SayHello), stream (SayHelloStream), chat (Chat), org (GreetOrganization) or info (Info)")
+	method := fs.String("method", string(greeter.Hello), "the RPC to call: hello (SayHello), stream (SayHelloStream), chat (Chat), org (GreetOrganization), stepup (SayHelloStepUp) or info (Info)")
 	fs.BoolVar(&c.plaintext, "plaintext", false, "connect without TLS; a token is then sent only to a loopback address")
 	fs.StringVar(&c.caFile, "ca", "", "PEM `file` of the CA that signed the server's certificate; default: the system's roots")
 	fs.StringVar(&c.certFile, "cert", "", "PEM `file` of a client certificate to present in TLS, for certificate-bound tokens; needs -key")
