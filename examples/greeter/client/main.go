@@ -485,14 +485,31 @@ func call(c *config, creds credentials.PerRPCCredentials, stdout io.Writer) erro
 }
 
 // describe formats a call's error as its status code and message, and the
-// reason of a google.rpc.ErrorInfo detail when there is one.
+// reason of a google.rpc.ErrorInfo detail when there is one. For a step-up
+// refusal (RFC 9470) it adds what the client would do next: log the user
+// in again, asking the authorization server for the acr_values and
+// max_age of the ErrorInfo, and make the call again with the new token.
 func describe(err error) string {
 	s := status.Convert(err)
 	msg := fmt.Sprintf("%s: %s", s.Code(), s.Message())
 	for _, d := range s.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			msg += fmt.Sprintf(" (reason %s, domain %s)", info.GetReason(), info.GetDomain())
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok {
+			continue
 		}
+		msg += fmt.Sprintf(" (reason %s, domain %s)", info.GetReason(), info.GetDomain())
+		if s.Message() != grpcjwt.CodeInsufficientUserAuthentication {
+			continue
+		}
+		var params []string
+		for _, k := range []string{grpcjwt.ACRValuesKey, grpcjwt.MaxAgeKey} {
+			if v, ok := info.GetMetadata()[k]; ok {
+				params = append(params, k+"="+v)
+			}
+		}
+		msg += fmt.Sprintf("\nthe server needs a stronger or more recent login: %s\n"+
+			"next: re-authenticate the user with these as authorization request parameters (OpenID Connect's acr_values and max_age), then call again with the new token",
+			strings.Join(params, " "))
 	}
 	return msg
 }
