@@ -45,7 +45,9 @@ func routeTable(files *protoregistry.Files, explicit []explicitRoute) (map[route
 				}
 				for _, r := range rules {
 					if prev, ok := declared[r]; ok && prev != full && !settled[r] {
-						errs = append(errs, fmt.Sprintf("%s %s is declared by %s and by %s", r.verb, r.path, prev, full))
+						// Named in order: the registry's files come in no fixed order.
+						a, b := min(prev, full), max(prev, full)
+						errs = append(errs, fmt.Sprintf("%s %s is declared by %s and by %s", r.verb, r.path, a, b))
 						continue
 					}
 					declared[r] = full

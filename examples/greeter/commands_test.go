@@ -45,7 +45,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 33 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 38 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}
@@ -121,6 +121,9 @@ func TestCommands(t *testing.T) {
 		claims := map[string]any{"sub": "alice", "scope": "greet:read"}
 		forOrgA := iss.Token(claims, grpcjwttest.WithOrganization("A"))
 		orgTokenA := iss.Token(claims, grpcjwttest.WithOrganizationAudience("A"))
+		login := func(acr string, ago time.Duration) string {
+			return iss.Token(map[string]any{"sub": "alice", "scope": "greet:read", "acr": acr, "auth_time": time.Now().Add(-ago).Unix()})
+		}
 		runClient(t, client, srv.addr, []clientCall{
 			{"second issuer", []string{"-token", second.Token(claims)}, 0, []string{"Hello, Alice!\nsubject: alice\n"}, nil},
 			{"untrusted issuer", []string{"-token", untrusted.Token(claims)}, 1, nil, []string{"SayHello failed: Unauthenticated: invalid_token"}},
@@ -129,6 +132,12 @@ func TestCommands(t *testing.T) {
 			{"organization token for its organization", []string{"-token", orgTokenA, "-method", "org", "-name", "A"}, 0, []string{"Hello, members of organizations/A!\nsubject: alice\n"}, nil},
 			{"organization token for another", []string{"-token", orgTokenA, "-method", "org", "-name", "B"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch"}},
 			{"second issuer's organization_id", []string{"-token", second.Token(claims, grpcjwttest.WithOrganization("A")), "-method", "org", "-name", "A"}, 1, nil, []string{"GreetOrganization failed: PermissionDenied: organization_mismatch"}},
+			{"step-up: recent MFA login", []string{"-token", login("urn:logto:acr:mfa", time.Minute), "-method", "stepup"}, 0, []string{"Hello, Alice, freshly logged in!\nsubject: alice\n"}, nil},
+			{"step-up: login too old", []string{"-token", login("urn:logto:acr:mfa", time.Hour), "-method", "stepup"}, 1, nil, []string{
+				"SayHelloStepUp failed: Unauthenticated: insufficient_user_authentication (reason INSUFFICIENT_USER_AUTHENTICATION, domain grpcjwt)",
+				"the server needs a stronger or more recent login: acr_values=urn:logto:acr:mfa max_age=300",
+				"next: re-authenticate the user with these",
+			}},
 		})
 
 		srv.stop(t)
@@ -275,7 +284,7 @@ func TestCommands(t *testing.T) {
 			stderr string
 		}{
 			{"plaintext off loopback", []string{"-addr", "api.example.com:443", "-plaintext", "-token", "t"}, "client: refusing to send a token without TLS to api.example.com:443: -plaintext is for servers on loopback"},
-			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, org, info)`},
+			{"unknown method", []string{"-method", "SayHello"}, `client: -method: unknown method "SayHello" (want one of hello, stream, chat, org, stepup, info)`},
 			{"token and token file", []string{"-token", "t", "-token-file", "f"}, "client: give -token or -token-file, not both"},
 			{"Bearer prefix", []string{"-plaintext", "-token", "Bearer t"}, `client: the token contains white space; give the bare token, without "Bearer "`},
 			{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "none")}, "client: reading -token-file:"},

@@ -143,7 +143,7 @@ func TestHTTPDoors(t *testing.T) {
 			{"Connect JSON without a token", []string{"-H", "Content-Type: application/json", "-d", `{"name":"x"}`, proxy.httpURL + "/greeter.v1.Greeter/SayHello"},
 				[]string{"HTTP/1.1 401 Unauthorized", `Www-Authenticate: Bearer resource_metadata="` + metadataURL + `"`, `"code":"unauthenticated","message":"auth.authorization_header_missing"`}},
 			{"Connect JSON without greet:read", []string{"-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + iss.Token(map[string]any{"sub": "alice"}), "-d", `{"name":"x"}`, proxy.httpURL + "/greeter.v1.Greeter/SayHello"},
-				[]string{"HTTP/1.1 403 Forbidden", `Www-Authenticate: Bearer error="insufficient_scope", resource_metadata="` + metadataURL + `"`, `"message":"insufficient_scope"`}},
+				[]string{"HTTP/1.1 403 Forbidden", `Www-Authenticate: Bearer error="insufficient_scope", scope="greet:read", resource_metadata="` + metadataURL + `"`, `"message":"insufficient_scope"`}},
 			// REST, through the gateway in proxy mode: the server's
 			// interceptors decide, organization rules included.
 			{"REST with a token", []string{"-H", "Authorization: Bearer " + good, proxy.httpURL + "/v1/hello?name=x"},

@@ -119,7 +119,7 @@ Flags:
 	fs.StringVar(&c.token, "token", "", "the access `token`, without \"Bearer \"")
 	fs.StringVar(&c.tokenFile, "token-file", "", "read the access token from `file` (surrounding white space is ignored)")
 	fs.StringVar(&c.name, "name", "Alice", "who to greet; with -method org, the organization's ID (the request names organizations/<ID>)")
-	method := fs.String("method", string(greeter.Hello), "the RPC to call: hello (SayHello), stream (SayHelloStream), chat (Chat), org (GreetOrganization) or info (Info)")
+	method := fs.String("method", string(greeter.Hello), "the RPC to call: hello (SayHello), stream (SayHelloStream), chat (Chat), org (GreetOrganization), stepup (SayHelloStepUp) or info (Info)")
 	fs.BoolVar(&c.plaintext, "plaintext", false, "connect without TLS; a token is then sent only to a loopback address")
 	fs.StringVar(&c.caFile, "ca", "", "PEM `file` of the CA that signed the server's certificate; default: the system's roots")
 	fs.StringVar(&c.certFile, "cert", "", "PEM `file` of a client certificate to present in TLS, for certificate-bound tokens; needs -key")
@@ -485,14 +485,31 @@ func call(c *config, creds credentials.PerRPCCredentials, stdout io.Writer) erro
 }
 
 // describe formats a call's error as its status code and message, and the
-// reason of a google.rpc.ErrorInfo detail when there is one.
+// reason of a google.rpc.ErrorInfo detail when there is one. For a step-up
+// refusal (RFC 9470) it adds what the client would do next: log the user
+// in again, asking the authorization server for the acr_values and
+// max_age of the ErrorInfo, and make the call again with the new token.
 func describe(err error) string {
 	s := status.Convert(err)
 	msg := fmt.Sprintf("%s: %s", s.Code(), s.Message())
 	for _, d := range s.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			msg += fmt.Sprintf(" (reason %s, domain %s)", info.GetReason(), info.GetDomain())
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok {
+			continue
 		}
+		msg += fmt.Sprintf(" (reason %s, domain %s)", info.GetReason(), info.GetDomain())
+		if s.Message() != grpcjwt.CodeInsufficientUserAuthentication {
+			continue
+		}
+		var params []string
+		for _, k := range []string{grpcjwt.ACRValuesKey, grpcjwt.MaxAgeKey} {
+			if v, ok := info.GetMetadata()[k]; ok {
+				params = append(params, k+"="+v)
+			}
+		}
+		msg += fmt.Sprintf("\nthe server needs a stronger or more recent login: %s\n"+
+			"next: re-authenticate the user with these as authorization request parameters (OpenID Connect's acr_values and max_age), then call again with the new token",
+			strings.Join(params, " "))
 	}
 	return msg
 }

@@ -8,8 +8,10 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/grpcjwt/grpcjwt/examples/greeter/greeterhttp"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -30,7 +33,11 @@ import (
 type Result struct {
 	Code    codes.Code // the status code the client received
 	Message string     // the status message; "" on success
-	Subject string     // the token subject the server's handler saw; "" for none
+	// StepUp is what a step-up refusal's ErrorInfo tells the client to
+	// log in again with (RFC 9470), e.g. "acr_values=urn:logto:acr:mfa
+	// max_age=300"; "" for other answers.
+	StepUp  string
+	Subject string // the token subject the server's handler saw; "" for none
 	// Replies is how many response messages the client received, before
 	// the error if any. In an expected Result it is the fewest acceptable:
 	// how many greetings arrive before a token expires mid-stream depends
@@ -58,7 +65,7 @@ func (r Row) OK() bool {
 	if r.Want.Cause != nil {
 		sameCause = errors.Is(r.Got.Cause, r.Want.Cause)
 	}
-	return r.Got.Code == r.Want.Code && r.Got.Message == r.Want.Message &&
+	return r.Got.Code == r.Want.Code && r.Got.Message == r.Want.Message && r.Got.StepUp == r.Want.StepUp &&
 		r.Got.Subject == r.Want.Subject && r.Got.Replies >= r.Want.Replies && sameCause
 }
 
@@ -70,7 +77,11 @@ type demoCall struct {
 	token  string                        // sent with BearerToken credentials when not empty
 	mint   func() string                 // otherwise, mints a token sent likewise, when the call starts
 	creds  credentials.PerRPCCredentials // otherwise, the call's credentials when not nil
-	header []string                      // otherwise, raw "authorization" values sent as metadata
+	// learn sends the call on the connection whose client interceptor
+	// keeps the demo's DPoP credentials up with the server's nonces and
+	// makes a call refused for its nonce again, once.
+	learn  bool
+	header []string // otherwise, raw "authorization" values sent as metadata
 	// interval, for SayHelloStream, asks for the most greetings the
 	// service sends, this far apart, instead of Invoke's three at once.
 	interval time.Duration
@@ -91,6 +102,8 @@ const (
 	demoScopes  = "greet:read greet:write"
 	demoOrgA    = "A"
 	demoOrgB    = "B"
+	demoACR     = "urn:logto:acr:mfa" // SayHelloStepUp's acr_values
+	demoACR1FA  = "urn:logto:acr:1fa" // a one-factor login, not enough
 )
 
 // scenario returns the demo's calls: every RPC with a valid token, the
@@ -106,7 +119,7 @@ const (
 // server trusts for its API's audience and for organization tokens, except
 // those from second, which it trusts too, and from untrusted, which it
 // does not.
-func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors) ([]demoCall, error) {
+func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors, dpop *grpcjwt.DPoPCredentials, bind func(string)) ([]demoCall, error) {
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
 		for k, v := range extra {
@@ -135,18 +148,26 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors) ([]demoCal
 	// proof per call; someone else's key with the same token, as a thief
 	// would try; and a recorder of the proofs sent, so that one can be
 	// replayed, as by someone who captured a call's metadata.
-	var bound string
-	boundToken := func(context.Context) (string, error) { return bound, nil }
-	dpop, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", boundToken)
-	if err != nil {
-		return nil, err
-	}
-	bound = iss.Token(claims(nil), grpcjwttest.WithDPoPBinding(dpop.Thumbprint()))
-	thief, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", boundToken)
+	bound := iss.Token(claims(nil), grpcjwttest.WithDPoPBinding(dpop.Thumbprint()))
+	bind(bound)
+	thief, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", func(context.Context) (string, error) { return bound, nil })
 	if err != nil {
 		return nil, err
 	}
 	sent := &recorder{creds: dpop}
+
+	// Logins for SayHelloStepUp, whose rule asks for a multi-factor login
+	// (acr urn:logto:acr:mfa) of the last 300 seconds, and greet:write or
+	// else greet:read.
+	login := func(acr string, ago time.Duration, scope string) string {
+		return iss.Token(claims(map[string]any{
+			"acr": acr, "amr": []string{"pwd", "otp"}, "auth_time": time.Now().Add(-ago).Unix(), "scope": scope,
+		}))
+	}
+	stepUp := Result{
+		Code: codes.Unauthenticated, Message: grpcjwt.CodeInsufficientUserAuthentication,
+		StepUp: "acr_values=" + demoACR + " max_age=300", Cause: grpcjwt.ErrInsufficientUserAuthentication,
+	}
 
 	return []demoCall{
 		{method: greeter.Hello, how: "valid token", token: valid, want: ok},
@@ -172,6 +193,18 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors) ([]demoCal
 		{method: greeter.Org, org: demoOrgA, how: orgAudience, token: orgTokenA, want: ok},
 		{method: greeter.Org, org: demoOrgB, how: orgAudience, token: orgTokenA, want: otherOrg},
 		{method: greeter.Org, org: demoOrgA, how: "second issuer's " + orgClaim, token: second.Token(claims(nil), grpcjwttest.WithOrganization(demoOrgA)), want: otherOrg},
+		{method: greeter.StepUp, how: "MFA login 1 min ago, greet:read (2nd any-of group)", token: login(demoACR, time.Minute, "greet:read"), want: ok},
+		{method: greeter.StepUp, how: "MFA login 1 h ago (max_age 300)", token: login(demoACR, time.Hour, demoScopes), want: stepUp},
+		{method: greeter.StepUp, how: "one-factor login (acr " + demoACR1FA + ")", token: login(demoACR1FA, time.Minute, demoScopes), want: stepUp},
+		{method: greeter.Hello, how: "DPoP proof without the server's nonce", creds: sent, want: Result{
+			Code: codes.Unauthenticated, Message: grpcjwt.CodeUseDPoPNonce, Cause: grpcjwt.ErrUseDPoPNonce,
+		}},
+		// The client interceptor reads the nonce of the refusal and makes
+		// the call again with it: the server saw the first attempt's
+		// refusal, the client only the success.
+		{method: greeter.Hello, how: "DPoP, retried with the server's nonce", creds: sent, learn: true, want: Result{
+			Code: codes.OK, Subject: demoSubject, Cause: grpcjwt.ErrUseDPoPNonce,
+		}},
 		{method: greeter.Hello, how: "DPoP-bound token with its proof", creds: sent, want: ok},
 		{method: greeter.Hello, how: "DPoP-bound token sent as Bearer", token: bound, want: invalid(grpcjwt.ErrDPoPBoundToken)},
 		{method: greeter.Hello, how: "DPoP-bound token, proof by another key", creds: thief, want: invalid(grpcjwt.ErrDPoPKeyMismatch)},
@@ -208,7 +241,7 @@ const callTimeout = 10 * time.Second
 
 // run makes the call on client (or through its door, or runs its probe)
 // and reads the cause the server saw.
-func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, causes *rejections) Row {
+func (c demoCall) run(ctx context.Context, client, learning greeterv1.GreeterClient, causes *rejections) Row {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	causes.take() // anything recorded before this call is not about it
@@ -232,6 +265,9 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	}
 	for _, h := range c.header {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
+	}
+	if c.learn {
+		client = learning
 	}
 	name, call := "Alice", c.method.RPC()
 	if c.org != "" {
@@ -258,9 +294,28 @@ func (c demoCall) run(ctx context.Context, client greeterv1.GreeterClient, cause
 	}
 	if err != nil {
 		s := status.Convert(err)
-		got.Code, got.Message = s.Code(), s.Message()
+		got.Code, got.Message, got.StepUp = s.Code(), s.Message(), stepUpOf(s)
 	}
 	return Row{Call: call + ": " + c.how, Want: c.want, Got: got}
+}
+
+// stepUpOf returns what the ErrorInfo of s tells the client to log in
+// again with, "acr_values=… max_age=…" (either may be missing), or "".
+func stepUpOf(s *status.Status) string {
+	for _, d := range s.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok {
+			continue
+		}
+		var parts []string
+		for _, k := range []string{grpcjwt.ACRValuesKey, grpcjwt.MaxAgeKey} {
+			if v, ok := info.GetMetadata()[k]; ok {
+				parts = append(parts, k+"="+v)
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
 }
 
 // Run runs the demo of `go run ./examples/greeter` within ctx: it starts
@@ -315,10 +370,16 @@ func Run(ctx context.Context) ([]Row, error) {
 	}
 	defer web.close()
 
+	// The secret of the server's DPoP nonces; in production, from a
+	// secret store, the same on every replica.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
 	causes := &rejections{}
 	srv, policy, err := greeter.NewServerAndPolicy(v, greeter.ServerConfig{Rules: []grpcjwt.Option{
 		grpcjwt.WithRejectHook(causes.record),
-		grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}),
+		grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Nonce: &grpcjwt.DPoPNonceConfig{Secrets: [][]byte{secret}}}),
 		grpcjwt.WithResourceMetadata(grpcjwt.ResourceMetadata{Resource: iss.Audience, URL: web.proxyURL + greeterhttp.MetadataPath}),
 	}})
 	if err != nil {
@@ -341,13 +402,28 @@ func Run(ctx context.Context) ([]Row, error) {
 	defer conn.Close()
 	client := greeterv1.NewGreeterClient(conn)
 
-	calls, err := scenario(iss, second, untrusted, web)
+	// The client's DPoP key, whose token the scenario mints, and a second
+	// connection whose interceptor keeps it up with the server's nonces.
+	var bound string
+	dpop, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", func(context.Context) (string, error) { return bound, nil })
+	if err != nil {
+		return nil, err
+	}
+	learningConn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(dpop.UnaryClientInterceptor()))
+	if err != nil {
+		return nil, err
+	}
+	defer learningConn.Close()
+	learning := greeterv1.NewGreeterClient(learningConn)
+
+	calls, err := scenario(iss, second, untrusted, web, dpop, func(t string) { bound = t })
 	if err != nil {
 		return nil, err
 	}
 	var rows []Row
 	for _, c := range calls {
-		rows = append(rows, c.run(ctx, client, causes))
+		rows = append(rows, c.run(ctx, client, learning, causes))
 	}
 	return rows, nil
 }

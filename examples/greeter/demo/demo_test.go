@@ -32,6 +32,7 @@ func TestRun(t *testing.T) {
 	ok := func(subject string, replies int) want { return want{codes.OK, "", subject, nil, replies} }
 	unauthenticated := func(msg string, cause error) want { return want{codes.Unauthenticated, msg, "", cause, 0} }
 	denied := want{codes.PermissionDenied, grpcjwt.CodeInsufficientScope, "", grpcjwt.ErrInsufficientScope, 0}
+	stepUp := want{codes.Unauthenticated, grpcjwt.CodeInsufficientUserAuthentication, "", grpcjwt.ErrInsufficientUserAuthentication, 0}
 	otherOrg := want{codes.PermissionDenied, grpcjwt.CodeOrganizationMismatch, "", grpcjwt.ErrOrganizationMismatch, 0}
 	wants := map[string]want{
 		"SayHello: valid token":                                              ok("alice", 1),
@@ -54,10 +55,16 @@ func TestRun(t *testing.T) {
 		"GreetOrganization(A): token with aud urn:logto:organization:A":      ok("alice", 1),
 		"GreetOrganization(B): token with aud urn:logto:organization:A":      otherOrg,
 		"GreetOrganization(A): second issuer's token with organization_id A": otherOrg,
-		"SayHello: DPoP-bound token with its proof":                          ok("alice", 1),
-		"SayHello: DPoP-bound token sent as Bearer":                          unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPBoundToken),
-		"SayHello: DPoP-bound token, proof by another key":                   unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPKeyMismatch),
-		"SayHello: DPoP proof replayed":                                      unauthenticated(grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof),
+		"SayHelloStepUp: MFA login 1 min ago, greet:read (2nd any-of group)": ok("alice", 1),
+		"SayHelloStepUp: MFA login 1 h ago (max_age 300)":                    stepUp,
+		"SayHelloStepUp: one-factor login (acr urn:logto:acr:1fa)":           stepUp,
+		"SayHello: DPoP proof without the server's nonce":                    unauthenticated(grpcjwt.CodeUseDPoPNonce, grpcjwt.ErrUseDPoPNonce),
+		// Refused for its nonce, then made again by the client interceptor.
+		"SayHello: DPoP, retried with the server's nonce":  {codes.OK, "", "alice", grpcjwt.ErrUseDPoPNonce, 1},
+		"SayHello: DPoP-bound token with its proof":        ok("alice", 1),
+		"SayHello: DPoP-bound token sent as Bearer":        unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPBoundToken),
+		"SayHello: DPoP-bound token, proof by another key": unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrDPoPKeyMismatch),
+		"SayHello: DPoP proof replayed":                    unauthenticated(grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof),
 		// The handler saw alice and sent greetings until the token expired.
 		"SayHelloStream: token expiring mid-stream": {codes.Unauthenticated, grpcjwt.CodeInvalidToken, "alice", grpcjwt.ErrTokenExpired, 1},
 		// The HTTP doors, under the same policy.
@@ -82,6 +89,9 @@ func TestRun(t *testing.T) {
 		delete(wants, r.Call)
 		if !r.OK() {
 			t.Errorf("%s: want %s, got %s", r.Call, r.Want, r.Got)
+		}
+		if w.message == grpcjwt.CodeInsufficientUserAuthentication && r.Got.StepUp != "acr_values=urn:logto:acr:mfa max_age=300" {
+			t.Errorf("%s: the client read %q from the ErrorInfo, want the rule's acr_values and max_age", r.Call, r.Got.StepUp)
 		}
 		g := r.Got
 		if g.Code != w.code || g.Message != w.message || g.Subject != w.subject || g.Replies < w.replies {

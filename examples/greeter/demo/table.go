@@ -10,7 +10,8 @@ import (
 )
 
 // WriteTable writes rows as an aligned table: number, call, the status
-// code and message the client received, the subject the server's handler
+// code and message the client received (with, for a step-up refusal, the
+// acr_values and max_age of its ErrorInfo), the subject the server's handler
 // saw, how many response messages the client received, and ok or FAIL. Below it come the causes the server saw for the
 // calls it refused, which the client never sees, and for every row that
 // went wrong what was expected.
@@ -22,7 +23,11 @@ func WriteTable(w io.Writer, rows []Row) error {
 		if !r.OK() {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\t%s\t%d\t%s\n", i+1, r.Call, r.Got.Code, orDash(r.Got.Message), orDash(r.Got.Subject), r.Got.Replies, result)
+		message := orDash(r.Got.Message)
+		if r.Got.StepUp != "" {
+			message += " " + r.Got.StepUp
+		}
+		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\t%s\t%d\t%s\n", i+1, r.Call, r.Got.Code, message, orDash(r.Got.Subject), r.Got.Replies, result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -54,7 +59,11 @@ func WriteTable(w io.Writer, rows []Row) error {
 
 // String formats r for the list of calls that went wrong.
 func (r Result) String() string {
-	return fmt.Sprintf("%s %q, subject %q, server-side cause: %s", r.Code, r.Message, r.Subject, causeText(r.Cause))
+	msg := r.Message
+	if r.StepUp != "" {
+		msg += " " + r.StepUp
+	}
+	return fmt.Sprintf("%s %q, subject %q, server-side cause: %s", r.Code, msg, r.Subject, causeText(r.Cause))
 }
 
 // causeText is the short form of a cause: the cause sentinel of a

@@ -21,11 +21,12 @@ const (
 	Stream Method = "stream" // SayHelloStream: server streaming, any valid token
 	Chat   Method = "chat"   // Chat: bidirectional streaming, needs greet:write
 	Org    Method = "org"    // GreetOrganization: unary, needs greet:read and a token for the organization
+	StepUp Method = "stepup" // SayHelloStepUp: unary, needs greet:write or greet:read and a recent multi-factor login
 	Info   Method = "info"   // Info: unary, public
 )
 
 // methods lists every Method, in the order of greeter.proto.
-var methods = []Method{Hello, Stream, Chat, Org, Info}
+var methods = []Method{Hello, Stream, Chat, Org, StepUp, Info}
 
 // ParseMethod returns the Method called s, or an error listing the valid
 // names.
@@ -53,6 +54,8 @@ func (m Method) RPC() string {
 		return "Chat"
 	case Org:
 		return "GreetOrganization"
+	case StepUp:
+		return "SayHelloStepUp"
 	case Info:
 		return "Info"
 	}
@@ -95,6 +98,12 @@ func Invoke(ctx context.Context, c greeterv1.GreeterClient, m Method, name strin
 		return invokeChat(ctx, c, opts)
 	case Org:
 		r, err := c.GreetOrganization(ctx, &greeterv1.GreetOrganizationRequest{Parent: "organizations/" + name}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &Reply{Messages: []string{r.GetMessage()}, Subject: r.GetSubject()}, nil
+	case StepUp:
+		r, err := c.SayHelloStepUp(ctx, &greeterv1.SayHelloStepUpRequest{Name: name}, opts...)
 		if err != nil {
 			return nil, err
 		}

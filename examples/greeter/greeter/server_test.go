@@ -231,7 +231,7 @@ func TestParseMethod(t *testing.T) {
 			t.Errorf("ParseMethod(%q) = %q, %v", m, got, err)
 		}
 	}
-	if _, err := ParseMethod("SayHello"); err == nil || !strings.Contains(err.Error(), "hello, stream, chat, org, info") {
+	if _, err := ParseMethod("SayHello"); err == nil || !strings.Contains(err.Error(), "hello, stream, chat, org, stepup, info") {
 		t.Errorf("ParseMethod(SayHello): err = %v, want one listing the methods", err)
 	}
 }

@@ -48,6 +48,16 @@ func (Service) GreetOrganization(ctx context.Context, r *greeterv1.GreetOrganiza
 	}, nil
 }
 
+// SayHelloStepUp greets r's name. The interceptors have checked, from the
+// method's .proto option, that the token comes from a recent multi-factor
+// login.
+func (Service) SayHelloStepUp(ctx context.Context, r *greeterv1.SayHelloStepUpRequest) (*greeterv1.SayHelloStepUpResponse, error) {
+	return &greeterv1.SayHelloStepUpResponse{
+		Message: fmt.Sprintf("Hello, %s, freshly logged in!", nameOf(r.GetName())),
+		Subject: subject(ctx),
+	}, nil
+}
+
 // SayHelloStream sends r's greetings, as [SendGreetings] does. It stops
 // when the stream's context ends: the caller cancelled, or the
 // interceptors ended the stream because its token expired.

@@ -465,6 +465,107 @@ func (x *GreetOrganizationResponse) GetSubject() string {
 	return ""
 }
 
+// SayHelloStepUpRequest is the request of Greeter.SayHelloStepUp.
+type SayHelloStepUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is who to greet.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SayHelloStepUpRequest) Reset() {
+	*x = SayHelloStepUpRequest{}
+	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SayHelloStepUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SayHelloStepUpRequest) ProtoMessage() {}
+
+func (x *SayHelloStepUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SayHelloStepUpRequest.ProtoReflect.Descriptor instead.
+func (*SayHelloStepUpRequest) Descriptor() ([]byte, []int) {
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SayHelloStepUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// SayHelloStepUpResponse is the response of Greeter.SayHelloStepUp.
+type SayHelloStepUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// message is the greeting, e.g. "Hello, Alice, freshly logged in!".
+	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// subject is the `sub` claim of the token the server verified.
+	Subject       string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SayHelloStepUpResponse) Reset() {
+	*x = SayHelloStepUpResponse{}
+	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SayHelloStepUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SayHelloStepUpResponse) ProtoMessage() {}
+
+func (x *SayHelloStepUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SayHelloStepUpResponse.ProtoReflect.Descriptor instead.
+func (*SayHelloStepUpResponse) Descriptor() ([]byte, []int) {
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SayHelloStepUpResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SayHelloStepUpResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
 // InfoRequest is the request of Greeter.Info. It has no fields.
 type InfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -474,7 +575,7 @@ type InfoRequest struct {
 
 func (x *InfoRequest) Reset() {
 	*x = InfoRequest{}
-	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +587,7 @@ func (x *InfoRequest) String() string {
 func (*InfoRequest) ProtoMessage() {}
 
 func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_v1_greeter_proto_msgTypes[8]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +600,7 @@ func (x *InfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
 func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{8}
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{10}
 }
 
 // InfoResponse is the response of Greeter.Info.
@@ -522,7 +623,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +635,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_greeter_v1_greeter_proto_msgTypes[9]
+	mi := &file_greeter_v1_greeter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +648,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{9}
+	return file_greeter_v1_greeter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InfoResponse) GetServerName() string {
@@ -607,6 +708,11 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"O\n" +
 	"\x19GreetOrganizationResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"+\n" +
+	"\x15SayHelloStepUpRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"L\n" +
+	"\x16SayHelloStepUpResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"\r\n" +
 	"\vInfoRequest\"\x89\x01\n" +
 	"\fInfoResponse\x12\x1f\n" +
@@ -614,7 +720,7 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"serverName\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
 	"\rauthenticated\x18\x03 \x01(\bR\rauthenticated\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject2\xbd\x04\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject2\xd2\x05\n" +
 	"\aGreeter\x12h\n" +
 	"\bSayHello\x12\x1b.greeter.v1.SayHelloRequest\x1a\x1c.greeter.v1.SayHelloResponse\"!\x92\xa1\x19\f\x1a\n" +
 	"greet:read\x82\xd3\xe4\x93\x02\v\x12\t/v1/hello\x12Y\n" +
@@ -622,7 +728,12 @@ const file_greeter_v1_greeter_proto_rawDesc = "" +
 	"\x04Chat\x12\x17.greeter.v1.ChatRequest\x1a\x18.greeter.v1.ChatResponse\"\x11\x92\xa1\x19\r\x1a\vgreet:write(\x010\x01\x12\xc7\x01\n" +
 	"\x11GreetOrganization\x12$.greeter.v1.GreetOrganizationRequest\x1a%.greeter.v1.GreetOrganizationResponse\"e\x92\xa1\x194\x1a\n" +
 	"greet:read\"&\n" +
-	"\x06parent\x12\x1corganizations/{organization}\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{parent=organizations/*}:greet\x12Q\n" +
+	"\x06parent\x12\x1corganizations/{organization}\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{parent=organizations/*}:greet\x12\x92\x01\n" +
+	"\x0eSayHelloStepUp\x12!.greeter.v1.SayHelloStepUpRequest\x1a\".greeter.v1.SayHelloStepUpResponse\"9\x92\xa1\x1952\r\n" +
+	"\vgreet:write2\f\n" +
+	"\n" +
+	"greet:read:\x16\n" +
+	"\x11urn:logto:acr:mfa\x18\xac\x02\x12Q\n" +
 	"\x04Info\x12\x17.greeter.v1.InfoRequest\x1a\x18.greeter.v1.InfoResponse\"\x16\x92\xa1\x19\x02\b\x01\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/v1/infoBHZFgithub.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1;greeterv1b\x06proto3"
 
@@ -638,7 +749,7 @@ func file_greeter_v1_greeter_proto_rawDescGZIP() []byte {
 	return file_greeter_v1_greeter_proto_rawDescData
 }
 
-var file_greeter_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_greeter_v1_greeter_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_greeter_v1_greeter_proto_goTypes = []any{
 	(*SayHelloRequest)(nil),           // 0: greeter.v1.SayHelloRequest
 	(*SayHelloResponse)(nil),          // 1: greeter.v1.SayHelloResponse
@@ -648,25 +759,29 @@ var file_greeter_v1_greeter_proto_goTypes = []any{
 	(*ChatResponse)(nil),              // 5: greeter.v1.ChatResponse
 	(*GreetOrganizationRequest)(nil),  // 6: greeter.v1.GreetOrganizationRequest
 	(*GreetOrganizationResponse)(nil), // 7: greeter.v1.GreetOrganizationResponse
-	(*InfoRequest)(nil),               // 8: greeter.v1.InfoRequest
-	(*InfoResponse)(nil),              // 9: greeter.v1.InfoResponse
+	(*SayHelloStepUpRequest)(nil),     // 8: greeter.v1.SayHelloStepUpRequest
+	(*SayHelloStepUpResponse)(nil),    // 9: greeter.v1.SayHelloStepUpResponse
+	(*InfoRequest)(nil),               // 10: greeter.v1.InfoRequest
+	(*InfoResponse)(nil),              // 11: greeter.v1.InfoResponse
 }
 var file_greeter_v1_greeter_proto_depIdxs = []int32{
-	0, // 0: greeter.v1.Greeter.SayHello:input_type -> greeter.v1.SayHelloRequest
-	2, // 1: greeter.v1.Greeter.SayHelloStream:input_type -> greeter.v1.SayHelloStreamRequest
-	4, // 2: greeter.v1.Greeter.Chat:input_type -> greeter.v1.ChatRequest
-	6, // 3: greeter.v1.Greeter.GreetOrganization:input_type -> greeter.v1.GreetOrganizationRequest
-	8, // 4: greeter.v1.Greeter.Info:input_type -> greeter.v1.InfoRequest
-	1, // 5: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.SayHelloResponse
-	3, // 6: greeter.v1.Greeter.SayHelloStream:output_type -> greeter.v1.SayHelloStreamResponse
-	5, // 7: greeter.v1.Greeter.Chat:output_type -> greeter.v1.ChatResponse
-	7, // 8: greeter.v1.Greeter.GreetOrganization:output_type -> greeter.v1.GreetOrganizationResponse
-	9, // 9: greeter.v1.Greeter.Info:output_type -> greeter.v1.InfoResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: greeter.v1.Greeter.SayHello:input_type -> greeter.v1.SayHelloRequest
+	2,  // 1: greeter.v1.Greeter.SayHelloStream:input_type -> greeter.v1.SayHelloStreamRequest
+	4,  // 2: greeter.v1.Greeter.Chat:input_type -> greeter.v1.ChatRequest
+	6,  // 3: greeter.v1.Greeter.GreetOrganization:input_type -> greeter.v1.GreetOrganizationRequest
+	8,  // 4: greeter.v1.Greeter.SayHelloStepUp:input_type -> greeter.v1.SayHelloStepUpRequest
+	10, // 5: greeter.v1.Greeter.Info:input_type -> greeter.v1.InfoRequest
+	1,  // 6: greeter.v1.Greeter.SayHello:output_type -> greeter.v1.SayHelloResponse
+	3,  // 7: greeter.v1.Greeter.SayHelloStream:output_type -> greeter.v1.SayHelloStreamResponse
+	5,  // 8: greeter.v1.Greeter.Chat:output_type -> greeter.v1.ChatResponse
+	7,  // 9: greeter.v1.Greeter.GreetOrganization:output_type -> greeter.v1.GreetOrganizationResponse
+	9,  // 10: greeter.v1.Greeter.SayHelloStepUp:output_type -> greeter.v1.SayHelloStepUpResponse
+	11, // 11: greeter.v1.Greeter.Info:output_type -> greeter.v1.InfoResponse
+	6,  // [6:12] is the sub-list for method output_type
+	0,  // [0:6] is the sub-list for method input_type
+	0,  // [0:0] is the sub-list for extension type_name
+	0,  // [0:0] is the sub-list for extension extendee
+	0,  // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_greeter_v1_greeter_proto_init() }
@@ -680,7 +795,7 @@ func file_greeter_v1_greeter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_greeter_v1_greeter_proto_rawDesc), len(file_greeter_v1_greeter_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	Greeter_SayHelloStream_FullMethodName    = "/greeter.v1.Greeter/SayHelloStream"
 	Greeter_Chat_FullMethodName              = "/greeter.v1.Greeter/Chat"
 	Greeter_GreetOrganization_FullMethodName = "/greeter.v1.Greeter/GreetOrganization"
+	Greeter_SayHelloStepUp_FullMethodName    = "/greeter.v1.Greeter/SayHelloStepUp"
 	Greeter_Info_FullMethodName              = "/greeter.v1.Greeter/Info"
 )
 
@@ -59,6 +60,14 @@ type GreeterClient interface {
 	// proxy mode only: its in-process mode never sees the request message, so
 	// it refuses a method with an organization rule.
 	GreetOrganization(ctx context.Context, in *GreetOrganizationRequest, opts ...grpc.CallOption) (*GreetOrganizationResponse, error)
+	// SayHelloStepUp greets a caller whose token comes from a recent
+	// multi-factor login (step-up authentication, RFC 9470): its `acr` must be
+	// `urn:logto:acr:mfa` and its `auth_time` at most 300 seconds old. A valid
+	// token from a weaker or older login is rejected with UNAUTHENTICATED
+	// "insufficient_user_authentication", whose ErrorInfo tells the client the
+	// acr_values and max_age to log in again with. The token must also grant
+	// `greet:write`, or else `greet:read` (alternatives, any_scopes).
+	SayHelloStepUp(ctx context.Context, in *SayHelloStepUpRequest, opts ...grpc.CallOption) (*SayHelloStepUpResponse, error)
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed. REST: GET /v1/info.
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
@@ -124,6 +133,16 @@ func (c *greeterClient) GreetOrganization(ctx context.Context, in *GreetOrganiza
 	return out, nil
 }
 
+func (c *greeterClient) SayHelloStepUp(ctx context.Context, in *SayHelloStepUpRequest, opts ...grpc.CallOption) (*SayHelloStepUpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SayHelloStepUpResponse)
+	err := c.cc.Invoke(ctx, Greeter_SayHelloStepUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *greeterClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(InfoResponse)
@@ -161,6 +180,14 @@ type GreeterServer interface {
 	// proxy mode only: its in-process mode never sees the request message, so
 	// it refuses a method with an organization rule.
 	GreetOrganization(context.Context, *GreetOrganizationRequest) (*GreetOrganizationResponse, error)
+	// SayHelloStepUp greets a caller whose token comes from a recent
+	// multi-factor login (step-up authentication, RFC 9470): its `acr` must be
+	// `urn:logto:acr:mfa` and its `auth_time` at most 300 seconds old. A valid
+	// token from a weaker or older login is rejected with UNAUTHENTICATED
+	// "insufficient_user_authentication", whose ErrorInfo tells the client the
+	// acr_values and max_age to log in again with. The token must also grant
+	// `greet:write`, or else `greet:read` (alternatives, any_scopes).
+	SayHelloStepUp(context.Context, *SayHelloStepUpRequest) (*SayHelloStepUpResponse, error)
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed. REST: GET /v1/info.
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
@@ -185,6 +212,9 @@ func (UnimplementedGreeterServer) Chat(grpc.BidiStreamingServer[ChatRequest, Cha
 }
 func (UnimplementedGreeterServer) GreetOrganization(context.Context, *GreetOrganizationRequest) (*GreetOrganizationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GreetOrganization not implemented")
+}
+func (UnimplementedGreeterServer) SayHelloStepUp(context.Context, *SayHelloStepUpRequest) (*SayHelloStepUpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SayHelloStepUp not implemented")
 }
 func (UnimplementedGreeterServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
@@ -264,6 +294,24 @@ func _Greeter_GreetOrganization_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Greeter_SayHelloStepUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SayHelloStepUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GreeterServer).SayHelloStepUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Greeter_SayHelloStepUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GreeterServer).SayHelloStepUp(ctx, req.(*SayHelloStepUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Greeter_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(InfoRequest)
 	if err := dec(in); err != nil {
@@ -296,6 +344,10 @@ var Greeter_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GreetOrganization",
 			Handler:    _Greeter_GreetOrganization_Handler,
+		},
+		{
+			MethodName: "SayHelloStepUp",
+			Handler:    _Greeter_SayHelloStepUp_Handler,
 		},
 		{
 			MethodName: "Info",

@@ -38,6 +38,8 @@ const (
 	GreeterChatProcedure = "/greeter.v1.Greeter/Chat"
 	// GreeterGreetOrganizationProcedure is the procedure name of the Greeter's GreetOrganization RPC.
 	GreeterGreetOrganizationProcedure = "/greeter.v1.Greeter/GreetOrganization"
+	// GreeterSayHelloStepUpProcedure is the procedure name of the Greeter's SayHelloStepUp RPC.
+	GreeterSayHelloStepUpProcedure = "/greeter.v1.Greeter/SayHelloStepUp"
 	// GreeterInfoProcedure is the procedure name of the Greeter's Info RPC.
 	GreeterInfoProcedure = "/greeter.v1.Greeter/Info"
 )
@@ -69,6 +71,13 @@ var (
 			StreamType: connect.StreamTypeUnary,
 			Schema:     v1.File_greeter_v1_greeter_proto.Services().ByName("Greeter").Methods().ByName("GreetOrganization"),
 			Procedure:  GreeterGreetOrganizationProcedure,
+		}
+	})
+	greeterSayHelloStepUpSpec = sync.OnceValue(func() connect.Spec {
+		return connect.Spec{
+			StreamType: connect.StreamTypeUnary,
+			Schema:     v1.File_greeter_v1_greeter_proto.Services().ByName("Greeter").Methods().ByName("SayHelloStepUp"),
+			Procedure:  GreeterSayHelloStepUpProcedure,
 		}
 	})
 	greeterInfoSpec = sync.OnceValue(func() connect.Spec {
@@ -103,6 +112,14 @@ type GreeterClient interface {
 	// proxy mode only: its in-process mode never sees the request message, so
 	// it refuses a method with an organization rule.
 	GreetOrganization(context.Context, *v1.GreetOrganizationRequest) (*v1.GreetOrganizationResponse, error)
+	// SayHelloStepUp greets a caller whose token comes from a recent
+	// multi-factor login (step-up authentication, RFC 9470): its `acr` must be
+	// `urn:logto:acr:mfa` and its `auth_time` at most 300 seconds old. A valid
+	// token from a weaker or older login is rejected with UNAUTHENTICATED
+	// "insufficient_user_authentication", whose ErrorInfo tells the client the
+	// acr_values and max_age to log in again with. The token must also grant
+	// `greet:write`, or else `greet:read` (alternatives, any_scopes).
+	SayHelloStepUp(context.Context, *v1.SayHelloStepUpRequest) (*v1.SayHelloStepUpResponse, error)
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed. REST: GET /v1/info.
 	Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error)
@@ -193,6 +210,14 @@ type GreeterHandler interface {
 	// proxy mode only: its in-process mode never sees the request message, so
 	// it refuses a method with an organization rule.
 	GreetOrganization(context.Context, *v1.GreetOrganizationRequest) (*v1.GreetOrganizationResponse, error)
+	// SayHelloStepUp greets a caller whose token comes from a recent
+	// multi-factor login (step-up authentication, RFC 9470): its `acr` must be
+	// `urn:logto:acr:mfa` and its `auth_time` at most 300 seconds old. A valid
+	// token from a weaker or older login is rejected with UNAUTHENTICATED
+	// "insufficient_user_authentication", whose ErrorInfo tells the client the
+	// acr_values and max_age to log in again with. The token must also grant
+	// `greet:write`, or else `greet:read` (alternatives, any_scopes).
+	SayHelloStepUp(context.Context, *v1.SayHelloStepUpRequest) (*v1.SayHelloStepUpResponse, error)
 	// Info describes the server. It is public: no token is needed, and any
 	// token sent is not even parsed. REST: GET /v1/info.
 	Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error)
@@ -206,6 +231,7 @@ func RegisterGreeterHandler(server *connect.Server, svc GreeterHandler) {
 		connect.Method{Spec: greeterSayHelloStreamSpec(), Handler: adapter.sayHelloStream},
 		connect.Method{Spec: greeterChatSpec(), Handler: adapter.chat},
 		connect.Method{Spec: greeterGreetOrganizationSpec(), Handler: adapter.greetOrganization},
+		connect.Method{Spec: greeterSayHelloStepUpSpec(), Handler: adapter.sayHelloStepUp},
 		connect.Method{Spec: greeterInfoSpec(), Handler: adapter.info},
 	)
 }
@@ -268,6 +294,10 @@ func (UnimplementedGreeterHandler) GreetOrganization(context.Context, *v1.GreetO
 	return nil, connect.NewError(connect.CodeUnimplemented, "greeter.v1.Greeter.GreetOrganization is not implemented")
 }
 
+func (UnimplementedGreeterHandler) SayHelloStepUp(context.Context, *v1.SayHelloStepUpRequest) (*v1.SayHelloStepUpResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, "greeter.v1.Greeter.SayHelloStepUp is not implemented")
+}
+
 func (UnimplementedGreeterHandler) Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, "greeter.v1.Greeter.Info is not implemented")
 }
@@ -303,6 +333,14 @@ func (c *greeterClient) Chat(ctx context.Context) (GreeterChatClientStream, erro
 func (c *greeterClient) GreetOrganization(ctx context.Context, req *v1.GreetOrganizationRequest) (*v1.GreetOrganizationResponse, error) {
 	var res v1.GreetOrganizationResponse
 	if err := c.client.CallUnary(ctx, greeterGreetOrganizationSpec(), req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (c *greeterClient) SayHelloStepUp(ctx context.Context, req *v1.SayHelloStepUpRequest) (*v1.SayHelloStepUpResponse, error) {
+	var res v1.SayHelloStepUpResponse
+	if err := c.client.CallUnary(ctx, greeterSayHelloStepUpSpec(), req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -348,6 +386,18 @@ func (h greeterHandler) greetOrganization(ctx context.Context, _ connect.Spec, s
 		return err
 	}
 	res, err := h.svc.GreetOrganization(ctx, &req)
+	if err != nil {
+		return err
+	}
+	return stream.Send(res)
+}
+
+func (h greeterHandler) sayHelloStepUp(ctx context.Context, _ connect.Spec, stream connect.ServerStream) error {
+	var req v1.SayHelloStepUpRequest
+	if err := stream.Receive(&req); err != nil {
+		return err
+	}
+	res, err := h.svc.SayHelloStepUp(ctx, &req)
 	if err != nil {
 		return err
 	}
