@@ -27,7 +27,8 @@ type MethodRule struct {
 // "/greeter.v1.Greeter/SayHello required scopes=greet:read (proto:method)".
 // Alternatives of scopes show as "any-scopes=read:all|read:own,org:member",
 // a step-up rule as "step-up(acr=urn:logto:acr:mfa max_age=5m0s)", the
-// issuers and audiences a rule accepts as "issuers=…" and "audiences=…".
+// issuers and audiences a rule accepts as "issuers=…" and "audiences=…",
+// a revocation check as "revocation-checked".
 func (m MethodRule) String() string {
 	s := m.FullMethod + " " + m.Access.String()
 	if len(m.Scopes) > 0 {
@@ -54,6 +55,9 @@ func (m MethodRule) String() string {
 	}
 	if m.SenderConstrained {
 		s += " sender-constrained"
+	}
+	if m.RevocationCheck {
+		s += " revocation-checked"
 	}
 	return s + " (" + m.Source + ")"
 }
@@ -86,9 +90,10 @@ func (m MethodRule) String() string {
 // Validator does not trust, an audience ([WithAudiences]) that no issuer
 // the rule accepts is configured to accept, and a [StepUp] rule that
 // requires nothing, has a value a challenge cannot carry, or a negative or
-// fractional MaxAge are errors; so is any of these rules on a public
-// method, which reads no token, whether a Go option or a .proto rule sets
-// it.
+// fractional MaxAge are errors; so is a revocation check
+// ([WithRevocationCheck]) on a method that accepts an issuer without an
+// introspection endpoint; so is any of these rules on a public method,
+// which reads no token, whether a Go option or a .proto rule sets it.
 //
 // Tenant isolation is never switched off silently: a Go option that makes
 // public a method whose .proto options give it an organization rule is an
@@ -154,6 +159,7 @@ func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
 				{s.stepUp != nil, "a step-up rule"},
 				{len(s.issuers) > 0, "issuers"},
 				{len(s.audiences) > 0, "audiences"},
+				{s.revocationCheck, "a revocation check"},
 			} {
 				if f.set {
 					errs = append(errs, fmt.Errorf("grpcjwt: %q is public and has %s; public methods read no token", name, f.what))
@@ -239,6 +245,11 @@ func (p *Policy) auditTokenRules(full string, m *compiledRule) []error {
 	for _, a := range m.Audiences {
 		if !p.v.someIssuerAccepts(m.Issuers, a) {
 			errs = append(errs, fmt.Errorf("grpcjwt: %s accepts audience %q (%s), which no issuer it accepts is configured to accept", full, a, m.Source))
+		}
+	}
+	if m.RevocationCheck && m.Access != AccessPublic {
+		if names := p.v.cannotIntrospect(m.Issuers); len(names) > 0 {
+			errs = append(errs, fmt.Errorf("grpcjwt: %s checks revocation (%s), but issuer %q has no introspection endpoint, so its tokens would always be refused there; give it an Introspection, or leave it out of the method's issuers", full, m.Source, names))
 		}
 	}
 	return errs

@@ -59,6 +59,7 @@ func catalogMethod(m MethodRule) *grpcjwtv1.Method {
 		Access:            catalogAccess[m.Access],
 		Scopes:            slices.Clone(m.Scopes), // the rule's own stay the policy's
 		SenderConstrained: m.SenderConstrained,
+		RevocationCheck:   m.RevocationCheck,
 		StepUp:            stepUpToProto(m.StepUp),
 		Issuers:           slices.Clone(m.Issuers),
 		Audiences:         slices.Clone(m.Audiences),

@@ -44,6 +44,7 @@ type ruleSpec struct {
 	stepUp            *StepUp
 	org               *OrganizationRule
 	senderConstrained bool
+	revocationCheck   bool // see WithRevocationCheck, in revocation.go
 
 	demands *demands // built by NewPolicy, for every method the spec rules
 }

@@ -278,8 +278,11 @@ func (p *Policy) credentials(r *compiledRule, authorization []string) (token str
 //  7. an organization token only where an organization rule reads the
 //     audience;
 //  8. step-up: the login behind the token (a 401, before any 403);
-//  9. scopes (all, then one group of the alternatives), then the
-//     authorizer.
+//  9. scopes (all, then one group of the alternatives);
+//  10. revocation: on a method that checks it, a JWT confirmed active at
+//     its issuer's introspection endpoint (a request, unless its answer is
+//     cached: last of the policy's own checks);
+//  11. the authorizer.
 func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) (*Claims, *dpopProof, error) {
 	token, dpop, err := p.credentials(r, call.Authorization)
 	if token == "" || err != nil {
@@ -328,6 +331,11 @@ func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) 
 	}
 	if err := p.checkScopes(r, c); err != nil {
 		return nil, nil, err
+	}
+	if r.RevocationCheck && !c.Introspected() {
+		if err := p.v.confirmActive(ctx, token, c); err != nil {
+			return nil, nil, err
+		}
 	}
 	if p.opts.authorizer != nil {
 		if err := p.opts.authorizer(ctx, call.Method, c); err != nil {

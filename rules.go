@@ -59,6 +59,9 @@ type Rule struct {
 	// it holds; see [WithSenderConstrained] and
 	// [WithSenderConstrainedEverywhere].
 	SenderConstrained bool
+	// RevocationCheck confirms even a valid JWT active at its issuer's
+	// introspection endpoint; see [WithRevocationCheck].
+	RevocationCheck bool
 	// Source says where the rule came from: "default", "go:method",
 	// "go:service", "proto:method" or "proto:service"; a Go rule over which
 	// a .proto organization rule survived adds "+proto:method:organization"
@@ -156,6 +159,7 @@ func (s *ruleSpec) rule(source string) Rule {
 		r.StepUp = s.stepUp
 		r.Organization = s.org
 		r.SenderConstrained = s.senderConstrained
+		r.RevocationCheck = s.revocationCheck
 	}
 	return r
 }
@@ -230,6 +234,9 @@ func fromProto(p *grpcjwtv1.Rule, source string) (Rule, []string) {
 		if p.GetStepUp() != nil {
 			ignored = append(ignored, "step_up")
 		}
+		if p.GetRevocationCheck() {
+			ignored = append(ignored, "revocation_check")
+		}
 		return r, ignored
 	case p.GetOptional():
 		r.Access = AccessOptional
@@ -243,6 +250,7 @@ func fromProto(p *grpcjwtv1.Rule, source string) (Rule, []string) {
 	r.StepUp = stepUpFromProto(p.GetStepUp())
 	r.Organization = orgFromProto(p.GetOrganization())
 	r.SenderConstrained = p.GetSenderConstrained()
+	r.RevocationCheck = p.GetRevocationCheck()
 	return r, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcjwt/grpcjwt"
+	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -53,9 +54,52 @@ func revoke(t *testing.T, endpoint, token string) {
 // its opaque tokens, and keeps answers for cacheTTL.
 func opaqueServer(t *testing.T, p opaqueProvider, rules ...grpcjwt.Option) *server {
 	t.Helper()
+	return opaqueServerTTL(t, p, cacheTTL, rules...)
+}
+
+// opaqueServerTTL is opaqueServer keeping answers for ttl (none when it is
+// negative).
+func opaqueServerTTL(t *testing.T, p opaqueProvider, ttl time.Duration, rules ...grpcjwt.Option) *server {
+	t.Helper()
 	ic := p.introspection()
-	ic.CacheTTL = cacheTTL
+	ic.CacheTTL = ttl
 	return newServerFor(t, grpcjwt.Config{Issuer: p.issuer(), Audience: apiAudience, OpaqueTokenIssuer: p.issuer(), Introspection: ic}, rules...)
+}
+
+// TestHydraRevocationCheck: Hydra's JWT access tokens, on a method that
+// checks revocation (grpcjwt.WithRevocationCheck), confirmed active at
+// Hydra's admin introspection endpoint: a token revoked at Hydra is
+// refused on the next call to that method by a server that keeps no
+// answer, and still accepted by the methods that check no revocation,
+// until its exp.
+func TestHydraRevocationCheck(t *testing.T) {
+	t.Parallel()
+	h := startHydra(t, requireProvider(t, "hydra"))
+	ic := h.introspection()
+	ic.CacheTTL = -1
+	s := newServerFor(t, grpcjwt.Config{Issuer: h.iss, Audience: apiAudience, Introspection: ic},
+		grpcjwt.WithRevocationCheck(greeterv1.Greeter_SayHello_FullMethodName))
+	tok := h.token(t, allScopes...)
+	for _, r := range rpcs {
+		if got := s.accept(t, r, tok); got.Introspected || got.Subject != clientID {
+			t.Errorf("%s: the handler saw %+v, want the JWT's claims", r.name, got)
+		}
+	}
+	h.revoke(t, tok)
+	s.reject1(t, sayHello, tok, grpcjwt.ErrTokenInactive)
+	s.accept(t, sayHelloStream, tok)
+	s.accept(t, chat, tok)
+}
+
+// reject1 asserts that r alone refuses token with Unauthenticated
+// "invalid_token", for cause.
+func (s *server) reject1(t *testing.T, r rpc, token string, cause error) {
+	t.Helper()
+	s.takeCause()
+	s.deny(t, r, token, codes.Unauthenticated, grpcjwt.CodeInvalidToken)
+	if got := s.takeCause(); !errors.Is(got, cause) {
+		t.Errorf("%s: the server refused the call because %v, want %v", r.name, got, cause)
+	}
 }
 
 // TestHydraOpaque runs the opaque-token cases against Ory Hydra issuing
@@ -167,6 +211,14 @@ func testOpaque(t *testing.T, p opaqueProvider, sub string) {
 		t.Cleanup(s.clock.reset)
 		s.clock.set(time.Now().Add(cacheTTL + time.Second))
 		s.reject(t, tok, grpcjwt.ErrTokenInactive)
+	})
+
+	t.Run("revoked, no answer kept", func(t *testing.T) {
+		s := opaqueServerTTL(t, p, -1)
+		tok := p.token(t, allScopes...)
+		s.accept(t, sayHello, tok)
+		p.revoke(t, tok)
+		s.reject1(t, sayHello, tok, grpcjwt.ErrTokenInactive) // the next call
 	})
 
 	t.Run("provider stops", func(t *testing.T) {

@@ -190,9 +190,20 @@ type Rule struct {
 	// audience its issuer accepts. Another token is rejected with
 	// UNAUTHENTICATED "invalid_token". grpcjwt.Policy.Audit refuses an
 	// audience that no issuer the rule accepts is configured to accept.
-	Audiences     []string `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Audiences []string `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// revocation_check: even a valid JWT must be confirmed active at its
+	// issuer's introspection endpoint (RFC 7662), so that a token revoked at
+	// the issuer stops here within the issuer's introspection cache TTL (its
+	// IntrospectionConfig.CacheTTL, one minute by default), not at its exp.
+	// For the few methods where a revoked token must stop at once; each new
+	// token costs a request. A JWT whose issuer has no introspection endpoint
+	// is rejected with UNAUTHENTICATED "invalid_token", and
+	// grpcjwt.Policy.Audit refuses the rule; the endpoint unreachable gives
+	// UNAVAILABLE "temporarily_unavailable". Opaque tokens are always
+	// introspected. A stream is checked when it starts.
+	RevocationCheck bool `protobuf:"varint,10,opt,name=revocation_check,json=revocationCheck,proto3" json:"revocation_check,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -286,6 +297,13 @@ func (x *Rule) GetAudiences() []string {
 		return x.Audiences
 	}
 	return nil
+}
+
+func (x *Rule) GetRevocationCheck() bool {
+	if x != nil {
+		return x.RevocationCheck
+	}
+	return false
 }
 
 // ScopeGroup is one alternative of Rule.any_scopes: a token must grant every
@@ -549,7 +567,7 @@ var File_grpcjwt_v1_auth_proto protoreflect.FileDescriptor
 const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15grpcjwt/v1/auth.proto\x12\n" +
-	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\xdb\x02\n" +
+	"grpcjwt.v1\x1a google/protobuf/descriptor.proto\"\x86\x03\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x1a\n" +
 	"\boptional\x18\x02 \x01(\bR\boptional\x12\x16\n" +
@@ -560,7 +578,9 @@ const file_grpcjwt_v1_auth_proto_rawDesc = "" +
 	"any_scopes\x18\x06 \x03(\v2\x16.grpcjwt.v1.ScopeGroupR\tanyScopes\x12+\n" +
 	"\astep_up\x18\a \x01(\v2\x12.grpcjwt.v1.StepUpR\x06stepUp\x12\x18\n" +
 	"\aissuers\x18\b \x03(\tR\aissuers\x12\x1c\n" +
-	"\taudiences\x18\t \x03(\tR\taudiences\"$\n" +
+	"\taudiences\x18\t \x03(\tR\taudiences\x12)\n" +
+	"\x10revocation_check\x18\n" +
+	" \x01(\bR\x0frevocationCheck\"$\n" +
 	"\n" +
 	"ScopeGroup\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"a\n" +

@@ -211,9 +211,12 @@ type Method struct {
 	Issuers []string `protobuf:"bytes,10,rep,name=issuers,proto3" json:"issuers,omitempty"`
 	// audiences: the only audiences a token may be for; empty when any
 	// audience its issuer accepts will do.
-	Audiences     []string `protobuf:"bytes,11,rep,name=audiences,proto3" json:"audiences,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Audiences []string `protobuf:"bytes,11,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// revocation_check: even a valid JWT is confirmed active at its issuer's
+	// introspection endpoint; see Rule.revocation_check in auth.proto.
+	RevocationCheck bool `protobuf:"varint,12,opt,name=revocation_check,json=revocationCheck,proto3" json:"revocation_check,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Method) Reset() {
@@ -323,6 +326,13 @@ func (x *Method) GetAudiences() []string {
 	return nil
 }
 
+func (x *Method) GetRevocationCheck() bool {
+	if x != nil {
+		return x.RevocationCheck
+	}
+	return false
+}
+
 var File_grpcjwt_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
@@ -331,7 +341,7 @@ const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
 	"grpcjwt.v1\x1a\x15grpcjwt/v1/auth.proto\"\x14\n" +
 	"\x12ListMethodsRequest\"C\n" +
 	"\x13ListMethodsResponse\x12,\n" +
-	"\amethods\x18\x01 \x03(\v2\x12.grpcjwt.v1.MethodR\amethods\"\xcc\x03\n" +
+	"\amethods\x18\x01 \x03(\v2\x12.grpcjwt.v1.MethodR\amethods\"\xf7\x03\n" +
 	"\x06Method\x12\x1f\n" +
 	"\vfull_method\x18\x01 \x01(\tR\n" +
 	"fullMethod\x12)\n" +
@@ -346,7 +356,8 @@ const file_grpcjwt_v1_catalog_proto_rawDesc = "" +
 	"\astep_up\x18\t \x01(\v2\x12.grpcjwt.v1.StepUpR\x06stepUp\x12\x18\n" +
 	"\aissuers\x18\n" +
 	" \x03(\tR\aissuers\x12\x1c\n" +
-	"\taudiences\x18\v \x03(\tR\taudiences*]\n" +
+	"\taudiences\x18\v \x03(\tR\taudiences\x12)\n" +
+	"\x10revocation_check\x18\f \x01(\bR\x0frevocationCheck*]\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACCESS_REQUIRED\x10\x01\x12\x13\n" +
