@@ -34,6 +34,8 @@
 //	grpcjwt.validation.duration   histogram  s             cache (hit, miss), result (ok, refused)
 //	grpcjwt.key_fetches           counter    {fetch}       issuer, reason, outcome (success, failure)
 //	grpcjwt.key_fetch.duration    histogram  s             issuer, reason, outcome
+//	grpcjwt.introspections        counter    {request}     issuer, reason (opaque, revocation_check), outcome (active, refused, unavailable)
+//	grpcjwt.introspection.duration histogram s             issuer, reason, outcome
 //	grpcjwt.cache.entries         gauge      {entry}
 //	grpcjwt.cache.size            gauge      By
 //	grpcjwt.cache.evictions       counter    {entry}
@@ -53,7 +55,10 @@
 //
 // Every key fetch (at startup, periodic, or for an unknown kid) is a span,
 // grpcjwt.key_fetch, with the issuer and the reason, ended with the number
-// of keys or with an error status and the error's message.
+// of keys or with an error status and the error's message. So is every
+// request to an introspection endpoint (RFC 7662), grpcjwt.introspection,
+// ended with its outcome ("refused" with the cause), and with an error
+// status when the endpoint could not answer.
 //
 // Recording a decision or a validation allocates nothing, and a cache hit
 // costs an atomic addition: decisions and hits are counted in memory

@@ -25,8 +25,8 @@ const (
 	AttrCause   = attribute.Key("cause")      // a [grpcjwt.Cause]: [grpcjwt.CauseOf] the refusal, such as "expired"
 	AttrCache   = attribute.Key("cache")      // "hit" or "miss"
 	AttrIssuer  = attribute.Key("issuer")     // a trusted issuer, as configured
-	AttrReason  = attribute.Key("reason")     // a [grpcjwt.FetchReason]
-	AttrOutcome = attribute.Key("outcome")    // "success" or "failure"
+	AttrReason  = attribute.Key("reason")     // a [grpcjwt.FetchReason], or for an introspection a [grpcjwt.IntrospectionReason]
+	AttrOutcome = attribute.Key("outcome")    // "success" or "failure"; for an introspection "active", "refused" or "unavailable"
 	AttrKeys    = attribute.Key("keys")       // on a key fetch span: usable keys fetched
 )
 
@@ -55,6 +55,9 @@ type Observer struct {
 	fetches       metric.Int64Counter
 	fetchDuration metric.Float64Histogram
 
+	introspections        metric.Int64Counter
+	introspectionDuration metric.Float64Histogram
+
 	// validationOpts are the options of a validation: [cache hit][refused].
 	validationOpts [2][2][]metric.RecordOption
 	hits, misses   atomic.Int64
@@ -72,7 +75,10 @@ type decisionCount struct {
 	n     atomic.Int64
 }
 
-var _ grpcjwt.Observer = (*Observer)(nil)
+var (
+	_ grpcjwt.Observer              = (*Observer)(nil)
+	_ grpcjwt.IntrospectionObserver = (*Observer)(nil)
+)
 
 // Buckets of the duration histograms, in seconds. A validation takes
 // about a microsecond on a cache hit and tens to hundreds on a miss; a
@@ -94,7 +100,7 @@ func New(opts ...Option) (*Observer, error) {
 		tracer: o.tracerProvider.Tracer(ScopeName),
 		meter:  o.meterProvider.Meter(ScopeName),
 	}
-	var errs [6]error
+	var errs [8]error
 	var decisions, hits, misses metric.Int64ObservableCounter
 	decisions, errs[0] = ob.meter.Int64ObservableCounter("grpcjwt.decisions",
 		metric.WithDescription("Calls the interceptors decided, by method, result and cause."),
@@ -114,6 +120,13 @@ func New(opts ...Option) (*Observer, error) {
 		metric.WithUnit("{fetch}"))
 	ob.fetchDuration, errs[5] = ob.meter.Float64Histogram("grpcjwt.key_fetch.duration",
 		metric.WithDescription("Time a fetch of a trusted issuer's keys took, by issuer, reason and outcome."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(fetchBuckets...))
+	ob.introspections, errs[6] = ob.meter.Int64Counter("grpcjwt.introspections",
+		metric.WithDescription("Requests to a trusted issuer's introspection endpoint (RFC 7662), by issuer, reason and outcome."),
+		metric.WithUnit("{request}"))
+	ob.introspectionDuration, errs[7] = ob.meter.Float64Histogram("grpcjwt.introspection.duration",
+		metric.WithDescription("Time a request to a trusted issuer's introspection endpoint took, answer read, by issuer, reason and outcome."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(fetchBuckets...))
 	if err := errors.Join(errs[:]...); err != nil {
@@ -221,5 +234,37 @@ func (o *Observer) StartKeyFetch(ctx context.Context, f grpcjwt.KeyFetch) (conte
 		set := metric.WithAttributeSet(attribute.NewSet(issuer, reason, AttrOutcome.String(outcome)))
 		o.fetches.Add(ctx, 1, set)
 		o.fetchDuration.Record(ctx, r.Duration.Seconds(), set)
+	}
+}
+
+// StartIntrospection starts the span grpcjwt.introspection, with the issuer
+// and the reason, as a child of any span in ctx. The function it returns
+// ends the span with the outcome: "active" (the token was accepted),
+// "refused" (inactive, or active with claims that fail a check: the token's
+// fault) or "unavailable" (the endpoint could not say; an error status
+// with the error's message, which names neither the token nor a secret),
+// and counts the request in grpcjwt.introspections and
+// grpcjwt.introspection.duration.
+func (o *Observer) StartIntrospection(ctx context.Context, r grpcjwt.IntrospectionRequest) (context.Context, func(grpcjwt.IntrospectionResult)) {
+	issuer, reason := AttrIssuer.String(r.Issuer), AttrReason.String(string(r.Reason))
+	ctx, span := o.tracer.Start(ctx, "grpcjwt.introspection",
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(issuer, reason))
+	return ctx, func(res grpcjwt.IntrospectionResult) {
+		outcome := "active"
+		switch {
+		case errors.Is(res.Err, grpcjwt.ErrIntrospectionUnavailable):
+			outcome = "unavailable"
+			span.RecordError(res.Err)
+			span.SetStatus(codes.Error, res.Err.Error())
+		case res.Err != nil:
+			outcome = "refused"
+			span.SetAttributes(AttrCause.String(string(grpcjwt.CauseOf(res.Err))))
+		}
+		span.SetAttributes(AttrOutcome.String(outcome))
+		span.End()
+		set := metric.WithAttributeSet(attribute.NewSet(issuer, reason, AttrOutcome.String(outcome)))
+		o.introspections.Add(ctx, 1, set)
+		o.introspectionDuration.Record(ctx, res.Duration.Seconds(), set)
 	}
 }
