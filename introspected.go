@@ -28,12 +28,7 @@ func isCompactJWS(token string) bool { return strings.Count(token, ".") == 2 }
 // opaque-token issuer. start is when Validate started, for the observer.
 func (v *Validator) validateOpaque(ctx context.Context, token string, now, start time.Time) (*Claims, error) {
 	t := v.opaque
-	var c *Claims
-	var hit bool
-	err := t.introspect.checkShape(token)
-	if err == nil {
-		c, hit, err = v.introspect(ctx, t, token, now, IntrospectOpaque)
-	}
+	c, hit, err := v.introspect(ctx, t, token, now, IntrospectOpaque)
 	if err == errKeyNotAtHand {
 		return nil, err // the tap handle's: the interceptors validate the token again, and that is observed
 	}
@@ -56,10 +51,16 @@ func (v *Validator) logRejected(ctx context.Context, err error) {
 }
 
 // introspect verifies token at t's introspection endpoint, or by the cache
-// of its answers, and reports whether the outcome came from the cache. In
-// the tap handle (mustNotWait), a token the cache does not know is
-// errKeyNotAtHand: the interceptors will make the request.
+// of its answers, and reports whether the outcome came from the cache. An
+// opaque token's shape is checked first (its length) and before any
+// request (its characters: a cached token had them). In the tap handle
+// (mustNotWait), a token the cache does not know is errKeyNotAtHand: the
+// interceptors will make the request.
 func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token string, now time.Time, reason IntrospectionReason) (*Claims, bool, error) {
+	opaque := reason == IntrospectOpaque
+	if opaque && len(token) < t.introspect.minLen {
+		return nil, false, tokenErr(ErrTokenMalformed, fmt.Sprintf("opaque token of %d bytes, shorter than %d", len(token), t.introspect.minLen))
+	}
 	sum := sha256.Sum256(readOnly(token))
 	if v.icache != nil {
 		// string(sum[:]) is on the stack: 32 bytes, kept by no one.
@@ -71,6 +72,9 @@ func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token stri
 		if err := v.refusals.get(&sum, now.UnixNano()); err != nil {
 			return nil, true, err
 		}
+	}
+	if opaque && !isB64Token(token) {
+		return nil, false, tokenErr(ErrTokenMalformed, "opaque token is not an RFC 6750 b64token")
 	}
 	if mustNotWait(ctx) {
 		return nil, false, errKeyNotAtHand

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -290,28 +289,12 @@ func unavailable(issuer, format string, args ...any) error {
 	return fmt.Errorf("%w: issuer %q: introspection: %s", ErrIntrospectionUnavailable, issuer, fmt.Sprintf(format, args...))
 }
 
-// checkShape refuses, before any request, a token that cannot be an
-// opaque access token of the issuer: shorter than its minimum, or not an
-// RFC 6750 b64token. (MaxTokenSize was checked before.)
-func (in *introspector) checkShape(token string) error {
-	if len(token) < in.minLen {
-		return tokenErr(ErrTokenMalformed, fmt.Sprintf("opaque token of %d bytes, shorter than %d", len(token), in.minLen))
-	}
-	if !isB64Token(token) {
-		return tokenErr(ErrTokenMalformed, "opaque token is not an RFC 6750 b64token")
-	}
-	return nil
-}
-
 // isB64Token reports whether s is a b64token (RFC 6750 §2.1):
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			break
-		}
+	for i < len(s) && b64TokenChar[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -323,6 +306,14 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar holds the bytes of a b64token before its padding.
+var b64TokenChar = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
 
 // share runs introspect for the token whose SHA-256 is sum, or joins the
 // run for it already in flight, and waits for its outcome within ctx. A
