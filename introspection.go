@@ -326,6 +326,10 @@ func (in *introspector) share(ctx context.Context, sum [32]byte, introspect func
 	in.mu.Lock()
 	f := in.flights[sum]
 	if f == nil {
+		if in.ctx.Err() != nil {
+			in.mu.Unlock()
+			return nil, unavailable(in.issuer, "the Validator is closed")
+		}
 		if len(in.flights) >= in.maxPending {
 			in.mu.Unlock()
 			return nil, unavailable(in.issuer, "%d requests in flight or waiting, the most allowed", in.maxPending)

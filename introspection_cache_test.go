@@ -313,6 +313,10 @@ func TestIntrospectionCloseLeavesNoGoroutine(t *testing.T) {
 		_, _, f, _ := grpcjwt.IntrospectionCaches(v, "")
 		return f == 0 && runtime.NumGoroutine() <= before+2 // the endpoint's connection may linger
 	})
+	requests := ep.requests.Load()
+	if _, err := v.Validate(t.Context(), opaqueToken()); !errors.Is(err, grpcjwt.ErrIntrospectionUnavailable) || ep.requests.Load() != requests {
+		t.Errorf("a new token after Close: %v, %d requests; want ErrIntrospectionUnavailable and none", err, ep.requests.Load()-requests)
+	}
 }
 
 // TestIntrospectionHitAllocatesNothing: a cached opaque token costs no

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -151,4 +154,41 @@ func TestDiscoveredIntrospectionEndpoint(t *testing.T) {
 			t.Errorf("after the move: %v, %v", c, err)
 		}
 	})
+}
+
+// TestOpaqueTokensOverHTTP: the net/http door takes opaque tokens as the
+// gRPC doors do: 200 with the claims in the handler's context, 401
+// invalid_token once revoked, 503 while the endpoint fails.
+func TestOpaqueTokensOverHTTP(t *testing.T) {
+	iss := newIssuer(t)
+	v := newValidator(t, iss, issuerIntrospection(iss, func(ic *grpcjwt.IntrospectionConfig) { ic.CacheTTL = -1 }))
+	p := policyOf(t, v)
+	srv := httptest.NewServer(p.HTTPHandler("/reports.v1.Reports/Export", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := grpcjwt.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "%s %v", c.Subject, c.Introspected())
+	})))
+	t.Cleanup(srv.Close)
+	get := func(token string) (int, string, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(b)
+	}
+	tok := iss.OpaqueToken(map[string]any{"sub": "alice"})
+	if code, _, body := get(tok); code != http.StatusOK || body != "alice true" {
+		t.Errorf("opaque token: %d %q", code, body)
+	}
+	iss.Revoke(tok)
+	if code, challenge, _ := get(tok); code != http.StatusUnauthorized || !strings.Contains(challenge, `error="invalid_token"`) {
+		t.Errorf("revoked: %d %q", code, challenge)
+	}
+	iss.SetIntrospectionMode(grpcjwttest.Fail)
+	if code, _, _ := get(iss.OpaqueToken(nil)); code != http.StatusServiceUnavailable {
+		t.Errorf("endpoint failing: %d, want 503", code)
+	}
 }

@@ -97,10 +97,12 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 	return v, nil
 }
 
-// Close stops a key refresh in flight, waits for it to end and releases
-// idle connections, so that the Validator leaves no goroutine behind. A
-// closed Validator still verifies tokens against the keys it has, but no
-// longer refreshes them.
+// Close stops a key refresh in flight, and the introspection requests in
+// flight, waits for them to end and releases idle connections, so that
+// the Validator leaves no goroutine behind. A closed Validator still
+// verifies tokens against the keys it has, and opaque tokens by the
+// introspection answers it has cached, but no longer refreshes the keys
+// or asks an introspection endpoint ([ErrIntrospectionUnavailable]).
 func (v *Validator) Close() error {
 	v.once.Do(func() { close(v.closed) })
 	for _, t := range v.issuers {
