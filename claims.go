@@ -3,6 +3,7 @@ package grpcjwt
 import (
 	"context"
 
+	"github.com/grpcjwt/grpcjwt/internal/claimsctx"
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"time"
 )
@@ -148,7 +149,9 @@ type Confirmation struct {
 	x5t [32]byte // X5TS256 decoded, when it is a SHA-256 thumbprint
 }
 
-type claimsKey struct{}
+// claimsKey is the context key of the claims; grpcjwtconnect answers it
+// too (see package claimsctx).
+type claimsKey = claimsctx.Key
 
 // ContextWithClaims returns a copy of ctx carrying c; the interceptors use
 // it, and tests of handlers may too.

@@ -113,8 +113,10 @@ func (p *Policy) refuseHTTP(w http.ResponseWriter, err error, dpop bool) {
 // calls with it, so that every HTTP door reads credentials alike.
 func HTTPCall(r *http.Request, method string) Call {
 	call := Call{
-		Method:          method,
-		Authorization:   r.Header.Values("Authorization"),
+		Method: method,
+		// The key as net/http stores it, which Values would find by
+		// canonicalizing it again on every call.
+		Authorization:   r.Header["Authorization"],
 		PeerCertificate: requestCertificate(r),
 	}
 	if len(call.Authorization) == 1 && hasScheme(call.Authorization[0], "DPoP") {

@@ -4,22 +4,26 @@ go 1.26.0
 
 replace (
 	github.com/grpcjwt/grpcjwt => ../
+	github.com/grpcjwt/grpcjwt/connect => ../connect
 	github.com/grpcjwt/grpcjwt/examples => ../examples
 )
 
 require (
+	connectrpc.com/connect/v2 v2.0.2
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/auth0/go-jwt-middleware/v3 v3.3.0
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	github.com/grpcjwt/grpcjwt v0.0.0-00010101000000-000000000000
+	github.com/grpcjwt/grpcjwt/connect v0.0.0-00010101000000-000000000000
 	github.com/grpcjwt/grpcjwt/examples v0.0.0-00010101000000-000000000000
 	github.com/grpcjwt/grpcjwt/otel v0.0.0-00010101000000-000000000000
 	github.com/lestrrat-go/httprc/v3 v3.0.6
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -52,7 +56,6 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/grpcjwt/grpcjwt/otel => ../otel

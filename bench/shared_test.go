@@ -155,9 +155,11 @@ func benchVerify(b *testing.B, iss *grpcjwttest.Issuer, v Verifier, token string
 // With parallel, GOMAXPROCS goroutines run the rounds (b.RunParallel), and
 // ns/op is op's time per call divided by GOMAXPROCS, as RunParallel's own
 // ns/op would be if op ran alone.
-func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op func(), floors []floor, parallel bool) {
+//
+// It returns the pairing, with every round, for a caller to report more.
+func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op func(), floors []floor, parallel bool) *pairing {
 	p := newPairing(op, floors)
-	bytes, allocs := allocsPerCall(op, callsIn(op, 20*time.Millisecond))
+	p.bytes, p.allocs = allocsPerCall(op, callsIn(op, 20*time.Millisecond))
 	m := startMeter(b, iss)
 	if parallel {
 		b.RunParallel(func(pb *testing.PB) {
@@ -181,11 +183,12 @@ func benchPaired(b *testing.B, iss *grpcjwttest.Issuer, op func(), floors []floo
 		procs = runtime.GOMAXPROCS(0)
 	}
 	b.ReportMetric(median(p.total.perCall)/float64(procs), "ns/op")
-	b.ReportMetric(bytes, "B/op")
-	b.ReportMetric(allocs, "allocs/op")
+	b.ReportMetric(p.bytes, "B/op")
+	b.ReportMetric(p.allocs, "allocs/op")
 	for i, f := range p.floors {
 		b.ReportMetric(median(p.total.ratios[i]), f.metric)
 	}
+	return p
 }
 
 // median returns the median of v, which it sorts.
@@ -198,9 +201,10 @@ func median(v []float64) float64 {
 // chunks[i+1] calls of floor i, each about 50µs, starting with a different
 // one each round.
 type pairing struct {
-	op     func()
-	floors []floor
-	chunks []int // calls per turn: op's, then each floor's
+	op            func()
+	floors        []floor
+	chunks        []int   // calls per turn: op's, then each floor's
+	bytes, allocs float64 // op's, per call (benchPaired measures them)
 
 	mu    sync.Mutex
 	total rounds
@@ -211,6 +215,7 @@ type rounds struct {
 	n       int
 	perCall []float64   // op's time per call in ns, per round
 	ratios  [][]float64 // per floor: op's time per call over the floor's, per round
+	diffs   [][]float64 // per floor: op's time per call minus the floor's, in ns, per round
 	times   []time.Duration
 }
 
@@ -230,11 +235,16 @@ func newPairing(op func(), floors []floor) *pairing {
 		}
 	}
 	p.total.ratios = make([][]float64, len(p.floors))
+	p.total.diffs = make([][]float64, len(p.floors))
 	return p
 }
 
 func (p *pairing) newRounds() *rounds {
-	return &rounds{ratios: make([][]float64, len(p.floors)), times: make([]time.Duration, 1+len(p.floors))}
+	return &rounds{
+		ratios: make([][]float64, len(p.floors)),
+		diffs:  make([][]float64, len(p.floors)),
+		times:  make([]time.Duration, 1+len(p.floors)),
+	}
 }
 
 func (p *pairing) round(r *rounds) {
@@ -258,7 +268,9 @@ func (p *pairing) round(r *rounds) {
 	perOp := float64(r.times[0]) / float64(p.chunks[0])
 	r.perCall = append(r.perCall, perOp)
 	for i := range p.floors {
-		r.ratios[i] = append(r.ratios[i], perOp/(float64(r.times[i+1])/float64(p.chunks[i+1])))
+		perFloor := float64(r.times[i+1]) / float64(p.chunks[i+1])
+		r.ratios[i] = append(r.ratios[i], perOp/perFloor)
+		r.diffs[i] = append(r.diffs[i], perOp-perFloor)
 	}
 }
 
@@ -268,6 +280,7 @@ func (p *pairing) merge(r *rounds) {
 	p.total.perCall = append(p.total.perCall, r.perCall...)
 	for i := range r.ratios {
 		p.total.ratios[i] = append(p.total.ratios[i], r.ratios[i]...)
+		p.total.diffs[i] = append(p.total.diffs[i], r.diffs[i]...)
 	}
 }
 

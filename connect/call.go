@@ -20,8 +20,10 @@ import (
 // request's method (htm) and its URL (htu, see [htu]).
 func requestCall(r *http.Request) grpcjwt.Call {
 	call := grpcjwt.Call{
-		Method:        r.URL.Path,
-		Authorization: r.Header.Values("Authorization"),
+		Method: r.URL.Path,
+		// The key as net/http stores it, which Values would find by
+		// canonicalizing it again on every call.
+		Authorization: r.Header["Authorization"],
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		call.PeerCertificate = r.TLS.PeerCertificates[0]
@@ -77,15 +79,25 @@ func htu(tls bool, host, path string) string {
 }
 
 // isDPoP reports whether vals is one authorization value of the DPoP
-// scheme (compared case-insensitively, as the policy does).
+// scheme (compared case-insensitively, as the policy does): its first
+// field, after any white space, is "DPoP".
 func isDPoP(vals []string) bool {
 	if len(vals) != 1 {
 		return false
 	}
-	const space = " \t\n\r\v\f" // the white space the policy splits on
-	scheme := strings.TrimLeft(vals[0], space)
-	if i := strings.IndexAny(scheme, space); i >= 0 {
-		scheme = scheme[:i]
+	v := vals[0]
+	for len(v) > 0 && isSpace(v[0]) {
+		v = v[1:]
 	}
-	return strings.EqualFold(scheme, "DPoP")
+	return len(v) >= 4 && strings.EqualFold(v[:4], "DPoP") && (len(v) == 4 || isSpace(v[4]))
+}
+
+// isSpace reports whether c is white space the policy splits an
+// authorization value on.
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\v', '\f':
+		return true
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"connectrpc.com/connect/v2"
 	"github.com/grpcjwt/grpcjwt"
@@ -94,11 +95,16 @@ type guard struct {
 }
 
 // serve runs next on the call, and ends it with the refusal of a message
-// or the token's expiry.
-func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
+// or the token's expiry. A call with neither (a unary call without an
+// organization rule) goes to next as it is, at no cost: g is a value, so
+// that only a call that needs the guarded stream moves it to the heap.
+func (g guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
 	checks := g.policy.NeedsMessages(g.method)
-	timeout, expires := g.policy.StreamTimeout(g.method, g.claims)
-	expires = expires && spec.StreamType != connect.StreamTypeUnary
+	var timeout time.Duration
+	expires := false
+	if spec.StreamType != connect.StreamTypeUnary {
+		timeout, expires = g.policy.StreamTimeout(g.method, g.claims)
+	}
 	if !checks && !expires {
 		return next(ctx, spec, stream)
 	}
@@ -130,7 +136,7 @@ func (g *guard) serve(ctx context.Context, spec connect.Spec, stream connect.Ser
 // stream, which then belongs to Connect alone.
 type guardedStream struct {
 	connect.ServerStream
-	*guard
+	guard
 	ctx    context.Context
 	cancel context.CancelFunc
 	checks bool

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"connectrpc.com/connect/v2/connecthttp"
 	"github.com/grpcjwt/grpcjwt"
+	"github.com/grpcjwt/grpcjwt/internal/claimsctx"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -76,17 +78,15 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			_ = m.errors.Write(cw, r, connectError(m.policy, err))
 			return
 		}
-		ctx := r.Context()
-		if c != nil {
-			ctx = grpcjwt.ContextWithClaims(ctx, c)
-		}
-		a := &admission{method: call.Method, claims: c}
-		r = r.WithContext(context.WithValue(ctx, admissionKey{}, a))
+		a := &admission{Context: r.Context(), method: call.Method, claims: c}
+		r = r.WithContext(a)
 		if isProcedure(call.Method) {
 			if r.Method == http.MethodGet {
-				w = &guardedResponse{ResponseWriter: w, a: a, errors: m.errors, r: r}
+				a.response = guardedResponse{ResponseWriter: w, a: a, errors: m.errors, r: r}
+				w = &a.response
 			} else if r.Body != nil && r.Body != http.NoBody {
-				r.Body = &guardedBody{ReadCloser: r.Body, a: a}
+				a.body = guardedBody{ReadCloser: r.Body, a: a}
+				r.Body = &a.body
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -99,9 +99,29 @@ func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
+// procedures holds the paths isProcedure found in the protobuf registry,
+// so that a call costs one lookup instead of the registry's (its read
+// lock, which calls on every core contend for, and its lookups). A
+// registry only grows, so a path found stays right; no other path is
+// kept, so that clients cannot grow it with paths of their choosing.
+var procedures sync.Map // path -> struct{}
+
 // isProcedure reports whether path is "/package.Service/Method" of a
 // method the protobuf registry knows.
 func isProcedure(path string) bool {
+	if _, ok := procedures.Load(path); ok {
+		return true
+	}
+	if !inRegistry(path) {
+		return false
+	}
+	procedures.Store(path, struct{}{})
+	return true
+}
+
+// inRegistry reports whether path is "/package.Service/Method" of a
+// method the protobuf registry knows, looking it up there.
+func inRegistry(path string) bool {
 	service, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	if !ok {
 		return false
@@ -118,11 +138,35 @@ func isProcedure(path string) bool {
 type admissionKey struct{}
 
 // admission is a middleware's decision to let a call in: the procedure it
-// decided and the claims, for the interceptor to take over once.
+// decided and the claims, for the interceptor to take over once. It is
+// the context of the request it admits, which answers admissionKey with
+// the admission and the claims' key (package claimsctx) with the claims,
+// as [grpcjwt.ContextWithClaims] would; and it holds the guard of the
+// request's body or response. One allocation carries all of that: with
+// the request's copy that carries the context, an admitted call costs two.
 type admission struct {
+	context.Context // the request's
+
 	method  string
-	claims  *grpcjwt.Claims
+	claims  *grpcjwt.Claims // nil: a call allowed without a token
 	claimed atomic.Bool
+
+	body     guardedBody     // the request's body, when guarded
+	response guardedResponse // the response of a GET, when guarded
+}
+
+// Value returns the admission for admissionKey, the claims (if any) for
+// their key, and otherwise the request context's value.
+func (a *admission) Value(key any) any {
+	switch key.(type) {
+	case admissionKey:
+		return a
+	case claimsctx.Key:
+		if a.claims != nil {
+			return a.claims
+		}
+	}
+	return a.Context.Value(key)
 }
 
 // claim takes the admission over for a call of procedure: once, and only

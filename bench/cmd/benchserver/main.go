@@ -1,11 +1,17 @@
 // Command benchserver is the greeter server of the end-to-end benchmark. It
 // starts a grpcjwttest issuer and the example's greeter.v1.Greeter service
-// (examples/greeter/greeter) on loopback,
-// guarded according to -mode:
+// (examples/greeter/greeter) on loopback, served as -door says:
 //
-//	none      no interceptor
-//	cacheoff  grpcjwt's unary interceptor, verified-token cache off
-//	cacheon   grpcjwt's unary interceptor, cache at its defaults
+//	grpc     by grpc-go, guarded by grpcjwt's unary interceptor
+//	connect  by connect-go (Connect, gRPC and gRPC-Web, over HTTP/1.1 and
+//	         h2c), guarded by grpcjwt's Connect door: the grpcjwtconnect
+//	         middleware in front of a server with its interceptor
+//
+// and according to -mode:
+//
+//	none      no interceptor (no door)
+//	cacheoff  guarded, verified-token cache off
+//	cacheon   guarded, cache at its defaults
 //
 // Once serving it writes one JSON line to stdout: the address, an RS256
 // access token carrying the greet:read scope SayHello needs, and the JWKS
@@ -18,10 +24,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -50,21 +58,22 @@ type Bye struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	door := flag.String("door", "grpc", "grpc or connect")
 	mode := flag.String("mode", "cacheon", "none, cacheoff or cacheon")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the time serving to `file`")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchserver: ")
-	if err := run(*addr, *mode, *cpuprofile); err != nil {
+	if err := run(*addr, *door, *mode, *cpuprofile); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, mode, cpuprofile string) error {
+func run(addr, door, mode, cpuprofile string) error {
 	iss := grpcjwttest.NewIssuer(grpcjwttest.WithAlgorithms("RS256"))
 	defer iss.Close()
 
-	var opts []grpc.ServerOption
+	var policy *grpcjwt.Policy // nil: unprotected
 	switch mode {
 	case "none":
 	case "cacheoff", "cacheon":
@@ -79,23 +88,47 @@ func run(addr, mode, cpuprofile string) error {
 			return err
 		}
 		defer v.Close()
-		policy, err := grpcjwt.NewPolicy(v)
-		if err != nil {
+		if policy, err = grpcjwt.NewPolicy(v); err != nil {
 			return err
 		}
-		opts = append(opts, grpc.UnaryInterceptor(policy.UnaryServerInterceptor()))
 	default:
 		return fmt.Errorf("unknown -mode %q: want none, cacheoff or cacheon", mode)
 	}
-	srv := grpc.NewServer(opts...)
-	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
+	var (
+		serve func(net.Listener) error
+		stop  func()
+	)
+	switch door {
+	case "grpc":
+		var opts []grpc.ServerOption
+		if policy != nil {
+			opts = append(opts, grpc.UnaryInterceptor(policy.UnaryServerInterceptor()))
+		}
+		srv := grpc.NewServer(opts...)
+		greeterv1.RegisterGreeterServer(srv, greeter.Service{})
+		serve, stop = srv.Serve, srv.Stop
+	case "connect":
+		protocols := new(http.Protocols)
+		protocols.SetHTTP1(true)
+		protocols.SetUnencryptedHTTP2(true) // h2c, for gRPC clients such as ghz
+		srv := &http.Server{Handler: bench.ConnectHandler(policy), Protocols: protocols, ReadHeaderTimeout: 10 * time.Second}
+		serve = func(lis net.Listener) error {
+			if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+		stop = func() { _ = srv.Close() }
+	default:
+		return fmt.Errorf("unknown -door %q: want grpc or connect", door)
+	}
 
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- serve(lis) }()
 
 	enc := json.NewEncoder(os.Stdout)
 	token := iss.Token(bench.TokenClaims(time.Now()))
@@ -122,6 +155,6 @@ func run(addr, mode, cpuprofile string) error {
 	case err := <-errc:
 		return err
 	}
-	srv.Stop()
+	stop()
 	return enc.Encode(Bye{JWKSFetches: iss.JWKSFetches()})
 }

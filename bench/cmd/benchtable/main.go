@@ -13,7 +13,9 @@
 // Parallel/RS256/jwx, Parallel/RS256/floor), or else Verify/<alg>/floor
 // for the algorithm in its name. Any other x-NAME metric a group reports
 // (x-proof: the DPoP proof's own floor) gets a column of its own, "× NAME
-// floor".
+// floor". A group whose rows report what they cost above the same work
+// unprotected (ns-above/op: Doors) gets a table of its own, with those
+// costs and no floors.
 //
 // Tables come in the order -order gives, then in order of appearance.
 //
@@ -36,7 +38,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("benchtable: ")
-	order := flag.String("order", "Verify,Interceptor,Policy,Parallel,Issuers,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
+	order := flag.String("order", "Verify,Interceptor,Policy,Doors,Parallel,Issuers,TokenSize,Keys,CachedTokens", "comma-separated top-level benchmarks to print first")
 	flag.Parse()
 	in := io.Reader(os.Stdin)
 	if flag.NArg() > 0 {
@@ -229,6 +231,10 @@ func write(w io.Writer, rows []*row) {
 
 // writeGroup writes the table of one top-level benchmark.
 func writeGroup(w io.Writer, top string, rows []*row, byName map[string]*row) {
+	if slices.ContainsFunc(rows, func(r *row) bool { return r.metrics["ns-above/op"] != nil }) {
+		writeAboveGroup(w, top, rows)
+		return
+	}
 	extra := extraRatios(rows)
 	fmt.Fprintf(w, "#### %s\n\n", top)
 	header := "| Benchmark | ns/op | ± | B/op | allocs/op | × floor | ± | × physical | ± |"
@@ -240,12 +246,7 @@ func writeGroup(w io.Writer, top string, rows []*row, byName map[string]*row) {
 	fmt.Fprintln(w, header+" JWKS fetches |")
 	fmt.Fprintln(w, align+"---:|")
 	for _, r := range rows {
-		_, rest, _ := strings.Cut(r.name, "/")
-		if rest == "" {
-			rest = top
-		}
-		ns, _ := r.median("ns/op")
-		line := fmt.Sprintf("| %s | %s | %s | %s | %s |", rest, formatNs(ns), percent(r.spread("ns/op")), value(r, "B/op"), value(r, "allocs/op"))
+		line := rowStart(r, top)
 		for _, f := range floors {
 			x, spread := ratio(r, byName, f.name, f.metric)
 			line += fmt.Sprintf(" %s | %s |", x, spread)
@@ -256,6 +257,41 @@ func writeGroup(w io.Writer, top string, rows []*row, byName map[string]*row) {
 				x, spread = formatRatio(v), percent(r.spread(m))
 			}
 			line += fmt.Sprintf(" %s | %s |", x, spread)
+		}
+		fmt.Fprintln(w, line+" "+value(r, "jwks-fetches")+" |")
+	}
+}
+
+// rowStart returns the first cells of r's line in the table of its
+// top-level benchmark top: its name within top, ns/op and its spread,
+// B/op and allocs/op.
+func rowStart(r *row, top string) string {
+	_, rest, _ := strings.Cut(r.name, "/")
+	if rest == "" {
+		rest = top
+	}
+	ns, _ := r.median("ns/op")
+	return fmt.Sprintf("| %s | %s | %s | %s | %s |", rest, formatNs(ns), percent(r.spread("ns/op")), value(r, "B/op"), value(r, "allocs/op"))
+}
+
+// writeAboveGroup writes the table of a top-level benchmark whose rows
+// are priced against the same work unprotected (Doors): the rows' own
+// ns/op, B/op and allocs/op, and, for those that report them, what they
+// cost above the unprotected work (ns-above/op, B-above/op,
+// allocs-above/op) and their ratio to it (x-unprotected). The floors mean
+// nothing there.
+func writeAboveGroup(w io.Writer, top string, rows []*row) {
+	fmt.Fprintf(w, "#### %s\n\n", top)
+	fmt.Fprintln(w, "| Benchmark | ns/op | ± | B/op | allocs/op | ns above unprotected | ± | B above | allocs above | × unprotected | ± | JWKS fetches |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		line := rowStart(r, top)
+		if above, ok := r.median("ns-above/op"); ok {
+			x, _ := r.median("x-unprotected")
+			line += fmt.Sprintf(" %s | %s | %s | %s | %s | %s |", formatNs(above), percent(r.spread("ns-above/op")),
+				value(r, "B-above/op"), value(r, "allocs-above/op"), formatRatio(x), percent(r.spread("x-unprotected")))
+		} else {
+			line += " — |  | — | — | — |  |"
 		}
 		fmt.Fprintln(w, line+" "+value(r, "jwks-fetches")+" |")
 	}

@@ -1,7 +1,10 @@
 // Command e2e runs the end-to-end benchmark: three benchserver processes on
 // loopback (no interceptor, grpcjwt with its cache off, grpcjwt with its
-// cache on) loaded in turn by ghz calling SayHello with the same token, in
-// short rounds that rotate the servers' order. It prints a markdown table of
+// cache on; -modes chooses) loaded in turn by ghz calling SayHello with the
+// same token, in short rounds that rotate the servers' order. With -door
+// connect the servers are connect-go's behind grpcjwt's Connect door
+// (benchserver -door connect), which ghz calls with the gRPC protocol over
+// h2c. It prints a markdown table of
 // requests per second and p50 and p99 latency, each the median over the
 // rounds; p50 as a multiple of the unprotected server's, the median over
 // the rounds of the ratio within each round, so that the two were measured
@@ -9,9 +12,10 @@
 // JWKS fetches each server's issuer served under load.
 //
 // Then, for -paired, it calls the servers one call at a time in turns from
-// a Go client, and prints a second table of p50 and p99 from those calls,
-// which resolves the servers' difference in latency where ghz runs on a
-// busy machine cannot (see paired).
+// a Go client (grpc-go's; with -door connect, connect-go's, speaking the
+// Connect protocol over h2c), and prints a second table of p50 and p99 from
+// those calls, which resolves the servers' difference in latency where ghz
+// runs on a busy machine cannot (see callPaired).
 //
 // It fails if any call fails: a benchmark of errors proves nothing.
 //
@@ -36,17 +40,27 @@ import (
 	"time"
 )
 
-// modes are benchserver's -mode values, the unprotected one first.
-var modes = []string{"none", "cacheoff", "cacheon"}
+// allModes are benchserver's -mode values, the unprotected one first.
+var allModes = []string{"none", "cacheoff", "cacheon"}
 
-var modeNames = map[string]string{
-	"none":     "no interceptor",
-	"cacheoff": "grpcjwt, cache off",
-	"cacheon":  "grpcjwt, cache on",
+// modeNames are the modes' names in the tables, per door.
+var modeNames = map[string]map[string]string{
+	"grpc": {
+		"none":     "no interceptor",
+		"cacheoff": "grpcjwt, cache off",
+		"cacheon":  "grpcjwt, cache on",
+	},
+	"connect": {
+		"none":     "no door",
+		"cacheoff": "Connect door, cache off",
+		"cacheon":  "Connect door, cache on",
+	},
 }
 
 type config struct {
 	server, ghz, protoDirs string
+	door                   string
+	modes                  []string // the unprotected one first
 	duration, warmup       time.Duration
 	rounds                 int
 	concurrency            []int
@@ -54,12 +68,17 @@ type config struct {
 	paired                 time.Duration
 }
 
+// name is the name of mode m in the tables.
+func (cfg *config) name(m string) string { return modeNames[cfg.door][m] }
+
 func main() {
 	var (
-		cfg  config
-		conc string
+		cfg         config
+		conc, modes string
 	)
 	flag.StringVar(&cfg.server, "server", "", "path of the benchserver binary")
+	flag.StringVar(&cfg.door, "door", "grpc", "benchserver's -door: grpc or connect")
+	flag.StringVar(&modes, "modes", strings.Join(allModes, ","), "comma-separated benchserver -mode values to compare, none first")
 	flag.StringVar(&cfg.ghz, "ghz", "ghz", "path of the ghz binary")
 	flag.StringVar(&cfg.protoDirs, "proto", "../examples/greeter/proto,../proto,../third_party/googleapis", "comma-separated proto import paths: the first has greeter/v1/greeter.proto, the others its imports")
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of each measured ghz run")
@@ -81,6 +100,18 @@ func main() {
 	if cfg.server == "" || cfg.rounds < 1 {
 		log.Fatal("-server is required and -rounds must be at least 1")
 	}
+	if modeNames[cfg.door] == nil {
+		log.Fatalf("bad -door %q: want grpc or connect", cfg.door)
+	}
+	cfg.modes = strings.Split(modes, ",")
+	for _, m := range cfg.modes {
+		if !slices.Contains(allModes, m) {
+			log.Fatalf("bad -modes %q: want some of %s", modes, strings.Join(allModes, ","))
+		}
+	}
+	if cfg.modes[0] != "none" {
+		log.Fatalf("bad -modes %q: the unprotected server, none, comes first", modes)
+	}
 	if err := run(cfg, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
@@ -98,8 +129,8 @@ type server struct {
 	}
 }
 
-func start(path, mode string) (*server, error) {
-	s := &server{mode: mode, cmd: exec.Command(path, "-mode", mode)}
+func start(path, door, mode string) (*server, error) {
+	s := &server{mode: mode, cmd: exec.Command(path, "-door", door, "-mode", mode)}
 	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -213,14 +244,14 @@ func run(cfg config, w io.Writer) (err error) {
 			}
 		}
 	}()
-	for _, m := range modes {
-		s, err := start(cfg.server, m)
+	for _, m := range cfg.modes {
+		s, err := start(cfg.server, cfg.door, m)
 		if err != nil {
 			return err
 		}
 		servers[m] = s
 	}
-	for _, m := range modes {
+	for _, m := range cfg.modes {
 		if _, err := cfg.load(servers[m], slices.Max(cfg.concurrency), cfg.warmup); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
@@ -229,8 +260,8 @@ func run(cfg config, w io.Writer) (err error) {
 	results := make(map[key][]*report)
 	for round := range cfg.rounds {
 		for _, c := range cfg.concurrency {
-			for i := range modes {
-				m := modes[(i+round)%len(modes)]
+			for i := range cfg.modes {
+				m := cfg.modes[(i+round)%len(cfg.modes)]
 				r, err := cfg.load(servers[m], c, cfg.duration)
 				if err != nil {
 					return err
@@ -244,14 +275,14 @@ func run(cfg config, w io.Writer) (err error) {
 	var lat map[string][]time.Duration
 	if cfg.paired > 0 {
 		log.Printf("one call at a time, servers in turns, for %v", cfg.paired)
-		if lat, err = paired(servers, cfg.paired); err != nil {
+		if lat, err = cfg.callPaired(servers); err != nil {
 			return err
 		}
 	}
 
 	fetches := make(map[string]int64)
 	var errs []error
-	for _, m := range modes {
+	for _, m := range cfg.modes {
 		n, err := servers[m].stop()
 		errs = append(errs, err)
 		fetches[m] = n
@@ -260,12 +291,16 @@ func run(cfg config, w io.Writer) (err error) {
 		return err
 	}
 
-	fmt.Fprintf(w, "ghz, closed loop, %d connection(s), SayHello with the same RS256 token: %d rounds, each a run of %v per server and concurrency, the servers' order rotating. Each value is the median over the rounds; p50 × unprotected is the median of the ratios within rounds.\n\n", cfg.connections, cfg.rounds, cfg.duration)
+	against := ""
+	if cfg.door == "connect" {
+		against = " (gRPC protocol over h2c, against connect-go servers)"
+	}
+	fmt.Fprintf(w, "ghz, closed loop, %d connection(s)%s, SayHello with the same RS256 token: %d rounds, each a run of %v per server and concurrency, the servers' order rotating. Each value is the median over the rounds; p50 × unprotected is the median of the ratios within rounds.\n\n", cfg.connections, against, cfg.rounds, cfg.duration)
 	fmt.Fprintln(w, "| Server | Concurrency | Requests/s | p50 | p99 | p50 × unprotected | JWKS fetches under load |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, c := range cfg.concurrency {
 		base := results[key{"none", c}]
-		for _, m := range modes {
+		for _, m := range cfg.modes {
 			rs := results[key{m, c}]
 			rps := median(rs, func(_ int, r *report) float64 { return r.Rps })
 			p50 := median(rs, func(_ int, r *report) float64 { return float64(r.percentile(50)) })
@@ -274,11 +309,11 @@ func run(cfg config, w io.Writer) (err error) {
 				return float64(r.percentile(50)) / float64(base[round].percentile(50))
 			})
 			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %.3f | %d |\n",
-				modeNames[m], c, rps, micros(p50), micros(p99), ratio, fetches[m])
+				cfg.name(m), c, rps, micros(p50), micros(p99), ratio, fetches[m])
 		}
 	}
 	if lat != nil {
-		writePaired(w, lat, cfg.paired)
+		cfg.writePaired(w, lat)
 	}
 	return nil
 }

@@ -4,44 +4,57 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
+	"github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1/greeterv1connect"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
 
-// paired calls SayHello on the servers one call at a time for d, taking the
-// servers in turns (in rotating order), and returns each server's
-// latencies. With one call in flight the servers never compete for the
-// CPU, and calls to different servers are a few hundred microseconds
-// apart, so they share whatever else the machine is doing: the comparison
-// of their latencies resolves differences that ghz runs seconds apart on a
-// busy machine cannot.
-func paired(servers map[string]*server, d time.Duration) (map[string][]time.Duration, error) {
+// callPaired calls SayHello on the servers one call at a time for cfg.paired,
+// taking the servers in turns (in rotating order), and returns each
+// server's latencies. With one call in flight the servers never compete
+// for the CPU, and calls to different servers are a few hundred
+// microseconds apart, so they share whatever else the machine is doing:
+// the comparison of their latencies resolves differences that ghz runs
+// seconds apart on a busy machine cannot.
+func (cfg *config) callPaired(servers map[string]*server) (map[string][]time.Duration, error) {
 	type target struct {
-		mode   string
-		ctx    context.Context
-		client greeterv1.GreeterClient
+		mode     string
+		ctx      context.Context
+		sayHello func(context.Context, *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error)
 	}
 	var targets []target
-	for _, m := range modes {
+	for _, m := range cfg.modes {
 		s := servers[m]
+		if cfg.door == "connect" {
+			c := connectClient(s.hello.Addr, s.hello.Token)
+			targets = append(targets, target{m, context.Background(), c.SayHello})
+			continue
+		}
 		conn, err := grpc.NewClient(s.hello.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return nil, err
 		}
 		defer conn.Close()
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+s.hello.Token)
-		targets = append(targets, target{m, ctx, greeterv1.NewGreeterClient(conn)})
+		c := greeterv1.NewGreeterClient(conn)
+		targets = append(targets, target{m, ctx, func(ctx context.Context, r *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
+			return c.SayHello(ctx, r)
+		}})
 	}
 	req := &greeterv1.SayHelloRequest{Name: "bench"}
 	lat := make(map[string][]time.Duration)
 	call := func(t target) error {
 		start := time.Now()
-		resp, err := t.client.SayHello(t.ctx, req)
+		resp, err := t.sayHello(t.ctx, req)
 		elapsed := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("paired calls to %s: %w", t.mode, err)
@@ -60,7 +73,7 @@ func paired(servers map[string]*server, d time.Duration) (map[string][]time.Dura
 		}
 	}
 	clear(lat)
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(cfg.paired)
 	for round := 0; time.Now().Before(deadline); round++ {
 		for i := range targets {
 			if err := call(targets[(i+round)%len(targets)]); err != nil {
@@ -71,22 +84,46 @@ func paired(servers map[string]*server, d time.Duration) (map[string][]time.Dura
 	return lat, nil
 }
 
+// connectClient is a connect-go greeter client of the server at addr,
+// speaking the Connect protocol over h2c, with token on every call.
+func connectClient(addr, token string) greeterv1connect.GreeterClient {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	hc := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	bearer := func(next connect.ClientFunc) connect.ClientFunc {
+		return func(ctx context.Context, spec connect.Spec) (connect.ClientStream, error) {
+			ctx, info := connect.NewClientContext(ctx)
+			info.RequestHeader().Set("Authorization", "Bearer "+token)
+			return next(ctx, spec)
+		}
+	}
+	return greeterv1connect.NewGreeterClient(connect.NewClient(connecthttp.NewTransport(hc, "http://"+addr), bearer))
+}
+
 // percentile returns the p-th percentile of sorted.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p/100*float64(len(sorted))))]
 }
 
-func writePaired(w io.Writer, lat map[string][]time.Duration, d time.Duration) {
-	fmt.Fprintf(w, "\nOne call at a time for %v, a Go client taking the three servers in turns, SayHello with the same RS256 token; the p50s compare calls made a few hundred microseconds apart.\n\n", d)
+func (cfg *config) writePaired(w io.Writer, lat map[string][]time.Duration) {
+	client := "a Go client"
+	if cfg.door == "connect" {
+		client = "a connect-go client (Connect protocol, h2c)"
+	}
+	n := map[int]string{2: "two", 3: "three"}[len(cfg.modes)]
+	if n == "" {
+		n = strconv.Itoa(len(cfg.modes))
+	}
+	fmt.Fprintf(w, "\nOne call at a time for %v, %s taking the %s servers in turns, SayHello with the same RS256 token; the p50s compare calls made a few hundred microseconds apart.\n\n", cfg.paired, client, n)
 	fmt.Fprintln(w, "| Server | Calls | p50 | p99 | p50 × unprotected |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-	for _, m := range modes {
+	for _, m := range cfg.modes {
 		slices.Sort(lat[m])
 	}
 	base := percentile(lat["none"], 50)
-	for _, m := range modes {
+	for _, m := range cfg.modes {
 		l := lat[m]
 		p50 := percentile(l, 50)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %.3f |\n", modeNames[m], len(l), micros(float64(p50)), micros(float64(percentile(l, 99))), float64(p50)/float64(base))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.3f |\n", cfg.name(m), len(l), micros(float64(p50)), micros(float64(percentile(l, 99))), float64(p50)/float64(base))
 	}
 }
