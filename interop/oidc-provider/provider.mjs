@@ -211,6 +211,18 @@ function tokenClaims(ctx, token) {
   const claims = { ...EXTRA_CLAIMS };
   const org = ctx?.oidc?.params?.organization_id;
   if (org && token.resourceServer?.audience !== ORGANIZATION_URN + org) claims.organization_id = org;
+  // The login behind the token (RFC 9470), from the test-only acr, amr and
+  // auth_time parameters of the client_credentials grant below, as a user
+  // grant's token would carry them: acr as given, amr space-separated into an
+  // array, auth_time in seconds since the epoch.
+  const params = ctx?.oidc?.params;
+  if (params?.acr) claims.acr = params.acr;
+  if (params?.amr) claims.amr = params.amr.split(' ').filter(Boolean);
+  if (params?.auth_time) {
+    const authTime = Number(params.auth_time);
+    if (!Number.isSafeInteger(authTime)) throw new errors.InvalidRequest('auth_time must be an integer');
+    claims.auth_time = authTime;
+  }
   return Object.keys(claims).length ? claims : undefined;
 }
 
@@ -275,7 +287,7 @@ const provider = new Provider(ISSUER, {
 provider.proxy = false;
 
 // client_credentials with organization_id, as Logto's: the same grant, with one more
-// parameter. An organization outside ORGANIZATIONS is refused; organization_id without
+// parameter (and, for the step-up tests only, acr, amr and auth_time: see tokenClaims). An organization outside ORGANIZATIONS is refused; organization_id without
 // resource asks for the organization's audience as the resource.
 {
   const grant = 'client_credentials';
@@ -293,7 +305,7 @@ provider.proxy = false;
       if (params.resource === undefined) params.resource = ORGANIZATION_URN + org;
     }
     return handler(ctx);
-  }, new Set([...grantTypeParams.get(grant), 'organization_id']), grantTypeDupes.get(grant));
+  }, new Set([...grantTypeParams.get(grant), 'organization_id', 'acr', 'amr', 'auth_time']), grantTypeDupes.get(grant));
 }
 
 provider.on('server_error', (ctx, err) => process.stderr.write(`provider.mjs: server_error: ${err.stack || err}\n`));
