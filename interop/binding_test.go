@@ -178,6 +178,24 @@ func TestOIDCProviderDPoP(t *testing.T) {
 		acceptBound(t, s.client, sayHello, withProof(t, sayHelloURL)...)
 	})
 
+	t.Run("server nonces", func(t *testing.T) {
+		// The resource server's own nonces (RFC 9449 §9) on the provider's
+		// DPoP-bound token: without the interceptor that learns them, a
+		// call is refused with use_dpop_nonce; with it, the first call is
+		// retried with the nonce and every later proof carries it.
+		secret := []byte("interop-nonce-secret-of-32-bytes")
+		ns := newServerFor(t, cfg, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Nonce: &grpcjwt.DPoPNonceConfig{Secrets: [][]byte{secret}}}))
+		plain := ns.dial(t, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(k.creds))
+		ns.refuseOn(t, plain, sayHello, grpcjwt.CodeUseDPoPNonce, grpcjwt.ErrUseDPoPNonce)
+		c := ns.dial(t, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(k.creds),
+			grpc.WithChainUnaryInterceptor(k.creds.UnaryClientInterceptor()),
+			grpc.WithChainStreamInterceptor(k.creds.StreamClientInterceptor()))
+		acceptBound(t, c, sayHello) // refused once, retried with the nonce
+		for _, r := range rpcs {
+			acceptBound(t, c, r)
+		}
+	})
+
 	t.Run("another key", func(t *testing.T) {
 		other := newDPoPKey(t)
 		other.token = k.token
