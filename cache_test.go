@@ -2,6 +2,7 @@ package grpcjwt
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"runtime"
 	"strings"
@@ -233,4 +234,89 @@ func heapAlloc() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// TestCacheSharedTail: the cache hashes only a token's last bytes, so a
+// token forged to end as a cached one does (its signature's tail kept, its
+// payload changed) lands on the cached entry's slot: it must miss, be
+// verified, and be refused, and leave the cached token's entry in place.
+func TestCacheSharedTail(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	v := testValidator(t, iss, nil)
+	tok := iss.Token(map[string]any{"sub": "alice"})
+	c1, err := v.Validate(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, rest, _ := strings.Cut(tok, ".")
+	_, sig, _ := strings.Cut(rest, ".")
+	forgedPayload := base64URL(`{"iss":"` + iss.URL + `","aud":"` + iss.Audience + `","sub":"mallory","exp":4102444800}`)
+	for _, forged := range []string{
+		header + "." + forgedPayload + "." + sig,
+		"x" + tok[1:],
+		tok[len(tok)-hashedTail:],
+	} {
+		if s1, h1 := v.cache.shard(tok); true {
+			if s2, h2 := v.cache.shard(forged); s1 != s2 || h1 != h2 {
+				t.Fatalf("%q does not share the cached token's slot", forged)
+			}
+		}
+		if c, err := v.Validate(t.Context(), forged); err == nil {
+			t.Fatalf("a token sharing a cached one's tail was accepted (sub %q)", c.Subject)
+		}
+	}
+	if c2, err := v.Validate(t.Context(), tok); err != nil || c2 != c1 {
+		t.Fatalf("the cached token no longer hits: %v", err)
+	}
+}
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestCachedCredentialsDecideAsUncached: a call whose token is cached is
+// decided without reading its authorization value past the scheme; every
+// value must still get the decision it gets when the token is not cached:
+// schemes in any case, white space around the token, junk after it, a
+// second value, a scheme the policy does not accept.
+func TestCachedCredentialsDecideAsUncached(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	tok := iss.Token(map[string]any{"sub": "alice"})
+	values := [][]string{
+		{"Bearer " + tok}, {"bearer " + tok}, {"BEARER \t " + tok}, {"  Bearer " + tok},
+		{"Bearer " + tok + " "}, {"Bearer " + tok + "\t \t"}, {"Bearer " + tok + " x"},
+		{"Bearer " + tok + ","}, {"Bearer " + tok + "\x00"}, {"Bearer " + tok + "\n"},
+		{"Bearer\t" + tok}, {"Bearer" + tok}, {"DPoP " + tok}, {"Basic " + tok}, {tok},
+		{"Bearer " + tok, "Bearer " + tok}, {"Bearer " + tok[:len(tok)-1]}, {"Bearer  " + tok + "  "},
+	}
+	decide := func(cacheSize int) []string {
+		v := testValidator(t, iss, func(c *Config) { c.CacheSize = cacheSize })
+		p, err := NewPolicy(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Check(t.Context(), &Call{Method: "/a.B/C", Authorization: []string{"Bearer " + tok}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, vals := range values {
+			c, err := p.Check(t.Context(), &Call{Method: "/a.B/C", Authorization: vals}, nil)
+			switch {
+			case err != nil:
+				got = append(got, string(CauseOf(err))+": "+p.Status(err).Message())
+			default:
+				got = append(got, "ok "+c.Subject)
+			}
+		}
+		return got
+	}
+	cached, uncached := decide(DefaultCacheSize), decide(-1)
+	for i := range values {
+		if cached[i] != uncached[i] {
+			t.Errorf("%q: %s with the token cached, %s without", values[i], cached[i], uncached[i])
+		}
+	}
+	if cached[0] != "ok alice" || cached[6] == "ok alice" {
+		t.Fatalf("the decisions are not what the values ask: %q", cached)
+	}
 }

@@ -10,8 +10,8 @@ func NewMemoryReplayCacheOn(maxEntries int, maxBytes int64, maxPerKey int, now f
 
 // IntrospectionCaches reports what v's introspection caches hold: the
 // accepted tokens' entries, the refused ones', the requests in flight or
-// waiting, and whether any entry's key is token itself (never: the keys
-// are SHA-256 sums).
+// waiting, and whether any entry's key is token itself, or anything but a
+// digest (never: the keys are tokenDigests).
 func IntrospectionCaches(v *Validator, token string) (accepted, refused, flights int, holdsToken bool) {
 	if v.icache != nil {
 		accepted, _ = v.icache.size()
@@ -19,7 +19,7 @@ func IntrospectionCaches(v *Validator, token string) (accepted, refused, flights
 			s := &v.icache.shards[i]
 			s.mu.RLock()
 			for _, e := range s.m {
-				holdsToken = holdsToken || e.token == token || len(e.token) != 32
+				holdsToken = holdsToken || e.token == token || len(e.token) != len(tokenDigest{})
 			}
 			s.mu.RUnlock()
 		}

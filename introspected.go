@@ -3,13 +3,11 @@ package grpcjwt
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/grpcjwt/grpcjwt/internal/exactjson"
 	"google.golang.org/grpc"
@@ -61,9 +59,9 @@ func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token stri
 	if opaque && len(token) < t.introspect.minLen {
 		return nil, false, tokenErr(ErrTokenMalformed, fmt.Sprintf("opaque token of %d bytes, shorter than %d", len(token), t.introspect.minLen))
 	}
-	sum := sha256.Sum256(readOnly(token))
+	sum := v.digest(token)
 	if v.icache != nil {
-		// string(sum[:]) is on the stack: 32 bytes, kept by no one.
+		// string(sum[:]) is on the stack: 16 bytes, kept by no one.
 		if c, _ := v.icache.get(string(sum[:]), now.UnixNano()); c != nil {
 			return c, true, nil
 		}
@@ -83,25 +81,21 @@ func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token stri
 	return c, false, err
 }
 
-// introspectShared makes or joins the request for token, whose SHA-256 is
+// introspectShared makes or joins the request for token, whose digest is
 // sum. (A function apart, so that sum stays on introspect's stack on a
 // cache hit: the closure here takes it to the heap.)
-func (v *Validator) introspectShared(ctx context.Context, t *trustedIssuer, token string, sum [32]byte, reason IntrospectionReason) (*Claims, error) {
+func (v *Validator) introspectShared(ctx context.Context, t *trustedIssuer, token string, sum tokenDigest, reason IntrospectionReason) (*Claims, error) {
 	return t.introspect.share(ctx, sum, func(ctx context.Context) (*Claims, error) {
 		return v.introspectNow(ctx, t, token, &sum, reason)
 	})
 }
 
-// readOnly returns the bytes of s without copying them, for a reader that
-// never writes them (and keeps them no longer than s lives): a hash.
-func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// introspectNow asks t's endpoint about token, whose SHA-256 is sum,
+// introspectNow asks t's endpoint about token, whose digest is sum,
 // reads the answer, and caches the outcome: an accepted token until the
 // earlier of its exp and the issuer's CacheTTL; one refused for a reason
 // of its own for the NegativeCacheTTL. An unavailable endpoint is never
 // cached.
-func (v *Validator) introspectNow(ctx context.Context, t *trustedIssuer, token string, sum *[32]byte, reason IntrospectionReason) (c *Claims, err error) {
+func (v *Validator) introspectNow(ctx context.Context, t *trustedIssuer, token string, sum *tokenDigest, reason IntrospectionReason) (c *Claims, err error) {
 	in := t.introspect
 	var active bool
 	if in.observer != nil {

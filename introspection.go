@@ -53,7 +53,8 @@ const (
 // way (scopes, organizations, DPoP and certificate binding);
 // [Claims.Introspected] tells a handler which path verified a token.
 //
-// Answers are cached by the SHA-256 of the token, never the token itself:
+// Answers are cached by a keyed digest of the token (SipHash-2-4-128 under
+// a random key of the Validator's), never the token itself:
 // an active token until the earlier of its exp and CacheTTL (so a
 // revocation is seen within CacheTTL), a refused one for NegativeCacheTTL.
 // The endpoint down, slow, or answering other than 200 with a JSON object
@@ -192,7 +193,7 @@ type introspector struct {
 	maxPending int // flights, in flight or waiting for a slot
 
 	mu      sync.Mutex
-	flights map[[32]byte]*flight // by the token's SHA-256
+	flights map[tokenDigest]*flight // by the token's digest
 
 	ctx    context.Context // canceled by close
 	cancel context.CancelFunc
@@ -233,7 +234,7 @@ func newIntrospector(ic *IssuerConfig, cfg *Config) *introspector {
 		now:        cfg.Now,
 		log:        cfg.Logger.With("issuer", ic.Issuer),
 		slots:      make(chan struct{}, orDefault(c.MaxConcurrent, DefaultIntrospectionMaxConcurrent)),
-		flights:    make(map[[32]byte]*flight),
+		flights:    make(map[tokenDigest]*flight),
 	}
 	in.maxPending = cap(in.slots) + orDefault(c.MaxWaiting, DefaultIntrospectionMaxWaiting)
 	if o, ok := cfg.Observer.(IntrospectionObserver); ok {
@@ -315,14 +316,14 @@ var b64TokenChar = func() (t [256]bool) {
 	return t
 }()
 
-// share runs introspect for the token whose SHA-256 is sum, or joins the
+// share runs introspect for the token whose digest is sum, or joins the
 // run for it already in flight, and waits for its outcome within ctx. A
 // run waits for one of the endpoint's slots, then makes its request, both
 // within HTTPTimeout, on a context of its own that keeps ctx's values:
 // a call that gives up does not fail the others. When every call waiting
 // for a run has given up, the run is stopped, whether it waits for a slot
 // or for an answer. Beyond maxPending runs, a call is refused at once.
-func (in *introspector) share(ctx context.Context, sum [32]byte, introspect func(context.Context) (*Claims, error)) (*Claims, error) {
+func (in *introspector) share(ctx context.Context, sum tokenDigest, introspect func(context.Context) (*Claims, error)) (*Claims, error) {
 	in.mu.Lock()
 	f := in.flights[sum]
 	if f == nil {
@@ -359,7 +360,7 @@ func (in *introspector) share(ctx context.Context, sum [32]byte, introspect func
 // fly runs one flight: a slot, then the request. Its outcome is set
 // before done is closed, and the flight leaves the table first, so that a
 // call arriving later finds the cache introspect filled, or starts anew.
-func (in *introspector) fly(ctx context.Context, sum [32]byte, f *flight, introspect func(context.Context) (*Claims, error)) {
+func (in *introspector) fly(ctx context.Context, sum tokenDigest, f *flight, introspect func(context.Context) (*Claims, error)) {
 	defer in.wg.Done()
 	stop := context.AfterFunc(in.ctx, f.cancel)
 	defer func() {

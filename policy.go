@@ -247,18 +247,32 @@ func (p *Policy) reject(ctx context.Context, method string, err error) {
 // authorization values under rule r: it returns the call's token and
 // whether its scheme is DPoP, no token and no error when the call is
 // allowed without one, or the refusal of its credentials.
-func (p *Policy) credentials(r *compiledRule, authorization []string) (token string, dpop bool, err error) {
+//
+// When the token is in the Validator's cache it returns its claims too,
+// having read only the value's scheme: the cache holds tokens read from
+// such values before, so the exact same string needs no reading.
+func (p *Policy) credentials(ctx context.Context, r *compiledRule, authorization []string) (token string, dpop bool, c *Claims, err error) {
 	if r.Access == AccessPublic {
-		return "", false, nil
+		return "", false, nil, nil
+	}
+	if len(authorization) == 1 {
+		scheme, rest := nextField(authorization[0])
+		rest = trimLeftSpace(rest)
+		bearer := equalFoldASCII(scheme, "Bearer")
+		if bearer || p.dpop != nil && equalFoldASCII(scheme, "DPoP") {
+			if c := p.v.cachedCredentials(ctx, rest); c != nil {
+				return rest, !bearer, c, nil
+			}
+		}
 	}
 	token, dpop, err = credentialsOf(authorization)
 	if err == nil && dpop && p.dpop == nil {
 		err = ErrSchemeNotSupported
 	}
 	if err != nil && r.Access == AccessOptional && errors.Is(err, ErrHeaderMissing) {
-		return "", false, nil
+		return "", false, nil, nil
 	}
-	return token, dpop, err
+	return token, dpop, nil, err
 }
 
 // authenticate applies every part of rule r but the organization check. It
@@ -284,13 +298,14 @@ func (p *Policy) credentials(r *compiledRule, authorization []string) (token str
 //     cached: last of the policy's own checks);
 //  11. the authorizer.
 func (p *Policy) authenticate(ctx context.Context, call *Call, r *compiledRule) (*Claims, *dpopProof, error) {
-	token, dpop, err := p.credentials(r, call.Authorization)
+	token, dpop, c, err := p.credentials(ctx, r, call.Authorization)
 	if token == "" || err != nil {
 		return nil, nil, err
 	}
-	c, err := p.v.Validate(ctx, token)
-	if err != nil {
-		return nil, nil, err
+	if c == nil {
+		if c, err = p.v.Validate(ctx, token); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := p.checkAccepted(r, c, call.Method); err != nil {
 		return nil, nil, err

@@ -6,7 +6,7 @@ import (
 )
 
 // refusalCacheSize bounds the refused introspected tokens a Validator
-// remembers, in all: each costs about 170 bytes (its SHA-256, its expiry,
+// remembers, in all: each costs about 170 bytes (its digest, its expiry,
 // the error and a map slot; measured in bench/), so 700 KB at most.
 const refusalCacheSize = 4096
 
@@ -14,7 +14,7 @@ const refusalShards = 16
 
 // refusalCache remembers, for a short while, the introspected tokens
 // refused for a reason of their own (inactive, or claims that fail a
-// check), by their SHA-256, so that a client retrying one costs no
+// check), by their digests ([tokenDigest]), so that a client retrying one costs no
 // request. It is sharded, bounded in entries, and evicts expired entries,
 // then arbitrary ones, to make room. An error that is not the token's
 // (the endpoint unavailable) is never remembered.
@@ -24,7 +24,7 @@ type refusalCache struct {
 
 type refusalShard struct {
 	mu  sync.Mutex
-	m   map[[32]byte]refusal
+	m   map[tokenDigest]refusal
 	max int
 }
 
@@ -36,19 +36,19 @@ type refusal struct {
 func newRefusalCache(entries int) *refusalCache {
 	c := &refusalCache{}
 	for i := range c.shards {
-		c.shards[i] = refusalShard{m: make(map[[32]byte]refusal), max: max(entries/refusalShards, 1)}
+		c.shards[i] = refusalShard{m: make(map[tokenDigest]refusal), max: max(entries/refusalShards, 1)}
 	}
 	return c
 }
 
-// shard picks the shard of a SHA-256, whose bytes are already uniform.
-func (c *refusalCache) shard(sum *[32]byte) *refusalShard {
+// shard picks the shard of a digest, whose bytes are already uniform.
+func (c *refusalCache) shard(sum *tokenDigest) *refusalShard {
 	return &c.shards[binary.LittleEndian.Uint32(sum[:4])%refusalShards]
 }
 
 // get returns why the token of sum was refused, if it was less than its
 // entry's lifetime ago.
-func (c *refusalCache) get(sum *[32]byte, now int64) error {
+func (c *refusalCache) get(sum *tokenDigest, now int64) error {
 	s := c.shard(sum)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,7 +64,7 @@ func (c *refusalCache) get(sum *[32]byte, now int64) error {
 }
 
 // put remembers that the token of sum was refused for err until until.
-func (c *refusalCache) put(sum *[32]byte, err error, until, now int64) {
+func (c *refusalCache) put(sum *tokenDigest, err error, until, now int64) {
 	s := c.shard(sum)
 	s.mu.Lock()
 	defer s.mu.Unlock()

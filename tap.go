@@ -79,8 +79,8 @@ func (p *Policy) TapHandle() tap.ServerInHandle {
 func (p *Policy) screen(ctx context.Context, method string, authorization []string) error {
 	var buf compiledRule
 	r := p.rule(method, &buf)
-	token, _, err := p.credentials(r, authorization)
-	if err == nil && token != "" {
+	token, _, c, err := p.credentials(ctx, r, authorization)
+	if err == nil && token != "" && c == nil {
 		_, err = p.v.Validate(context.WithValue(ctx, noWaitKey{}, true), token)
 	}
 	if err == nil || err == errKeyNotAtHand {
