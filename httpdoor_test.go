@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,12 +27,19 @@ const (
 
 func httpPolicy(t *testing.T, iss *grpcjwttest.Issuer, opts ...grpcjwt.Option) *grpcjwt.Policy {
 	t.Helper()
+	return restPolicy(t, newValidator(t, iss), opts...)
+}
+
+// restPolicy is the policy of the REST routes of restMux, of v, with opts
+// after the routes' own rules.
+func restPolicy(t *testing.T, v *grpcjwt.Validator, opts ...grpcjwt.Option) *grpcjwt.Policy {
+	t.Helper()
 	opts = append([]grpcjwt.Option{
 		grpcjwt.WithScopes(exportMethod, "reports:export"),
 		grpcjwt.WithPublic(statusMethod),
 		grpcjwt.WithOptional(listMethod),
 	}, opts...)
-	p, err := grpcjwt.NewPolicy(newValidator(t, iss), opts...)
+	p, err := grpcjwt.NewPolicy(v, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +228,71 @@ func TestHTTPHandlerDPoP(t *testing.T) {
 			t.Errorf("replay: %+v", got)
 		}
 	})
+}
+
+// TestHTTPHandlerIntrospection: through the net/http door, an opaque token
+// is introspected at its issuer and reaches the handler; revoked at the
+// issuer, it is refused as any bad token is (401 invalid_token, cause
+// ErrTokenInactive), and so is a revoked JWT on a route whose method
+// checks revocation, while a route without the check still takes it. A
+// DPoP-bound opaque token (cnf.jkt in the answer) needs a proof of its
+// key. The endpoint failing is 503 temporarily_unavailable (cause
+// ErrIntrospectionUnavailable) with no challenge, for opaque tokens and on
+// the revocation-checked route, and JWTs elsewhere never notice.
+func TestHTTPHandlerIntrospection(t *testing.T) {
+	iss := newIssuer(t)
+	creds, err := grpcjwt.NewDPoPCredentials(grpcjwttest.MustKey("ES256").Signer(), "ES256", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No answer is kept, so that a revocation shows on the next request.
+	v := newValidator(t, iss, issuerIntrospection(iss, func(ic *grpcjwt.IntrospectionConfig) { ic.CacheTTL = -1 }))
+	var why causes
+	p := restPolicy(t, v, grpcjwt.WithRevocationCheck(exportMethod), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Algorithms: []string{"ES256"}}), why.hook())
+	srv := httptest.NewServer(restMux(p))
+	t.Cleanup(srv.Close)
+
+	claims := map[string]any{"sub": "alice", "scope": "reports:export"}
+	opaque, jwt := iss.OpaqueToken(claims), iss.Token(claims)
+	bound := iss.OpaqueToken(claims, grpcjwttest.WithDPoPBinding(creds.Thumbprint()))
+	proof, err := creds.Proof("GET", srv.URL+"/export", bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := httpResult{200, "", "alice"}
+	invalid := httpResult{401, `Bearer error="invalid_token", DPoP algs="ES256"`, errorBody(grpcjwt.CodeInvalidToken)}
+	unavailable := httpResult{503, "", errorBody(grpcjwt.CodeTemporarilyUnavailable)}
+	for _, step := range []struct {
+		name   string
+		before func()
+		path   string
+		header http.Header
+		want   httpResult
+		cause  error
+	}{
+		{"opaque token", nil, "/export", bearer(opaque), alice, nil},
+		{"JWT, revocation check", nil, "/export", bearer(jwt), alice, nil},
+		{"JWT revoked, revocation check", func() { iss.Revoke(jwt) }, "/export", bearer(jwt), invalid, grpcjwt.ErrTokenInactive},
+		{"JWT revoked, no revocation check", nil, "/list", bearer(jwt), alice, nil},
+		{"opaque token revoked", func() { iss.Revoke(opaque) }, "/list", bearer(opaque), invalid, grpcjwt.ErrTokenInactive},
+		{"DPoP-bound opaque token, its proof", nil, "/export", http.Header{"Authorization": {"DPoP " + bound}, "Dpop": {proof}}, alice, nil},
+		{"DPoP-bound opaque token as a bearer token", nil, "/export", bearer(bound), invalid, grpcjwt.ErrDPoPBoundToken},
+		{"endpoint failing, opaque token", func() { iss.SetIntrospectionMode(grpcjwttest.Fail) }, "/list", bearer(iss.OpaqueToken(claims)), unavailable, grpcjwt.ErrIntrospectionUnavailable},
+		{"endpoint failing, JWT, revocation check", nil, "/export", bearer(iss.Token(claims)), unavailable, grpcjwt.ErrIntrospectionUnavailable},
+		{"endpoint failing, JWT, no revocation check", nil, "/list", bearer(iss.Token(claims)), alice, nil},
+	} {
+		if step.before != nil {
+			step.before()
+		}
+		got := do(t, srv.Client(), "GET", srv.URL+step.path, step.header)
+		cause := why.take()
+		if got != step.want {
+			t.Errorf("%s: got %+v, want %+v (cause %v)", step.name, got, step.want, cause)
+		}
+		if step.cause == nil && cause != nil || step.cause != nil && !errors.Is(cause, step.cause) {
+			t.Errorf("%s: the reject hook saw %v, want %v", step.name, cause, step.cause)
+		}
+	}
 }
 
 // TestHTTPHandlerCertificateBound: a certificate-bound token is accepted

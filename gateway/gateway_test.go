@@ -72,16 +72,27 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture whose Validator's Config cfg changes, if
+// not nil, and whose policy has opts besides.
+func newFixtureWith(t *testing.T, cfg func(*grpcjwt.Config), opts ...grpcjwt.Option) *fixture {
+	t.Helper()
 	iss := grpcjwttest.NewIssuer()
 	t.Cleanup(iss.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience, OrganizationClaim: grpcjwt.DefaultOrganizationClaim})
+	c := grpcjwt.Config{Issuer: iss.URL, Audience: iss.Audience, OrganizationClaim: grpcjwt.DefaultOrganizationClaim}
+	if cfg != nil {
+		cfg(&c)
+	}
+	v, err := grpcjwt.NewValidator(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	p, err := grpcjwt.NewPolicy(v, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Algorithms: []string{"ES256"}}))
+	p, err := grpcjwt.NewPolicy(v, append([]grpcjwt.Option{grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Algorithms: []string{"ES256"}})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

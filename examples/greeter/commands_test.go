@@ -45,7 +45,7 @@ func TestCommands(t *testing.T) {
 		t.Parallel()
 		r := run(t, demo, nil)
 		r.wantExit(t, 0)
-		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 38 calls went as expected.")
+		r.wantStdout(t, " 1  SayHello: valid token", "ok: all 43 calls went as expected.")
 		if strings.Contains(r.stdout, "FAIL") {
 			t.Errorf("the demo printed a failure:\n%s", r.stdout)
 		}

@@ -2,17 +2,19 @@
 // starts local OIDC issuers (grpcjwttest), a greeter server protected by
 // grpcjwt's unary and stream interceptors, its HTTP face (connect-go and
 // the gRPC-Gateway, under the same policy) and clients, all on loopback.
-// The server trusts two of the issuers and accepts organization tokens.
-// The client calls the server with a valid token on each RPC and with one
-// from the second trusted issuer, then in each way a call can be refused,
-// then for an organization with tokens for it and for another, then with a
+// The server trusts two of the issuers and accepts organization tokens. The
+// client calls the server with a valid token on each RPC and with one from
+// the second trusted issuer, then in each way a call can be refused, then
+// for an organization with tokens for it and for another, then with a
 // DPoP-bound token (with its proof, as a bearer token, with another key's
 // proof, with a replayed proof), on a stream whose token expires while it
-// runs, and last through the HTTP doors: the Connect protocol, gRPC-Web,
-// REST through the gateway in each of its modes, a CORS preflight and the
-// RFC 9728 metadata document; and the demo prints what happened: the gRPC
-// code and message the client received, the subject the server saw and
-// how many response messages arrived.
+// runs, with an opaque token the issuer introspects, with tokens revoked at
+// the issuer (refused where the method checks revocation), with the
+// introspection endpoint down, and last through the HTTP doors: the Connect
+// protocol, gRPC-Web, REST through the gateway in each of its modes, a CORS
+// preflight and the RFC 9728 metadata document; and the demo prints what
+// happened: the gRPC code and message the client received, the subject the
+// server saw and how many response messages arrived.
 //
 //	go run ./examples/greeter
 //

@@ -1,5 +1,6 @@
 // Package demo is the scenario that `go run ./examples/greeter` runs and
-// prints: local OIDC issuers, the greeter's gRPC server and its HTTP face
+// prints: local OIDC issuers (one of which introspects its opaque tokens
+// and revokes tokens), the greeter's gRPC server and its HTTP face
 // (Connect, gRPC-Web, REST through the gRPC-Gateway in both modes, the
 // RFC 9728 document) behind one grpcjwt policy, and a client that calls
 // each in the ways a call can go right or wrong. [Run] makes the calls,
@@ -88,6 +89,10 @@ type demoCall struct {
 	// door, when not nil, makes the call through one of the greeter's
 	// HTTP doors instead of the gRPC server, with token if any.
 	door door
+	// before, when not nil, runs just before the call, and after just
+	// after it: what happens at the issuer meanwhile (a token revoked,
+	// the introspection endpoint down for this call).
+	before, after func()
 	// probe, when not nil, is a request that is no call of the greeter (a
 	// CORS preflight, the metadata document), described by how; it
 	// returns what came back.
@@ -106,19 +111,29 @@ const (
 	demoACR1FA  = "urn:logto:acr:1fa" // a one-factor login, not enough
 )
 
+// The greeter server's client credentials at the first issuer, with which
+// it asks the issuer's introspection endpoint about tokens.
+const (
+	demoClientID     = "greeter"
+	demoClientSecret = "greeter-secret"
+)
+
 // scenario returns the demo's calls: every RPC with a valid token, the
 // public Info without one, a token from the second issuer the server
 // trusts, then each way a call can be refused, then GreetOrganization for
 // the token's organization and for another, with the organization in a
 // claim and in the audience, then a DPoP-bound token with its proof, as a
 // bearer token, with a proof by another key and with its proof replayed,
-// then a stream whose token expires while it runs, and last the HTTP
-// doors of web: Connect and gRPC-Web with a valid token, REST through the
-// gateway in each mode with a valid token and without one, a CORS
-// preflight and the metadata document. Tokens come from iss, which the
-// server trusts for its API's audience and for organization tokens, except
-// those from second, which it trusts too, and from untrusted, which it
-// does not.
+// then a stream whose token expires while it runs, then introspection: an
+// opaque token, a JWT revoked at the issuer on SayHelloStream (which
+// checks revocation) and on SayHello (which does not), the opaque token
+// revoked, and an opaque token while the introspection endpoint is down;
+// and last the HTTP doors of web: Connect and gRPC-Web with a valid token,
+// REST through the gateway in each mode with a valid token and without
+// one, a CORS preflight and the metadata document. Tokens come from iss,
+// which the server trusts for its API's audience and for organization
+// tokens, and which introspects its opaque tokens, except those from
+// second, which it trusts too, and from untrusted, which it does not.
 func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors, dpop *grpcjwt.DPoPCredentials, bind func(string)) ([]demoCall, error) {
 	claims := func(extra map[string]any) map[string]any {
 		c := map[string]any{"sub": demoSubject, "scope": demoScopes}
@@ -168,6 +183,10 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors, dpop *grpc
 		Code: codes.Unauthenticated, Message: grpcjwt.CodeInsufficientUserAuthentication,
 		StepUp: "acr_values=" + demoACR + " max_age=300", Cause: grpcjwt.ErrInsufficientUserAuthentication,
 	}
+
+	// An opaque token, which only the issuer's introspection endpoint can
+	// verify, and a JWT, each to be revoked at the issuer.
+	opaque, revokedJWT := iss.OpaqueToken(claims(nil)), iss.Token(claims(nil))
 
 	return []demoCall{
 		{method: greeter.Hello, how: "valid token", token: valid, want: ok},
@@ -221,6 +240,25 @@ func scenario(iss, second, untrusted *grpcjwttest.Issuer, web *doors, dpop *grpc
 			},
 			want: Result{Code: codes.Unauthenticated, Message: grpcjwt.CodeInvalidToken, Subject: demoSubject, Cause: grpcjwt.ErrTokenExpired, Replies: 1},
 		},
+		{method: greeter.Hello, how: "opaque token (introspected)", token: opaque, want: ok},
+		{
+			method: greeter.Stream, how: "JWT revoked at the issuer (revocation check)", token: revokedJWT,
+			before: func() { iss.Revoke(revokedJWT) }, want: invalid(grpcjwt.ErrTokenInactive),
+		},
+		// Its signature still verifies: only a method that asks the
+		// issuer sees the revocation.
+		{method: greeter.Hello, how: "the revoked JWT (no revocation check)", token: revokedJWT, want: ok},
+		{
+			method: greeter.Stream, how: "the opaque token, revoked at the issuer", token: opaque,
+			before: func() { iss.Revoke(opaque) }, want: invalid(grpcjwt.ErrTokenInactive),
+		},
+		// A new opaque token: the revoked one's refusal is remembered for
+		// a few seconds (NegativeCacheTTL) and would not ask the endpoint.
+		{
+			method: greeter.Hello, how: "opaque token, introspection endpoint down", token: iss.OpaqueToken(claims(nil)),
+			before: func() { iss.SetIntrospectionMode(grpcjwttest.Fail) }, after: func() { iss.SetIntrospectionMode(grpcjwttest.Serve) },
+			want: Result{Code: codes.Unavailable, Message: grpcjwt.CodeTemporarilyUnavailable, Cause: grpcjwt.ErrIntrospectionUnavailable},
+		},
 		{method: greeter.Hello, door: web.connect, how: "valid token", token: valid, want: ok},
 		{method: greeter.Hello, door: web.grpcWeb, how: "valid token", token: valid, want: ok},
 		{method: greeter.Hello, door: web.proxy, how: "valid token", token: valid, want: ok},
@@ -245,6 +283,12 @@ func (c demoCall) run(ctx context.Context, client, learning greeterv1.GreeterCli
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	causes.take() // anything recorded before this call is not about it
+	if c.before != nil {
+		c.before()
+	}
+	if c.after != nil {
+		defer c.after()
+	}
 	if c.probe != nil {
 		got := c.probe(ctx)
 		got.Cause = causes.take()
@@ -320,23 +364,29 @@ func stepUpOf(s *status.Status) string {
 
 // Run runs the demo of `go run ./examples/greeter` within ctx: it starts
 // three local issuers (two the server trusts, one it does not), a greeter
-// server from [greeter.NewServerAndPolicy] on a loopback port, and its
-// HTTP face ([greeterhttp.New]) twice, with the gRPC-Gateway in each mode,
-// on two more; makes the scenario's calls one after the other, with gRPC,
+// server from [greeter.NewServerAndPolicy] on a loopback port, and its HTTP
+// face ([greeterhttp.New]) twice, with the gRPC-Gateway in each mode, on
+// two more; makes the scenario's calls one after the other, with gRPC,
 // connect-go and net/http clients; stops everything, and returns a row per
 // call. The server trusts the first issuer for its API's audience and to
 // assert organizations, by Logto's claim
 // ([grpcjwt.DefaultOrganizationClaim]) and organization tokens (audiences
 // starting with [grpcjwt.DefaultOrganizationAudiencePrefix]), and the
 // second, through [grpcjwt.Config.Issuers], for its API's audience only:
-// the second issuer's tokens never speak for an organization. It accepts
-// DPoP-bound tokens ([grpcjwt.WithDPoP]), allows one second of clock skew
-// rather than the default 30 ([grpcjwt.Config.Leeway]), so that the stream
-// whose token expires ends soon after, serves its RFC 9728 document
+// the second issuer's tokens never speak for an organization. It verifies
+// opaque tokens at the first issuer's introspection endpoint (RFC 7662,
+// [grpcjwt.Config.OpaqueTokenIssuer]), keeping no answer
+// ([grpcjwt.IntrospectionConfig.CacheTTL] -1) so that a revocation shows on
+// the next call, and asks that endpoint about every token of
+// SayHelloStream, JWTs too ([grpcjwt.WithRevocationCheck]), which takes
+// only the first issuer's tokens. It accepts DPoP-bound tokens
+// ([grpcjwt.WithDPoP]), allows one second of clock skew rather than the
+// default 30 ([grpcjwt.Config.Leeway]), so that the stream whose token
+// expires ends soon after, serves its RFC 9728 document
 // ([grpcjwt.WithResourceMetadata], the resource being the API's audience),
 // and answers CORS for one web origin, https://app.example.com. An error
-// means the demo could not be set up; calls that go wrong are rows whose
-// OK is false.
+// means the demo could not be set up; calls that go wrong are rows whose OK
+// is false.
 func Run(ctx context.Context) ([]Row, error) {
 	iss := grpcjwttest.NewIssuer()
 	defer iss.Close()
@@ -345,11 +395,20 @@ func Run(ctx context.Context) ([]Row, error) {
 	untrusted := grpcjwttest.NewIssuer()
 	defer untrusted.Close()
 
+	// The server's client at the first issuer, for its introspection
+	// endpoint; in production, the secret comes from a secret store.
+	iss.AddClient(demoClientID, demoClientSecret)
 	v, err := grpcjwt.NewValidator(ctx, grpcjwt.Config{
 		Issuer:            iss.URL,
 		Audience:          iss.Audience,
 		AudiencePrefixes:  []string{grpcjwt.DefaultOrganizationAudiencePrefix},
 		OrganizationClaim: grpcjwt.DefaultOrganizationClaim,
+		// The endpoint its discovery names. CacheTTL -1 keeps no answer,
+		// so that a revocation shows on the next call; in production a
+		// short TTL bounds how long one goes unseen, at a request per
+		// token per TTL.
+		Introspection:     &grpcjwt.IntrospectionConfig{ClientID: demoClientID, ClientSecret: demoClientSecret, CacheTTL: -1},
+		OpaqueTokenIssuer: iss.URL,
 		Issuers:           []grpcjwt.IssuerConfig{{Issuer: second.URL, Audience: second.Audience}},
 		Leeway:            time.Second,
 	})
@@ -381,6 +440,13 @@ func Run(ctx context.Context) ([]Row, error) {
 		grpcjwt.WithRejectHook(causes.record),
 		grpcjwt.WithDPoP(grpcjwt.DPoPConfig{Nonce: &grpcjwt.DPoPNonceConfig{Secrets: [][]byte{secret}}}),
 		grpcjwt.WithResourceMetadata(grpcjwt.ResourceMetadata{Resource: iss.Audience, URL: web.proxyURL + greeterhttp.MetadataPath}),
+		// SayHelloStream asks the issuer whether even a valid JWT is still
+		// active. The second issuer has no introspection endpoint, so
+		// the method takes the first one's tokens only: Audit refuses a
+		// revocation check that an accepted issuer cannot answer. (A Go
+		// rule replaces the method's .proto rule; SayHelloStream has none.)
+		grpcjwt.WithRevocationCheck(greeterv1.Greeter_SayHelloStream_FullMethodName),
+		grpcjwt.WithIssuers(greeterv1.Greeter_SayHelloStream_FullMethodName, iss.URL),
 	}})
 	if err != nil {
 		return nil, err

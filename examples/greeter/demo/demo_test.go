@@ -67,6 +67,14 @@ func TestRun(t *testing.T) {
 		"SayHello: DPoP proof replayed":                    unauthenticated(grpcjwt.CodeInvalidDPoPProof, grpcjwt.ErrInvalidDPoPProof),
 		// The handler saw alice and sent greetings until the token expired.
 		"SayHelloStream: token expiring mid-stream": {codes.Unauthenticated, grpcjwt.CodeInvalidToken, "alice", grpcjwt.ErrTokenExpired, 1},
+		// Introspection: an opaque token; a JWT revoked at the issuer,
+		// refused where the method checks revocation and accepted where
+		// it does not; the opaque token revoked; the endpoint down.
+		"SayHello: opaque token (introspected)":                        ok("alice", 1),
+		"SayHelloStream: JWT revoked at the issuer (revocation check)": unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrTokenInactive),
+		"SayHello: the revoked JWT (no revocation check)":              ok("alice", 1),
+		"SayHelloStream: the opaque token, revoked at the issuer":      unauthenticated(grpcjwt.CodeInvalidToken, grpcjwt.ErrTokenInactive),
+		"SayHello: opaque token, introspection endpoint down":          {codes.Unavailable, grpcjwt.CodeTemporarilyUnavailable, "", grpcjwt.ErrIntrospectionUnavailable, 0},
 		// The HTTP doors, under the same policy.
 		"SayHello over Connect: valid token":              ok("alice", 1),
 		"SayHello over gRPC-Web: valid token":             ok("alice", 1),
