@@ -97,8 +97,9 @@ func (c *Claims) HasScope(scope string) bool {
 }
 
 // Raw returns the token's JSON payload as verified (for an opaque token,
-// the introspection endpoint's answer, with its "active" member). The
-// slice must not be modified.
+// the introspection endpoint's answer, with its "active" member: of a
+// signed answer, its token_introspection). The slice must not be
+// modified.
 func (c *Claims) Raw() []byte { return c.raw }
 
 // Introspected reports whether the claims come from the token's issuer's

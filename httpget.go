@@ -30,23 +30,25 @@ func getJSON(ctx context.Context, client *http.Client, timeout time.Duration, u 
 }
 
 // postForm POSTs form to req (made with a context that bounds it) and
-// returns the body of a 200 answer of at most maxBody bytes. Its errors
-// name the URL and the status, never the form, which may hold a token or
-// a client secret.
-func postForm(client *http.Client, req *http.Request, form url.Values, maxBody int64) ([]byte, error) {
+// returns the body and header of a 200 answer of at most maxBody bytes.
+// Its errors name the URL and the status, never the form, which may hold
+// a token or a client secret.
+func postForm(client *http.Client, req *http.Request, form url.Values, maxBody int64) ([]byte, http.Header, error) {
 	enc := form.Encode()
 	req.Body = io.NopCloser(strings.NewReader(enc))
 	req.ContentLength = int64(len(enc))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(enc)), nil }
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	body, _, err := do(client, req, maxBody)
-	return body, err
+	return do(client, req, maxBody)
 }
 
-// do sends req, asking for JSON, and returns the body of a 200 answer,
-// refusing any other status and bodies over maxBody bytes.
+// do sends req, asking for JSON unless it asks for something else, and
+// returns the body and header of a 200 answer, refusing any other status
+// and bodies over maxBody bytes.
 func do(client *http.Client, req *http.Request, maxBody int64) ([]byte, http.Header, error) {
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	u := req.URL.Redacted()
 	resp, err := client.Do(req)
 	if err != nil {

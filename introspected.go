@@ -104,12 +104,12 @@ func (v *Validator) introspectNow(ctx context.Context, t *trustedIssuer, token s
 		ctx, done = in.observer.StartIntrospection(ctx, IntrospectionRequest{Issuer: t.name, Reason: reason})
 		defer func() { done(IntrospectionResult{Err: err, Active: active, Duration: time.Since(start)}) }()
 	}
-	body, err := in.request(ctx, token)
+	a, err := in.request(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	now := v.now()
-	c, active, err = v.readIntrospection(t, body, now)
+	c, active, err = v.readAnswer(ctx, t, &a, now)
 	switch {
 	case err == nil && in.ttl > 0 && v.icache != nil:
 		until := min(c.ExpiresAt.UnixNano(), now.Add(in.ttl).UnixNano())

@@ -61,6 +61,10 @@ const (
 // refuses the call with Unavailable "temporarily_unavailable"
 // ([ErrIntrospectionUnavailable]), retryable and never cached; "active":
 // false is invalid_token ([ErrTokenInactive]).
+//
+// When the issuer offers them, the answers are asked for as JWTs signed
+// with the issuer's keys (RFC 9701), and required to be: see
+// [SignedResponses].
 type IntrospectionConfig struct {
 	// Endpoint is the introspection endpoint's URL. By default it is the
 	// introspection_endpoint of the issuer's discovery document, read with
@@ -132,6 +136,14 @@ type IntrospectionConfig struct {
 	// digits and "-._~+/", then "=" padding) and at most
 	// [Config.MaxTokenSize] bytes.
 	MinTokenLength int
+
+	// SignedResponses is whether the server asks the endpoint for answers
+	// signed with the issuer's keys (RFC 9701), and then accepts no other:
+	// by default ([SignedResponsesIfOffered]) when the issuer's discovery
+	// document lists introspection_signing_alg_values_supported for the
+	// endpoint it names; [SignedResponsesRequired] always;
+	// [SignedResponsesOff] never.
+	SignedResponses SignedResponses
 }
 
 // check checks c, the introspection settings of the issuer ic, named
@@ -149,6 +161,9 @@ func (c *IntrospectionConfig) check(label string, ic *IssuerConfig) error {
 	}
 	if c.MaxConcurrent < 0 || c.MaxWaiting < 0 || c.MinTokenLength < 0 {
 		return fmt.Errorf("%s: MaxConcurrent, MaxWaiting and MinTokenLength must not be negative", label)
+	}
+	if err := c.SignedResponses.check(); err != nil {
+		return fmt.Errorf("%s.%w", label, err)
 	}
 	return nil
 }
@@ -178,7 +193,9 @@ type introspector struct {
 	configured bool                   // the endpoint is configured, not discovered
 	endpoint   atomic.Pointer[string] // nil until discovery names one
 	answered   atomic.Bool            // discovery has answered
-	client     *http.Client           // never follows a redirect
+	signed     SignedResponses
+	offered    atomic.Bool  // discovery offers signed answers from the endpoint in use
+	client     *http.Client // never follows a redirect
 	auth       *clientAuth
 	timeout    time.Duration
 	maxBody    int64
@@ -231,6 +248,7 @@ func newIntrospector(ic *IssuerConfig, cfg *Config) *introspector {
 		ttl:        orDefault(c.CacheTTL, DefaultIntrospectionCacheTTL),
 		negTTL:     orDefault(c.NegativeCacheTTL, DefaultIntrospectionNegativeCacheTTL),
 		minLen:     orDefault(c.MinTokenLength, DefaultIntrospectionMinTokenLength),
+		signed:     c.SignedResponses,
 		now:        cfg.Now,
 		log:        cfg.Logger.With("issuer", ic.Issuer),
 		slots:      make(chan struct{}, orDefault(c.MaxConcurrent, DefaultIntrospectionMaxConcurrent)),
@@ -255,14 +273,29 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// discovered takes the introspection_endpoint of a discovery document,
-// unless the endpoint is configured. One that is unusable is logged and
-// ignored: the last good one stays.
-func (in *introspector) discovered(endpoint string) {
-	if in.configured {
+// discovered takes what a discovery document says of introspection: its
+// introspection_endpoint, unless the endpoint is configured, and whether
+// it signs the answers of the endpoint in use (see [SignedResponses]).
+func (in *introspector) discovered(doc providerMetadata) {
+	if !in.configured {
+		in.answered.Store(true)
+		in.takeEndpoint(doc.introspectionEndpoint)
+	}
+	ep := in.endpoint.Load()
+	offered := doc.signsIntrospection && ep != nil && *ep == doc.introspectionEndpoint
+	if in.offered.Swap(offered) == offered || in.signed != SignedResponsesIfOffered {
 		return
 	}
-	in.answered.Store(true)
+	if offered {
+		in.log.Info("grpcjwt: discovery offers signed introspection answers (RFC 9701): asking for them, and accepting no other")
+	} else {
+		in.log.Warn("grpcjwt: discovery no longer offers signed introspection answers (RFC 9701): asking for plain JSON")
+	}
+}
+
+// takeEndpoint takes the introspection_endpoint of a discovery document.
+// One that is unusable is logged and ignored: the last good one stays.
+func (in *introspector) takeEndpoint(endpoint string) {
 	if endpoint == "" {
 		if in.endpoint.Load() == nil {
 			in.log.Warn("grpcjwt: the discovery document names no introspection_endpoint; opaque tokens wait for one")
@@ -381,25 +414,38 @@ func (in *introspector) fly(ctx context.Context, sum tokenDigest, f *flight, int
 	f.claims, f.err = introspect(ctx)
 }
 
-// request asks the endpoint about token and returns the body of its 200
-// answer. Any failure is [ErrIntrospectionUnavailable]: the token may be
-// good.
-func (in *introspector) request(ctx context.Context, token string) ([]byte, error) {
+// introspectionAnswer is the introspection endpoint's 200 answer to one
+// request.
+type introspectionAnswer struct {
+	body        []byte
+	contentType string
+	signed      bool      // a signed answer (RFC 9701) was asked for, and none other will do
+	sent        time.Time // when the request was made
+}
+
+// request asks the endpoint about token and returns its 200 answer. Any
+// failure is [ErrIntrospectionUnavailable]: the token may be good.
+func (in *introspector) request(ctx context.Context, token string) (introspectionAnswer, error) {
+	a := introspectionAnswer{signed: in.asksSigned(), sent: in.now()}
 	ep := in.endpoint.Load()
 	if ep == nil {
-		return nil, unavailable(in.issuer, "no introspection_endpoint known yet")
+		return a, unavailable(in.issuer, "no introspection_endpoint known yet")
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *ep, nil)
 	if err != nil {
-		return nil, unavailable(in.issuer, "%v", err)
+		return a, unavailable(in.issuer, "%v", err)
 	}
-	if err := in.auth.apply(req, form, in.now()); err != nil {
-		return nil, unavailable(in.issuer, "client authentication: %v", err)
+	if err := in.auth.apply(req, form, a.sent); err != nil {
+		return a, unavailable(in.issuer, "client authentication: %v", err)
 	}
-	body, err := postForm(in.client, req, form, in.maxBody)
+	if a.signed {
+		req.Header.Set("Accept", introspectionJWT)
+	}
+	body, hdr, err := postForm(in.client, req, form, in.maxBody)
 	if err != nil {
-		return nil, unavailable(in.issuer, "%v", err)
+		return a, unavailable(in.issuer, "%v", err)
 	}
-	return body, nil
+	a.body, a.contentType = body, hdr.Get("Content-Type")
+	return a, nil
 }

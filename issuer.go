@@ -143,14 +143,15 @@ func (t *trustedIssuer) retryStart(first time.Duration) {
 	}()
 }
 
-// checkHeader checks the header's alg and typ against the issuer's
-// settings and returns the algorithm.
-func (t *trustedIssuer) checkHeader(h *jose.Header) (*jose.Algorithm, error) {
+// checkHeader checks the header's alg against the issuer's algorithms and
+// its typ against types (t.types for its access tokens), and returns the
+// algorithm.
+func (t *trustedIssuer) checkHeader(h *jose.Header, types *jose.Types) (*jose.Algorithm, error) {
 	alg := t.algs[h.Alg]
 	if alg == nil {
 		return nil, tokenErr(ErrAlgorithmNotAllowed, fmt.Sprintf("alg %q for issuer %q", truncate(h.Alg), t.name))
 	}
-	if !t.types.Accept(h) {
+	if !types.Accept(h) {
 		typ := "(absent)"
 		if h.HasTyp {
 			typ = fmt.Sprintf("%q", truncate(h.Typ))

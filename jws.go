@@ -7,10 +7,10 @@ import (
 	"github.com/grpcjwt/grpcjwt/internal/jose"
 )
 
-// grpcjwt reads two kinds of compact JWS, access tokens and DPoP proofs,
-// with one reader (internal/jose): the same split, the same base64url
-// checks, the same exact header. They differ only in what their headers
-// may hold, declared here.
+// grpcjwt reads three kinds of compact JWS, access tokens, DPoP proofs and
+// signed introspection answers, with one reader (internal/jose): the same
+// split, the same base64url checks, the same exact header. They differ
+// only in what their headers may hold, declared here.
 var (
 	// accessTokenHeader: a kid, to find the key in the issuer's JWKS, and a
 	// typ, checked against the issuer's types once the token is routed.
@@ -29,6 +29,14 @@ var (
 	proofHeader = jose.Profile{Kid: jose.Refuse, JWK: jose.Require, KeyURLs: jose.Refuse}
 	// proofTypes: dpop+jwt, the one typ of a proof.
 	proofTypes = jose.Types{Values: []string{"dpop+jwt"}}
+
+	// answerHeader, of a signed introspection answer (RFC 9701): a kid, to
+	// find the key in the issuer's JWKS, as an access token's.
+	answerHeader = jose.Profile{Kid: jose.Allow}
+	// answerTypes: token-introspection+jwt, required, so that an answer is
+	// never taken for an access token, nor an access token (at+jwt, JWT,
+	// or none) for an answer (RFC 9701 §8.1).
+	answerTypes = jose.Types{Values: []string{"token-introspection+jwt", "application/token-introspection+jwt"}}
 )
 
 // jwsTokenErr gives an error of reading a token (the JWS reader's, or the

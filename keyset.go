@@ -38,9 +38,9 @@ type keySet struct {
 	observer      Observer // nil: none
 	cacheFile     string   // where the last good JWKS is kept; "" for none
 	notify        func()   // called after every fetch, for State watchers
-	// discovered, when set, is told the introspection_endpoint of every
-	// discovery document that answers (the issuer's introspector).
-	discovered func(introspectionEndpoint string)
+	// discovered, when set, is told every discovery document that answers
+	// (the issuer's introspector).
+	discovered func(providerMetadata)
 
 	jwksURL     atomic.Pointer[string]      // configuredURL, or the jwks_uri discovery gave last; nil until it first answers
 	snap        atomic.Pointer[keySnapshot] // written under mu; nil until the first keys arrive, or after cached keys are discarded
@@ -260,7 +260,7 @@ func (ks *keySet) locate(ctx context.Context, reason FetchReason) (string, error
 		return *last, nil
 	}
 	if ks.discovered != nil {
-		ks.discovered(doc.introspectionEndpoint)
+		ks.discovered(doc)
 	}
 	u := doc.jwksURI
 	if last != nil && *last != u {

@@ -289,7 +289,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	alg, err := t.checkHeader(&h)
+	alg, err := t.checkHeader(&h, t.types)
 	if err != nil {
 		return nil, nil, err
 	}

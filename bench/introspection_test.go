@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -37,6 +39,30 @@ func introspectingValidator(b *testing.B, f *Fixture, ttl time.Duration) *grpcjw
 			Introspection:     &grpcjwt.IntrospectionConfig{ClientID: rsClient, ClientSecret: rsSecret, CacheTTL: ttl},
 		})
 	})
+}
+
+// signedIntrospection returns an issuer that signs its introspection
+// answers with ES256 when asked (RFC 9701), an opaque token of it with the
+// benchmark token's claims, and a Validator of it that keeps no answer
+// and asks for answers as mode says; each built once.
+func signedIntrospection(b *testing.B, mode grpcjwt.SignedResponses) (*grpcjwttest.Issuer, string, *grpcjwt.Validator) {
+	iss := memoize(b, "signing issuer", func() (*grpcjwttest.Issuer, error) {
+		iss := grpcjwttest.NewIssuer(grpcjwttest.WithDefaultAlgorithm("ES256"), grpcjwttest.WithSignedIntrospection())
+		iss.AddClient(rsClient, rsSecret)
+		return iss, nil
+	})
+	token := memoize(b, "signing issuer's opaque token", func() (string, error) {
+		return iss.OpaqueToken(TokenClaims(time.Now())), nil
+	})
+	v := memoize(b, "signing issuer's validator "+string(mode), func() (*grpcjwt.Validator, error) {
+		return grpcjwt.NewValidator(context.Background(), grpcjwt.Config{
+			Issuer: iss.URL, Audience: iss.Audience, Algorithms: Algs, Leeway: Leeway,
+			OpaqueTokenIssuer: iss.URL,
+			Introspection: &grpcjwt.IntrospectionConfig{ClientID: rsClient, ClientSecret: rsSecret, CacheTTL: -1,
+				SignedResponses: mode},
+		})
+	})
+	return iss, token, v
 }
 
 // opaqueBenchToken is an opaque token of the fixture's issuer with the
@@ -70,6 +96,10 @@ func validate(b *testing.B, v *grpcjwt.Validator, token string) func() {
 //     (CacheTTL < 0), so that every call is a request, paired with the
 //     bare round trip (x-roundtrip: the same POST, form and client
 //     authentication by net/http, its answer read, nothing checked);
+//   - miss/signed: the same miss at an issuer that signs its answers
+//     with ES256 (RFC 9701), asked for them, paired with the plain miss
+//     at that issuer (x-plain: asked for JSON) and the bare round trip
+//     that asks for a signed answer (x-roundtrip: the issuer signs it);
 //   - flood/random and flood/endpoint-down: a new random opaque token per
 //     call, as an attacker sends them, to an endpoint that answers
 //     {"active": false} or fails: requests/op is the requests made per
@@ -98,15 +128,27 @@ func BenchmarkIntrospection(b *testing.B) {
 	})
 	b.Run("miss/opaque", func(b *testing.B) {
 		miss := validate(b, uncached, opaque)
-		benchPaired(b, f.Issuer, miss, []floor{{"x-roundtrip", roundTrip(b, f.Issuer, opaque)}}, false)
+		rt, _ := roundTrip(b, f.Issuer, opaque, "application/json")
+		benchPaired(b, f.Issuer, miss, []floor{{"x-roundtrip", rt}}, false)
+	})
+	b.Run("miss/signed", func(b *testing.B) {
+		iss, token, signed := signedIntrospection(b, grpcjwt.SignedResponsesIfOffered)
+		_, _, plain := signedIntrospection(b, grpcjwt.SignedResponsesOff)
+		rt, answer := roundTrip(b, iss, token, "application/token-introspection+jwt")
+		benchPaired(b, iss, validate(b, signed, token), []floor{
+			{"x-plain", validate(b, plain, token)},
+			{"x-roundtrip", rt},
+			{"x-verify", verifyES256(b, iss.SigningKey("ES256").Public().(*ecdsa.PublicKey), string(answer))},
+		}, false)
 	})
 	b.Run("flood/random", func(b *testing.B) { floodOpaque(b, f.Issuer, cached, grpcjwttest.Serve) })
 	b.Run("flood/endpoint-down", func(b *testing.B) { floodOpaque(b, f.Issuer, cached, grpcjwttest.Fail) })
 }
 
 // roundTrip returns the bare introspection request for token: the POST,
-// its form and Basic credentials, the answer read whole; checked once.
-func roundTrip(b *testing.B, iss *grpcjwttest.Issuer, token string) func() {
+// its form and Basic credentials, accept, the answer read whole; and its
+// first answer, checked (an active one, or a JWS).
+func roundTrip(b *testing.B, iss *grpcjwttest.Issuer, token, accept string) (func(), []byte) {
 	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	body := url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode()
 	do := func() ([]byte, error) {
@@ -115,7 +157,7 @@ func roundTrip(b *testing.B, iss *grpcjwttest.Issuer, token string) func() {
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", accept)
 		req.SetBasicAuth(rsClient, rsSecret)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -124,10 +166,32 @@ func roundTrip(b *testing.B, iss *grpcjwttest.Issuer, token string) func() {
 		defer resp.Body.Close()
 		return io.ReadAll(resp.Body)
 	}
-	if a, err := do(); err != nil || !strings.Contains(string(a), `"active":true`) {
+	a, err := do()
+	if err != nil || !strings.Contains(string(a), `"active":true`) && strings.Count(string(a), ".") != 2 {
 		b.Fatalf("the round trip: %s, %v", a, err)
 	}
-	return func() { _, _ = do() }
+	return func() { _, _ = do() }, a
+}
+
+// verifyES256 returns the check of jws's ES256 signature with pub by
+// crypto/ecdsa alone: its hash and verification, nothing parsed; checked
+// once.
+func verifyES256(b *testing.B, pub *ecdsa.PublicKey, jws string) func() {
+	dot := strings.LastIndexByte(jws, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(jws[dot+1:])
+	if err != nil || len(sig) != 64 {
+		b.Fatalf("the answer's signature: %d bytes, %v", len(sig), err)
+	}
+	input := []byte(jws[:dot])
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	verify := func() bool {
+		h := sha256.Sum256(input)
+		return ecdsa.Verify(pub, h[:], r, s)
+	}
+	if !verify() {
+		b.Fatal("the answer's signature does not verify")
+	}
+	return func() { _ = verify() }
 }
 
 // floodOpaque validates a new random opaque token per call against iss's

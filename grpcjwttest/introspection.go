@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,6 +39,34 @@ func (i *Issuer) IntrospectionRequests() int64 { return i.introspections.Load() 
 func (i *Issuer) SetIntrospectionMode(m Mode) {
 	i.mu.Lock()
 	i.introspectionMode = m
+	i.mu.Unlock()
+}
+
+// WithSignedIntrospection makes the introspection endpoint answer a
+// request that accepts "application/token-introspection+jwt" with a JWT
+// (RFC 9701): header typ "token-introspection+jwt", alg and kid of the
+// issuer's signing key for its default algorithm ([WithDefaultAlgorithm]);
+// claims iss (URL), aud (the client ID of the client that asked), iat
+// (now) and token_introspection (the plain answer); Content-Type
+// "application/token-introspection+jwt". Discovery lists every algorithm
+// of [Algorithms] as introspection_signing_alg_values_supported. A
+// request that does not ask gets plain JSON. To make the answers go wrong,
+// see [Issuer.SetIntrospectionJWT] and [Unsigned].
+func WithSignedIntrospection() Option {
+	return func(c *config) { c.signed = true }
+}
+
+// SetIntrospectionJWT makes the issuer pass the header and claims of every
+// signed introspection answer ([WithSignedIntrospection]) to edit before
+// signing them, for tests of a resource server's checks: edit may change,
+// add or delete any member (a typ of "at+jwt", an aud of another client,
+// an iat an hour old, no token_introspection). The top level of the
+// claims' token_introspection is a copy, which edit may change too. Setting "alg"
+// has the effect it has in [WithHeader]. A nil edit restores honest
+// answers.
+func (i *Issuer) SetIntrospectionJWT(edit func(header, claims map[string]any)) {
+	i.mu.Lock()
+	i.editAnswer = edit
 	i.mu.Unlock()
 }
 
@@ -137,18 +166,19 @@ func (i *Issuer) client(r *http.Request) (string, bool) {
 }
 
 // clientForm parses the form of a request to the introspection or the
-// revocation endpoint and authenticates its client. It reports false, an
-// OAuth error answered, when it fails.
-func (i *Issuer) clientForm(w http.ResponseWriter, r *http.Request) bool {
+// revocation endpoint and authenticates its client, whose id it returns.
+// It reports false, an OAuth error answered, when it fails.
+func (i *Issuer) clientForm(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "")
-		return false
+		return "", false
 	}
-	if _, ok := i.client(r); !ok {
+	id, ok := i.client(r)
+	if !ok {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "")
-		return false
+		return "", false
 	}
-	return true
+	return id, true
 }
 
 // basicAuth is r.BasicAuth with the id and secret form-decoded, as RFC 6749
@@ -166,16 +196,18 @@ func basicAuth(r *http.Request) (string, string, bool) {
 // serveIntrospection answers RFC 7662 requests from clients added with
 // AddClient: the claims of an opaque token of the issuer, or the payload
 // of a JWT it signed, with "active": true, unless the token has expired,
-// was revoked or is unknown, when the answer is {"active": false}.
+// was revoked or is unknown, when the answer is {"active": false}; signed
+// when the issuer signs answers and the request asks for one.
 func (i *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	i.introspections.Add(1)
 	i.mu.Lock()
-	m := i.introspectionMode
+	m, edit := i.introspectionMode, i.editAnswer
 	i.mu.Unlock()
 	if !i.respond(w, r, m) {
 		return
 	}
-	if !i.clientForm(w, r) {
+	id, ok := i.clientForm(w, r)
+	if !ok {
 		return
 	}
 	tok := r.PostForm.Get("token")
@@ -183,11 +215,45 @@ func (i *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "no token")
 		return
 	}
-	if c := i.introspect(tok, time.Now()); c != nil {
+	now := time.Now()
+	c := i.introspect(tok, now)
+	if c == nil {
+		c = map[string]any{"active": false}
+	}
+	if !i.signedAnswers || m == Unsigned || !acceptsSigned(r) {
 		writeJSON(w, c)
 		return
 	}
-	writeJSON(w, map[string]bool{"active": false})
+	k := i.SigningKey(i.defaultAlg)
+	header := map[string]any{"alg": k.Alg, "kid": k.KID, "typ": "token-introspection+jwt"}
+	claims := map[string]any{"iss": i.URL, "aud": id, "iat": now.Unix(), "token_introspection": maps.Clone(c)}
+	if edit != nil {
+		edit(header, claims)
+	}
+	jwt, err := k.Sign(header, claims)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", signedAnswerType)
+	_, _ = w.Write([]byte(jwt))
+}
+
+// signedAnswerType is the media type of a signed introspection answer
+// (RFC 9701 §4).
+const signedAnswerType = "application/token-introspection+jwt"
+
+// acceptsSigned reports whether r's Accept header names signedAnswerType.
+func acceptsSigned(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, t := range strings.Split(v, ",") {
+			mt, _, _ := strings.Cut(t, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), signedAnswerType) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // introspect returns the answer for an active token, or nil.
@@ -255,7 +321,7 @@ func (i *Issuer) verified(tok string) map[string]any {
 // an RFC 7009 request: any token, as [Issuer.Revoke] does. It answers 200
 // with no body, whether or not the issuer knew the token.
 func (i *Issuer) serveRevocation(w http.ResponseWriter, r *http.Request) {
-	if !i.clientForm(w, r) {
+	if _, ok := i.clientForm(w, r); !ok {
 		return
 	}
 	if tok := r.PostForm.Get("token"); tok != "" {

@@ -14,7 +14,9 @@
 // against it; given a DPoP proof, it issues DPoP-bound tokens. For
 // resource servers that introspect, it mints opaque tokens
 // ([Issuer.OpaqueToken], [WithOpaqueTokens]) and serves token
-// introspection (RFC 7662) and revocation (RFC 7009), named by discovery:
+// introspection (RFC 7662; its answers signed when asked, RFC 9701, with
+// [WithSignedIntrospection]) and revocation (RFC 7009), named by
+// discovery:
 //
 //	iss.AddClient("api", "api-secret") // the resource server's credentials
 //	token := iss.OpaqueToken(map[string]any{"scope": "greet:read"})
@@ -52,6 +54,12 @@ const (
 	// Hang never answers: the request blocks until the client gives up or
 	// the issuer is closed.
 	Hang
+	// Unsigned makes the introspection endpoint of an issuer
+	// [WithSignedIntrospection] answer plain JSON even when asked for a
+	// signed answer, as a provider that does not sign for the client, or
+	// a man in the middle who strips the signature, would. Other
+	// endpoints serve as usual.
+	Unsigned
 )
 
 // Issuer is a local OIDC issuer. Its methods are safe for concurrent use.
@@ -87,6 +95,8 @@ type Issuer struct {
 	opaque            map[[32]byte]*opaque   // by the token's SHA-256
 	revoked           map[[32]byte]time.Time // by the token's SHA-256: until when it is kept
 	introspectionMode Mode
+	signedAnswers     bool                                // WithSignedIntrospection
+	editAnswer        func(header, claims map[string]any) // of SetIntrospectionJWT
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
@@ -104,6 +114,7 @@ type config struct {
 	handlers   []handler
 	middleware []func(http.Handler) http.Handler
 	opaque     bool
+	signed     bool // WithSignedIntrospection
 }
 
 type handler struct {
@@ -202,9 +213,10 @@ func NewIssuer(opts ...Option) *Issuer {
 		clients:    make(map[string]string),
 		defaultAlg: cfg.defaultAlg,
 
-		opaqueTokens: cfg.opaque,
-		opaque:       make(map[[32]byte]*opaque),
-		revoked:      make(map[[32]byte]time.Time),
+		opaqueTokens:  cfg.opaque,
+		signedAnswers: cfg.signed,
+		opaque:        make(map[[32]byte]*opaque),
+		revoked:       make(map[[32]byte]time.Time),
 	}
 	if i.defaultAlg == "" {
 		i.defaultAlg = "RS256"
@@ -556,6 +568,9 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	}
 	if introspectURI != "" {
 		doc["introspection_endpoint"] = introspectURI
+	}
+	if i.signedAnswers {
+		doc["introspection_signing_alg_values_supported"] = Algorithms()
 	}
 	writeJSON(w, doc)
 }

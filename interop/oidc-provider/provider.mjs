@@ -52,6 +52,12 @@
 //                     revocation (RFC 7009) endpoints are on (named by discovery); the
 //                     provider introspects its opaque tokens only (a JWT gets
 //                     400 invalid_request there).
+//   JWT_INTROSPECTION "1": introspection answers a request with
+//                     "Accept: application/token-introspection+jwt" with a JWT signed
+//                     with the signing key under SIGN_ALG (RFC 9701; features.jwtIntrospection,
+//                     every client's introspection_signed_response_alg); discovery lists
+//                     introspection_signing_alg_values_supported. Other requests get JSON.
+//                                                              default: off
 //   API_CLIENT_ID     a client for the resource server, to introspect tokens with: it
 //                     authenticates with client_secret_basic, and API_CLIENT_ID-post with
 //                     client_secret_post                      default grpcjwt-api
@@ -93,6 +99,7 @@ const RESOURCE_SCOPES = env.RESOURCE_SCOPES ?? 'greet:read greet:write';
 const ACCESS_TOKEN_TTL = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
 const EXTRA_CLAIMS = env.EXTRA_CLAIMS ? JSON.parse(env.EXTRA_CLAIMS) : undefined;
 const ACCESS_TOKEN_FORMAT = env.ACCESS_TOKEN_FORMAT || 'jwt';
+const JWT_INTROSPECTION = env.JWT_INTROSPECTION === '1';
 const API_CLIENT_ID = env.API_CLIENT_ID || 'grpcjwt-api';
 const API_CLIENT_SECRET = env.API_CLIENT_SECRET || 'grpcjwt-api-secret';
 const ORGANIZATIONS = new Set((env.ORGANIZATIONS ?? '').split(' ').filter(Boolean));
@@ -249,12 +256,15 @@ const provider = new Provider(ISSUER, {
   clientDefaults: {
     // the default (RS256) would be rejected when the JWKS has no RSA key
     id_token_signed_response_alg: SIGN_ALG,
+    // likewise; a client metadata name only while the feature is on
+    ...(JWT_INTROSPECTION ? { introspection_signed_response_alg: SIGN_ALG } : {}),
   },
   clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
+    jwtIntrospection: { enabled: JWT_INTROSPECTION },
     revocation: { enabled: true },
     // on by default in 9.x; named so that an upgrade that turns it off is seen here
     dPoP: { enabled: true },
@@ -337,5 +347,5 @@ function shutdown(signal) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s format=${ACCESS_TOKEN_FORMAT} tls=${TLS}\n`);
+process.stderr.write(`provider.mjs: issuer=${ISSUER} client_id=${CLIENT_ID} resource=${RESOURCE} scopes="${RESOURCE_SCOPES}" organizations="${[...ORGANIZATIONS].join(' ')}" alg=${SIGN_ALG} kid=${SIGN_KID ?? '(auto)'} ttl=${ACCESS_TOKEN_TTL}s format=${ACCESS_TOKEN_FORMAT} jwt_introspection=${JWT_INTROSPECTION} tls=${TLS}\n`);
 process.stdout.write(`listening ${ISSUER}\n`);
