@@ -38,6 +38,28 @@ type ReplayCache interface {
 	Seen(ctx context.Context, jkt, jti string, expiry time.Time) (bool, error)
 }
 
+// ReplayCacheState is how a replay cache stands: the unexpired proofs it
+// remembers, and its bounds.
+type ReplayCacheState struct {
+	Proofs    int   // unexpired proofs remembered
+	Bytes     int64 // their memory, as counted against MaxBytes
+	Keys      int   // the keys they are of
+	MaxProofs int   // the bounds of [NewMemoryReplayCache]: maxEntries, maxBytes and maxPerKey
+	MaxBytes  int64
+	MaxPerKey int
+}
+
+// ReplayCacheReporter is a [ReplayCache] that can say how it stands, as
+// the one of [NewMemoryReplayCache] can: type-assert a ReplayCache to it.
+// The module github.com/grpcjwt/grpcjwt/otel reports it as gauges.
+type ReplayCacheReporter interface {
+	ReplayCache
+	// State reports how the cache stands now. It is safe for concurrent
+	// use with Seen, and takes the cache's lock as Seen does: call it for
+	// metrics, not per request.
+	State() ReplayCacheState
+}
+
 // Defaults of [NewMemoryReplayCache].
 const (
 	DefaultReplayEntries = 100_000
@@ -85,6 +107,7 @@ const replayProofOverhead = 272
 //
 // It is safe for concurrent use: one lock, held for a map and a heap
 // operation per proof, which costs far less than the proof's signature.
+// It is a [ReplayCacheReporter].
 func NewMemoryReplayCache(maxEntries int, maxBytes int64, maxPerKey int) ReplayCache {
 	return newMemoryReplayCache(maxEntries, maxBytes, maxPerKey, time.Now)
 }
@@ -135,6 +158,8 @@ type replayItem struct {
 	expiry int64 // unix nanoseconds
 }
 
+var _ ReplayCacheReporter = (*memoryReplayCache)(nil)
+
 var errReplayFull = errors.New("the replay cache is full of unexpired proofs")
 
 // replayProofSize is the memory a proof counts for.
@@ -167,6 +192,23 @@ func (c *memoryReplayCache) Seen(_ context.Context, jkt, jti string, expiry time
 	}
 	c.add(k, now+min(int64(ttl), math.MaxInt64-now), size)
 	return false, nil
+}
+
+// State drops the proofs that have expired, as Seen does first, and
+// reports those left and the bounds.
+func (c *memoryReplayCache) State() ReplayCacheState {
+	now := c.now().UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expire(now)
+	return ReplayCacheState{
+		Proofs:    len(c.proofs),
+		Bytes:     c.bytes,
+		Keys:      len(c.perKey),
+		MaxProofs: c.maxEntries,
+		MaxBytes:  c.maxBytes,
+		MaxPerKey: c.maxPerKey,
+	}
 }
 
 // add remembers k until expiry, with its strings copied into one

@@ -262,3 +262,43 @@ func TestReplayDefaultsDocumented(t *testing.T) {
 		t.Errorf("a proof with a 21-byte jti counts %d bytes, the tests say 336", got)
 	}
 }
+
+// TestMemoryReplayCacheState: State counts the unexpired proofs, their
+// bytes and keys, drops the expired ones as Seen does, and gives the
+// bounds, the defaults for values ≤ 0.
+func TestMemoryReplayCacheState(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := newMemoryReplayCache(10, 0, 3, clk.Now)
+	var r ReplayCacheReporter = c
+	want := ReplayCacheState{MaxProofs: 10, MaxBytes: DefaultReplayBytes, MaxPerKey: 3}
+	if got := r.State(); got != want {
+		t.Fatalf("empty: %+v, want %+v", got, want)
+	}
+	for i, d := range []time.Duration{time.Second, time.Minute, time.Minute} {
+		if _, err := c.Seen(ctx, jkt(i%2), jti(i), clk.Now().Add(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want.Proofs, want.Bytes, want.Keys = 3, 3*336, 2
+	if got := r.State(); got != want {
+		t.Fatalf("3 proofs of 2 keys: %+v, want %+v", got, want)
+	}
+	clk.Add(time.Second) // the first proof, key 0's only one, expires
+	want.Proofs, want.Bytes, want.Keys = 2, 2*336, 2
+	if got := r.State(); got != want {
+		t.Fatalf("after the first expired: %+v, want %+v", got, want)
+	}
+	if len(c.byExpiry) != 2 {
+		t.Fatalf("State left %d proofs in the heap, want 2", len(c.byExpiry))
+	}
+	clk.Add(time.Minute)
+	want.Proofs, want.Bytes, want.Keys = 0, 0, 0
+	if got := r.State(); got != want {
+		t.Fatalf("after all expired: %+v, want %+v", got, want)
+	}
+	d := NewMemoryReplayCache(0, 0, 0).(ReplayCacheReporter).State()
+	if d != (ReplayCacheState{MaxProofs: DefaultReplayEntries, MaxBytes: DefaultReplayBytes, MaxPerKey: DefaultReplayPerKey}) {
+		t.Fatalf("defaults: %+v", d)
+	}
+}

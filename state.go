@@ -27,18 +27,23 @@ type State struct {
 	CacheEvictions int64 // entries removed so far to make room, or because they expired or their key went away
 }
 
-// Ready reports whether every issuer has keys, and none has served stale
-// keys for longer than maxStale (0: stale keys never make it unready).
+// Ready reports whether every issuer is ready ([IssuerState.Ready]).
 func (s State) Ready(now time.Time, maxStale time.Duration) bool {
 	for _, is := range s.Issuers {
-		if is.Keys == 0 {
-			return false
-		}
-		if maxStale > 0 && !is.StaleSince.IsZero() && now.Sub(is.StaleSince) > maxStale {
+		if !is.Ready(now, maxStale) {
 			return false
 		}
 	}
 	return true
+}
+
+// Ready reports whether the issuer has keys and has not served stale keys
+// for longer than maxStale (0: stale keys never make it unready).
+func (is IssuerState) Ready(now time.Time, maxStale time.Duration) bool {
+	if is.Keys == 0 {
+		return false
+	}
+	return maxStale <= 0 || is.StaleSince.IsZero() || now.Sub(is.StaleSince) <= maxStale
 }
 
 // State reports how the Validator stands. It takes a lock per cache shard,

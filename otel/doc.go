@@ -42,8 +42,20 @@
 //	grpcjwt.keys                  gauge      {key}         issuer
 //	grpcjwt.keys.age              gauge      s             issuer
 //	grpcjwt.keys.stale            gauge      (0 or 1)      issuer
+//	grpcjwt.keys.stale_duration   gauge      s             issuer
+//	grpcjwt.issuer.ready          gauge      (0 or 1)      issuer
+//	grpcjwt.keys.max_stale        gauge      s
+//	grpcjwt.replay_cache.proofs   gauge      {proof}
+//	grpcjwt.replay_cache.size     gauge      By
+//	grpcjwt.replay_cache.keys     gauge      {key}
+//	grpcjwt.replay_cache.max_proofs gauge    {proof}
+//	grpcjwt.replay_cache.max_size gauge      By
 //
-// The last six come from [Observer.Register]. Every attribute value is
+// The nine from grpcjwt.cache.entries to grpcjwt.keys.max_stale come from
+// [Observer.Register]; readiness and grpcjwt.keys.max_stale follow the
+// bound of [WithMaxStale]. The replay_cache ones come from
+// [Observer.RegisterReplayCache], for the DPoP replay cache of
+// [grpcjwt.NewMemoryReplayCache]. Every attribute value is
 // bounded: rpc.method is a method the server knows, or "unknown" for any
 // other name a caller sends; result is a [grpcjwt.Result]; cause is a
 // [grpcjwt.Cause], the label each sentinel error of grpcjwt is declared

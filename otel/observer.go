@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpcjwt/grpcjwt"
 	"go.opentelemetry.io/otel/attribute"
@@ -66,7 +67,9 @@ type Observer struct {
 	decisions atomic.Pointer[map[grpcjwt.Decision]*decisionCount]
 	overflow  decisionCount // past maxDecisionSets
 
-	registered atomic.Bool
+	maxStale   time.Duration // of WithMaxStale
+	registered atomic.Bool   // a Validator is registered
+	replays    atomic.Bool   // a replay cache is registered
 }
 
 // decisionCount counts the decisions of one combination of attributes.
@@ -97,8 +100,9 @@ func New(opts ...Option) (*Observer, error) {
 		opt(&o)
 	}
 	ob := &Observer{
-		tracer: o.tracerProvider.Tracer(ScopeName),
-		meter:  o.meterProvider.Meter(ScopeName),
+		tracer:   o.tracerProvider.Tracer(ScopeName),
+		meter:    o.meterProvider.Meter(ScopeName),
+		maxStale: o.maxStale,
 	}
 	var errs [8]error
 	var decisions, hits, misses metric.Int64ObservableCounter

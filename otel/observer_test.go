@@ -34,7 +34,7 @@ type telemetry struct {
 	spans  *tracetest.SpanRecorder
 }
 
-func newTelemetry(t testing.TB) *telemetry {
+func newTelemetry(t testing.TB, opts ...grpcjwtotel.Option) *telemetry {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -44,7 +44,7 @@ func newTelemetry(t testing.TB) *telemetry {
 		_ = mp.Shutdown(context.Background())
 		_ = tp.Shutdown(context.Background())
 	})
-	obs, err := grpcjwtotel.New(grpcjwtotel.WithMeterProvider(mp), grpcjwtotel.WithTracerProvider(tp))
+	obs, err := grpcjwtotel.New(append([]grpcjwtotel.Option{grpcjwtotel.WithMeterProvider(mp), grpcjwtotel.WithTracerProvider(tp)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +244,11 @@ func TestMetrics(t *testing.T) {
 	}
 	wantPoints(t, got, "grpcjwt.keys", map[string]float64{"issuer=" + iss.URL: keys})
 	wantPoints(t, got, "grpcjwt.keys.stale", map[string]float64{"issuer=" + iss.URL: 0})
+	wantPoints(t, got, "grpcjwt.keys.stale_duration", map[string]float64{"issuer=" + iss.URL: 0})
+	wantPoints(t, got, "grpcjwt.issuer.ready", map[string]float64{"issuer=" + iss.URL: 1})
+	if p := got["grpcjwt.keys.max_stale"]; len(p) != 0 {
+		t.Errorf("grpcjwt.keys.max_stale without WithMaxStale: %v, want none", p)
+	}
 	if p := got["grpcjwt.keys.age"]; len(p) != 1 || p[0].attrs != "issuer="+iss.URL || p[0].value < 0 || p[0].value > 60 {
 		t.Errorf("grpcjwt.keys.age: %v, want one point for the issuer, between 0 and 60 seconds", p)
 	}
@@ -262,6 +267,11 @@ func TestMetrics(t *testing.T) {
 	})
 	wantPoints(t, got, "grpcjwt.keys.stale", map[string]float64{"issuer=" + iss.URL: 1})
 	wantPoints(t, got, "grpcjwt.keys", map[string]float64{"issuer=" + iss.URL: keys})
+	if p := got["grpcjwt.keys.stale_duration"]; len(p) != 1 || p[0].attrs != "issuer="+iss.URL || p[0].value <= 0 || p[0].value > 60 {
+		t.Errorf("grpcjwt.keys.stale_duration: %v, want one point for the issuer, above 0 and at most 60 seconds", p)
+	}
+	// Without a bound, stale keys leave the issuer ready.
+	wantPoints(t, got, "grpcjwt.issuer.ready", map[string]float64{"issuer=" + iss.URL: 1})
 
 	// The gauges end with unregister.
 	if err := unregister(); err != nil {
@@ -272,6 +282,46 @@ func TestMetrics(t *testing.T) {
 		if len(got[name]) != 0 {
 			t.Errorf("%s after unregister: %v", name, got[name])
 		}
+	}
+}
+
+// TestReadiness: grpcjwt.issuer.ready follows the bound of WithMaxStale,
+// reported as grpcjwt.keys.max_stale, as the health service does.
+func TestReadiness(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxStale time.Duration
+		ready    float64 // once the keys are stale
+	}{
+		{"stale within the bound", time.Hour, 1},
+		{"stale past the bound", time.Nanosecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := newIssuer(t)
+			tm := newTelemetry(t, grpcjwtotel.WithMaxStale(tc.maxStale))
+			v := newValidator(t, iss, tm.obs)
+			unregister, err := tm.obs.Register(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unregister()
+			got := tm.collect(t)
+			wantPoints(t, got, "grpcjwt.issuer.ready", map[string]float64{"issuer=" + iss.URL: 1})
+			wantPoints(t, got, "grpcjwt.keys.max_stale", map[string]float64{"": tc.maxStale.Seconds()})
+
+			// An unknown kid's refresh fails: the keys are stale.
+			iss.SetJWKSMode(grpcjwttest.Fail)
+			if _, err := v.Validate(context.Background(), iss.Token(map[string]any{"sub": "alice"}, grpcjwttest.WithKey(grpcjwttest.MustKey("RS256")))); err == nil {
+				t.Fatal("a token signed by an unpublished key was accepted")
+			}
+			st := v.State()
+			got = tm.collect(t)
+			wantPoints(t, got, "grpcjwt.keys.stale", map[string]float64{"issuer=" + iss.URL: 1})
+			wantPoints(t, got, "grpcjwt.issuer.ready", map[string]float64{"issuer=" + iss.URL: tc.ready})
+			if st.Issuers[0].Ready(time.Now(), tc.maxStale) != (tc.ready == 1) {
+				t.Errorf("the gauge says ready=%v, State says otherwise", tc.ready)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package grpcjwtotel
 
 import (
+	"time"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -12,6 +14,7 @@ type Option func(*options)
 type options struct {
 	meterProvider  metric.MeterProvider
 	tracerProvider trace.TracerProvider
+	maxStale       time.Duration
 }
 
 // defaultOptions are the options before any Option applies: the global
@@ -41,4 +44,15 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 			o.tracerProvider = tp
 		}
 	}
+}
+
+// WithMaxStale sets the bound past which an issuer's stale keys (fetches
+// failing since its last success) make it not ready: the maxStale given to
+// [grpcjwt.ServeHealth] and [grpcjwt.State.Ready], so that
+// grpcjwt.issuer.ready says what the health service says. It is reported
+// as grpcjwt.keys.max_stale, for alerts to compare grpcjwt.keys.stale_duration
+// with. Default 0: stale keys alone never make an issuer unready, and
+// grpcjwt.keys.max_stale is not reported.
+func WithMaxStale(d time.Duration) Option {
+	return func(o *options) { o.maxStale = max(d, 0) }
 }

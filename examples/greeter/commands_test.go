@@ -255,6 +255,8 @@ func TestCommands(t *testing.T) {
 			{"bad REST mode", []string{"-issuer", iss.URL, "-audience", "a", "-http-addr", "127.0.0.1:0", "-rest-mode", "both"}, 2, []string{`-rest-mode: unknown REST mode "both" (want proxy or in-process)`}},
 			{"page without HTTP", []string{"-issuer", iss.URL, "-audience", "a", "-page-addr", "127.0.0.1:0", "-cors-origin", "https://app.example.com"}, 2, []string{"-page-addr needs -http-addr; -cors-origin needs -http-addr"}},
 			{"half a TLS pair", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "cert.pem"}, 2, []string{"-tls-cert and -tls-key go together"}},
+			{"introspection client without a secret", []string{"-issuer", iss.URL, "-audience", "a", "-introspection-client-id", "api"}, 2, []string{"-introspection-client-id and -introspection-client-secret go together"}},
+			{"introspection endpoint without a client", []string{"-issuer", iss.URL, "-audience", "a", "-introspection-endpoint", iss.IntrospectionURL()}, 2, []string{"-introspection-endpoint needs -introspection-client-id"}},
 			{"missing TLS files", []string{"-issuer", iss.URL, "-audience", "a", "-tls-cert", "nonexistent.pem", "-tls-key", "nonexistent.key"}, 1, []string{"server: loading -tls-cert and -tls-key:"}},
 			{"issuer not a URL", []string{"-issuer", "tenant.example.com", "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{`server: cannot set up token validation for issuer tenant.example.com: grpcjwt: Config.Issuer: "tenant.example.com" is not an absolute http(s) URL`}},
 			{"unreachable issuer", []string{"-issuer", gone.URL, "-audience", "a", "-addr", "127.0.0.1:0"}, 1, []string{"server: cannot set up token validation for issuer " + gone.URL + ": grpcjwt: OIDC discovery:", "connection refused"}},
@@ -273,6 +275,16 @@ func TestCommands(t *testing.T) {
 					t.Errorf("the server said it was listening:\n%s", r.stdout)
 				}
 			})
+		}
+	})
+
+	t.Run("help prints no secret", func(t *testing.T) {
+		t.Parallel()
+		r := run(t, server, []string{"GRPCJWT_INTROSPECTION_CLIENT_SECRET=do-not-print-me"}, "-help")
+		r.wantExit(t, 0)
+		r.wantStderr(t, "-introspection-client-secret")
+		if strings.Contains(r.stdout+r.stderr, "do-not-print-me") {
+			t.Errorf("-help printed the introspection client secret:\n%s", r.stderr)
 		}
 	})
 

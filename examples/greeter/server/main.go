@@ -32,6 +32,11 @@
 //	grpcurl -plaintext -H "authorization: Bearer $ORG_TOKEN" -d '{"parent":"organizations/<id>"}' \
 //		127.0.0.1:50051 greeter.v1.Greeter/GreetOrganization
 //
+// -introspection-client-id and -introspection-client-secret (better given
+// as GRPCJWT_INTROSPECTION_CLIENT_SECRET) give -issuer an introspection
+// endpoint (RFC 7662; its discovery document's, or -introspection-endpoint),
+// through which -issuer's opaque tokens are accepted, each checked there.
+//
 // With -http-addr it also serves the greeter over HTTP, under the same
 // policy (package greeterhttp): connect-go's Connect protocol, gRPC and
 // gRPC-Web at /greeter.v1.Greeter/…, REST through the gRPC-Gateway at
@@ -107,6 +112,9 @@ type config struct {
 	keyCacheDir                     string
 	keyCacheMaxAge                  time.Duration
 	healthMaxStale                  time.Duration
+	introspectionEndpoint           string
+	introspectionClientID           string
+	introspectionClientSecret       string
 }
 
 // envOr returns the environment variable name, or def when it is unset.
@@ -152,6 +160,9 @@ Flags (those with a variable in brackets default to it):
 	fs.StringVar(&c.keyCacheDir, "key-cache-dir", envOr("GREETER_KEY_CACHE_DIR", ""), "`directory` (existing) where the last good keys of each issuer are kept, and read at startup so that the server starts while the provider is down [GREETER_KEY_CACHE_DIR]")
 	fs.DurationVar(&c.keyCacheMaxAge, "key-cache-max-age", grpcjwt.DefaultKeyCacheMaxAge, "the oldest keys from -key-cache-dir to use at startup")
 	fs.DurationVar(&c.healthMaxStale, "health-max-stale", 0, "report NOT_SERVING once an issuer's keys have been stale (its provider failing) for longer than this; 0: never for staleness alone")
+	fs.StringVar(&c.introspectionClientID, "introspection-client-id", envOr("GRPCJWT_INTROSPECTION_CLIENT_ID", ""), "this server's client `ID` at -issuer, for its introspection endpoint (RFC 7662): with it, -issuer's opaque tokens are accepted, each checked there; needs -introspection-client-secret [GRPCJWT_INTROSPECTION_CLIENT_ID]")
+	fs.StringVar(&c.introspectionClientSecret, "introspection-client-secret", "", "the `secret` of -introspection-client-id; prefer the variable, which ps does not show (its value is never printed) [GRPCJWT_INTROSPECTION_CLIENT_SECRET]")
+	fs.StringVar(&c.introspectionEndpoint, "introspection-endpoint", "", "the introspection endpoint's `URL`; default: the introspection_endpoint of -issuer's discovery document")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("GREETER_METRICS_ADDR", ""), "`host:port` to serve Prometheus metrics on, at /metrics; port 0 picks a free one; off when empty [GREETER_METRICS_ADDR]")
 	fs.StringVar(&c.httpAddr, "http-addr", envOr("GREETER_HTTP_ADDR", ""), "`host:port` to serve the greeter over HTTP on too: Connect, gRPC and gRPC-Web (connect-go), REST (the gRPC-Gateway) and the RFC 9728 document; port 0 picks a free one; off when empty [GREETER_HTTP_ADDR]")
 	restMode := fs.String("rest-mode", "proxy", "how the gRPC-Gateway serves REST on -http-addr: proxy (each request a gRPC call to this server, decided by its interceptors) or in-process (calls the service directly, decided by grpcjwtgateway.Protect; refuses GreetOrganization)")
@@ -163,6 +174,10 @@ Flags (those with a variable in brackets default to it):
 			return nil, err
 		}
 		return nil, errReported // the flag package has printed it
+	}
+	if c.introspectionClientSecret == "" {
+		// Not the flag's default: -help prints defaults.
+		c.introspectionClientSecret = os.Getenv("GRPCJWT_INTROSPECTION_CLIENT_SECRET")
 	}
 	var problems []string
 	if fs.NArg() > 0 {
@@ -188,6 +203,12 @@ Flags (those with a variable in brackets default to it):
 	}
 	if c.keyCacheMaxAge <= 0 {
 		problems = append(problems, "-key-cache-max-age must be positive")
+	}
+	if (c.introspectionClientID == "") != (c.introspectionClientSecret == "") {
+		problems = append(problems, "-introspection-client-id and -introspection-client-secret go together")
+	}
+	if c.introspectionEndpoint != "" && c.introspectionClientID == "" {
+		problems = append(problems, "-introspection-endpoint needs -introspection-client-id")
 	}
 	if c.healthMaxStale < 0 {
 		problems = append(problems, "-health-max-stale must not be negative")
@@ -305,7 +326,7 @@ func serve(c *config, stdout, stderr io.Writer) error {
 
 	var m *metrics
 	if c.metricsAddr != "" {
-		if m, err = listenMetrics(c.metricsAddr); err != nil {
+		if m, err = listenMetrics(c.metricsAddr, c.healthMaxStale); err != nil {
 			return err
 		}
 		defer func() {
@@ -326,6 +347,14 @@ func serve(c *config, stdout, stderr io.Writer) error {
 		BackgroundStart:   c.backgroundStart,
 		KeyCacheDir:       c.keyCacheDir,
 		KeyCacheMaxAge:    c.keyCacheMaxAge,
+	}
+	if c.introspectionClientID != "" {
+		cfg.Introspection = &grpcjwt.IntrospectionConfig{
+			Endpoint:     c.introspectionEndpoint,
+			ClientID:     c.introspectionClientID,
+			ClientSecret: grpcjwt.Secret(c.introspectionClientSecret),
+		}
+		cfg.OpaqueTokenIssuer = c.issuer
 	}
 	if m != nil {
 		cfg.Observer = m.observer
@@ -369,7 +398,17 @@ func serve(c *config, stdout, stderr io.Writer) error {
 	}
 	var rules []grpcjwt.Option
 	if c.dpop {
-		rules = append(rules, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{}))
+		// The replay cache is made here, not by WithDPoP, so that the
+		// metrics can report how full it is.
+		replay := grpcjwt.NewMemoryReplayCache(0, 0, 0)
+		rules = append(rules, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: replay}))
+		if m != nil {
+			unregister, err := m.observer.RegisterReplayCache(replay)
+			if err != nil {
+				return fmt.Errorf("setting up the metrics: %w", err)
+			}
+			defer unregister()
+		}
 	}
 	if face != nil && c.resource != "" {
 		rules = append(rules, face.resourceMetadata(c.resource))

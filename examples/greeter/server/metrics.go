@@ -27,9 +27,10 @@ type metrics struct {
 	srv      *http.Server
 }
 
-// listenMetrics listens on addr and sets up the metric pipeline; serve
-// starts answering.
-func listenMetrics(addr string) (*metrics, error) {
+// listenMetrics listens on addr and sets up the metric pipeline, whose
+// readiness gauges follow maxStale (-health-max-stale) as the health
+// service does; serve starts answering.
+func listenMetrics(addr string, maxStale time.Duration) (*metrics, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -44,7 +45,7 @@ func listenMetrics(addr string) (*metrics, error) {
 		return nil, fmt.Errorf("setting up the Prometheus exporter: %w", err)
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	obs, err := grpcjwtotel.New(grpcjwtotel.WithMeterProvider(mp))
+	obs, err := grpcjwtotel.New(grpcjwtotel.WithMeterProvider(mp), grpcjwtotel.WithMaxStale(maxStale))
 	if err != nil {
 		lis.Close()
 		return nil, fmt.Errorf("setting up the metrics: %w", err)
