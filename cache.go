@@ -5,7 +5,6 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Defaults of the verified-token cache.
@@ -51,8 +50,8 @@ type cacheEntry struct {
 	token  string // the token; for an introspected one, its digest (tokenDigest)
 	claims *Claims
 	key    *verifyKey // nil for an introspected token
-	exp    int64      // unix nanoseconds: the entry serves until then (a JWT's exp with the leeway)
-	nbf    int64      // unix nanoseconds, leeway included; 0 when absent
+	exp    int64      // cache time (see Validator.cacheClock): the entry serves until then (a JWT's exp with the leeway)
+	nbf    int64      // cache time, leeway included; math.MinInt64 when absent
 	size   int64
 }
 
@@ -105,17 +104,9 @@ func (c *tokenCache) get(token string, now int64) (*Claims, *verifyKey) {
 	return e.claims, e.key
 }
 
-// put caches a verified token until its exp, with the leeway.
-func (c *tokenCache) put(token string, claims *Claims, key *verifyKey, leeway time.Duration, now int64) {
-	var nbf int64
-	if !claims.NotBefore.IsZero() {
-		nbf = claims.NotBefore.Add(-leeway).UnixNano()
-	}
-	c.putUntil(token, claims, key, claims.ExpiresAt.Add(leeway).UnixNano(), nbf, now)
-}
-
-// putUntil caches a verified token until exp, not before nbf (0: none),
-// both in unix nanoseconds. A token too large for a shard is not cached.
+// putUntil caches a verified token until exp, not before nbf
+// (math.MinInt64: none), both in the cache's time, as now is (see
+// [Validator.cacheClock]). A token too large for a shard is not cached.
 func (c *tokenCache) putUntil(token string, claims *Claims, key *verifyKey, exp, nbf, now int64) {
 	e := &cacheEntry{
 		token:  token,

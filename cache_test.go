@@ -3,7 +3,9 @@ package grpcjwt
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -155,7 +157,7 @@ func TestCacheHashCollision(t *testing.T) {
 	key := &verifyKey{}
 	claims := &Claims{Subject: "b", ExpiresAt: time.Now().Add(time.Hour)}
 	now := time.Now().UnixNano()
-	c.put("token-b", claims, key, 0, now)
+	c.putUntil("token-b", claims, key, claims.ExpiresAt.UnixNano(), math.MinInt64, now)
 	s, h := c.shard("token-a")
 	sb, hb := c.shard("token-b")
 	// Move b's entry to a's hash, as a collision would place it.
@@ -319,4 +321,67 @@ func TestCachedCredentialsDecideAsUncached(t *testing.T) {
 	if cached[0] != "ok alice" || cached[6] == "ok alice" {
 		t.Fatalf("the decisions are not what the values ask: %q", cached)
 	}
+}
+
+// TestCacheRealClockExpiry: with the real clock, the cache counts an
+// entry's life down on the monotonic clock from the wall clock's reading
+// when it was cached; a token it served until its exp must be refused,
+// expired, once exp has passed (no leeway here).
+func TestCacheRealClockExpiry(t *testing.T) {
+	iss := grpcjwttest.NewIssuer()
+	defer iss.Close()
+	rec := &hitRecorder{}
+	v := testValidator(t, iss, func(c *Config) { c.Leeway = -1; c.Observer = rec })
+	exp := time.Unix(time.Now().Unix()+2, 0)
+	tok := iss.Token(map[string]any{"exp": exp.Unix()})
+	if _, err := v.Validate(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Before(exp.Add(-100 * time.Millisecond)) {
+		if _, err := v.Validate(t.Context(), tok); err != nil {
+			t.Fatalf("refused %v before its exp: %v", time.Until(exp), err)
+		}
+		time.Sleep(20 * time.Millisecond) // real time must pass: the clock is the subject
+	}
+	if rec.hits.Load() == 0 {
+		t.Fatal("the cache served no validation before exp")
+	}
+	for time.Now().Before(exp.Add(50 * time.Millisecond)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := v.Validate(t.Context(), tok); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("after exp: %v, want ErrTokenExpired", err)
+	}
+}
+
+// TestCacheTime: an instant converts to cache time by the wall clock at the
+// conversion and counts down on the monotonic clock from there.
+func TestCacheTime(t *testing.T) {
+	v := &Validator{realClock: true, base: time.Now().Add(-time.Hour)}
+	now := time.Now()
+	exp := now.Add(10 * time.Second).Round(0) // wall clock only, as a claim's exp is
+	left := time.Duration(v.cacheTime(exp, now) - v.cacheClock())
+	if left <= 9*time.Second || left > 10*time.Second {
+		t.Fatalf("%v left of a 10 s life", left)
+	}
+	if got := time.Duration(v.cacheTime(now, now)); got < time.Hour || got > time.Hour+time.Second {
+		t.Fatalf("now is %v after a base an hour ago", got)
+	}
+	fake := &Validator{now: func() time.Time { return time.Unix(100, 0) }}
+	if fake.cacheClock() != time.Unix(100, 0).UnixNano() || fake.cacheTime(exp, now) != exp.UnixNano() {
+		t.Fatal("Config.Now's cache time is not its unix nanoseconds")
+	}
+}
+
+// hitRecorder counts cache hits.
+type hitRecorder struct{ hits atomic.Int64 }
+
+func (r *hitRecorder) ObserveDecision(context.Context, Decision) {}
+func (r *hitRecorder) ObserveValidation(_ context.Context, v Validation) {
+	if v.CacheHit {
+		r.hits.Add(1)
+	}
+}
+func (r *hitRecorder) StartKeyFetch(ctx context.Context, _ KeyFetch) (context.Context, func(KeyFetchResult)) {
+	return ctx, func(KeyFetchResult) {}
 }

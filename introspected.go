@@ -62,7 +62,7 @@ func (v *Validator) introspect(ctx context.Context, t *trustedIssuer, token stri
 	sum := v.digest(token)
 	if v.icache != nil {
 		// string(sum[:]) is on the stack: 16 bytes, kept by no one.
-		if c, _ := v.icache.get(string(sum[:]), now.UnixNano()); c != nil {
+		if c, _ := v.icache.get(string(sum[:]), v.cacheTime(now, now)); c != nil {
 			return c, true, nil
 		}
 	}
@@ -112,12 +112,8 @@ func (v *Validator) introspectNow(ctx context.Context, t *trustedIssuer, token s
 	c, active, err = v.readAnswer(ctx, t, &a, now)
 	switch {
 	case err == nil && in.ttl > 0 && v.icache != nil:
-		until := min(c.ExpiresAt.UnixNano(), now.Add(in.ttl).UnixNano())
-		var nbf int64
-		if !c.NotBefore.IsZero() {
-			nbf = c.NotBefore.Add(-v.leeway).UnixNano()
-		}
-		v.icache.putUntil(string(sum[:]), c, nil, until, nbf, now.UnixNano())
+		until := min(v.cacheTime(c.ExpiresAt, now), v.cacheTime(now.Add(in.ttl), now))
+		v.icache.putUntil(string(sum[:]), c, nil, until, v.cacheNotBefore(c, now), v.cacheTime(now, now))
 	case errors.Is(err, ErrInvalidToken) && in.negTTL > 0 && v.refusals != nil:
 		v.refusals.put(sum, err, now.Add(in.negTTL).UnixNano(), now.UnixNano())
 	}

@@ -68,7 +68,7 @@ func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.
 	if snap == nil {
 		return nil, fmt.Errorf("%w: issuer %q has no keys yet", ErrKeysUnavailable, ks.issuer)
 	}
-	ks.maybeRefresh(now)
+	ks.maybeRefresh(now.UnixNano())
 	if k := snap.find(kid, alg); k != nil {
 		return k, nil
 	}
@@ -106,13 +106,13 @@ func (ks *keySet) key(ctx context.Context, now time.Time, kid string, alg *jose.
 // maybeRefresh starts a periodic refresh when one is due. It never waits,
 // and only the one caller that moves the due time on takes the lock: the
 // others, however many arrive while the refresh runs, read one atomic.
-func (ks *keySet) maybeRefresh(now time.Time) {
+func (ks *keySet) maybeRefresh(nowUnix int64) {
 	due := ks.nextRefresh.Load()
-	if now.UnixNano() < due {
+	if nowUnix < due {
 		return
 	}
 	// Not due again before minInterval; the fetch sets the real next time.
-	if !ks.nextRefresh.CompareAndSwap(due, now.Add(ks.minInterval).UnixNano()) {
+	if !ks.nextRefresh.CompareAndSwap(due, nowUnix+int64(ks.minInterval)) {
 		return
 	}
 	ks.mu.Lock()
