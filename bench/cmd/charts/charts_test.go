@@ -102,7 +102,7 @@ func TestCharts(t *testing.T) {
 			"133 ns", "142 ns", "172 ns", "466 ns",
 		},
 		"e2e-grpc.svg": {
-			"End to end, grpc-go: p50 latency against the unprotected server",
+			"End to end, gRPC: p50 latency against the unprotected server",
 			"p50 × the unprotected server's (lower is better)",
 			"SayHello over loopback, RS256 token; ghz: median of 2 rounds of 300ms",
 			"ghz, 1 worker", "ghz, 16 workers", "one call at a time, in turns",
@@ -112,7 +112,7 @@ func TestCharts(t *testing.T) {
 			"1.000 (128 µs)", "1.569 (201 µs)", "1.035 (132 µs)",
 		},
 		"e2e-connect.svg": {
-			"End to end, connect-go behind the Connect door: p50 latency against the unprotected server",
+			"End to end, the Connect door: p50 latency against the unprotected server",
 			"no door", "Connect door, cache on", "no door = 1",
 			"1.000 (306 µs)", "0.981 (300 µs)", "1.000 (2882 µs)", "1.008 (2898 µs)",
 			"1.000 (367 µs)", "1.042 (382 µs)",

@@ -171,8 +171,9 @@ func addRef(p *plot.Plot, leg *legend, r refLine) {
 	leg.add(r.name, f)
 }
 
-// groupedBars draws series as bars side by side in each of groups, with
-// their labels above them, and ref across: a legend to the right.
+// groupedBars draws series as bars side by side in each of groups, and ref
+// across, with a legend to the right. Each bar's label stands upright in
+// the bar, or above it when the bar is too short to hold it.
 func groupedBars(w io.Writer, p *plot.Plot, groups []string, ss []series, ref *refLine) error {
 	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
@@ -181,19 +182,13 @@ func groupedBars(w io.Writer, p *plot.Plot, groups []string, ss []series, ref *r
 	var pal palette
 	leg := newLegend()
 	bars := make([]*plotter.BarChart, len(ss))
-	labels := make([]*plotter.Labels, len(ss))
 	for i, s := range ss {
 		vals := make(plotter.Values, len(s.values))
-		var xys plotter.XYs
-		var texts []string
 		for g, v := range s.values {
-			if math.IsNaN(v) {
-				continue
+			if !math.IsNaN(v) {
+				vals[g] = v
+				top = max(top, v)
 			}
-			vals[g] = v
-			top = max(top, v)
-			xys = append(xys, plotter.XY{X: float64(g), Y: v})
-			texts = append(texts, s.labels[g])
 		}
 		b, err := plotter.NewBarChart(vals, 1)
 		if err != nil {
@@ -204,50 +199,104 @@ func groupedBars(w io.Writer, p *plot.Plot, groups []string, ss []series, ref *r
 		p.Add(b)
 		leg.add(s.name, b)
 		bars[i] = b
-		l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
-		if err != nil {
-			return err
-		}
-		for j := range l.TextStyle {
-			l.TextStyle[j] = labelStyle()
-		}
-		labels[i] = l
-		p.Add(l)
 	}
 	if ref != nil {
 		top = max(top, ref.value)
 		addRef(p, leg, *ref)
 	}
 	return render(w, p, leg, func(data draw.Canvas) {
-		// Bars take 80% of a group's width; labels too wide for a bar
-		// stand upright.
+		// Bars take 80% of a group's width.
 		barW := data.Size().X / vg.Length(len(groups)) * 0.8 / vg.Length(len(ss))
-		widest := vg.Length(0)
-		for _, l := range labels {
-			for j, t := range l.Labels {
-				widest = max(widest, l.TextStyle[j].Width(t))
-			}
-		}
-		upright := widest > barW
 		for i, b := range bars {
 			b.Width = barW * 0.92
 			b.Offset = (vg.Length(i) - vg.Length(len(ss)-1)/2) * barW
-			labels[i].Offset = vg.Point{X: b.Offset, Y: vg.Points(2)}
-			if upright {
-				for j := range labels[i].TextStyle {
-					labels[i].TextStyle[j].Rotation = math.Pi / 2
-					labels[i].TextStyle[j].XAlign = text.XLeft
-					labels[i].TextStyle[j].YAlign = text.YCenter
-				}
+		}
+		p.Y.Max = barsTop(data.Size().Y, top, ss)
+		for i, s := range ss {
+			if err := addBarLabels(p, s, bars[i].Offset, data.Size().Y/vg.Length(p.Y.Max)); err != nil {
+				panic(err) // the labels' points are the bars', which are valid
 			}
 		}
-		// Room above the tallest bar for its label.
-		room := vg.Points(6) + labelStyle().Height("0")
-		if upright {
-			room = vg.Points(6) + widest
-		}
-		p.Y.Max = top * float64(data.Size().Y/(data.Size().Y-room))
 	})
+}
+
+// labelSpace is how much longer than its text, set in Liberation Sans, a
+// label's room must be, for the fonts that stand in for it.
+const labelSpace = 1.15
+
+// labelInside says whether the label of a bar of the given height (in
+// points) stands inside it.
+func labelInside(label string, height vg.Length) bool {
+	return height > labelStyle().Width(label)*labelSpace+vg.Points(8)
+}
+
+// barsTop returns the top of the Y axis that leaves room, in a data canvas
+// height points high, above the bars whose labels stand above them.
+func barsTop(height vg.Length, top float64, ss []series) float64 {
+	m := top * 1.05
+	for range 5 { // a label moved out of its bar may need more room
+		next := m
+		for _, s := range ss {
+			for g, v := range s.values {
+				if math.IsNaN(v) || labelInside(s.labels[g], vg.Length(v/m)*height) {
+					continue
+				}
+				room := labelStyle().Width(s.labels[g])*labelSpace + vg.Points(6)
+				next = max(next, v*float64(height/(height-room)))
+			}
+		}
+		if next == m {
+			break
+		}
+		m = next
+	}
+	return m
+}
+
+// addBarLabels adds to p the labels of the bars of s, drawn offset from the
+// groups' centers, at scale points per unit: upright, in white inside the
+// bars that hold them, above the others.
+func addBarLabels(p *plot.Plot, s series, offset vg.Length, scale vg.Length) error {
+	var in, out plotter.XYLabels
+	for g, v := range s.values {
+		if math.IsNaN(v) {
+			continue
+		}
+		l, y := &out, v
+		if labelInside(s.labels[g], vg.Length(v)*scale) {
+			// It starts low enough to end 4 points under the bar's
+			// top in a font wider than Liberation Sans.
+			l = &in
+			y -= float64((labelStyle().Width(s.labels[g])*labelSpace + vg.Points(4)) / scale)
+		}
+		l.XYs = append(l.XYs, plotter.XY{X: float64(g), Y: y})
+		l.Labels = append(l.Labels, s.labels[g])
+	}
+	for _, l := range []struct {
+		xy     plotter.XYLabels
+		inside bool
+	}{{in, true}, {out, false}} {
+		if len(l.xy.Labels) == 0 {
+			continue
+		}
+		labels, err := plotter.NewLabels(l.xy)
+		if err != nil {
+			return err
+		}
+		for j := range labels.TextStyle {
+			st := labelStyle()
+			st.Rotation = math.Pi / 2
+			st.XAlign, st.YAlign = text.XLeft, text.YCenter
+			labels.Offset = vg.Point{X: offset, Y: vg.Points(3)}
+			if l.inside {
+				st.Color = color.White
+				labels.Offset.Y = 0
+			}
+			labels.TextStyle[j] = st
+		}
+		p.Add(labels)
+	}
+	return nil
 }
 
 // render draws p onto an SVG canvas on white, leg right of the plot,
@@ -270,11 +319,10 @@ func render(w io.Writer, p *plot.Plot, leg *legend, layout func(data draw.Canvas
 	for _, e := range leg.names {
 		legendW = max(legendW, leg.TextStyle.Width(e))
 	}
-	// 15% more than Liberation Sans needs, for a browser's substitute.
-	legendW = legendW*1.15 + leg.ThumbnailWidth + vg.Points(16)
+	legendW = legendW*labelSpace + leg.ThumbnailWidth + leg.TextStyle.Width(" ") + vg.Points(12)
 	titleH := p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding
 	plotArea := draw.Crop(dc, 0, -legendW, 0, 0)
-	legendArea := draw.Crop(dc, chartWidth-legendW+vg.Points(8), 0, 0, -titleH-vg.Points(12))
+	legendArea := draw.Crop(dc, chartWidth-legendW, 0, 0, -titleH-vg.Points(12))
 	if layout != nil {
 		layout(p.DataCanvas(plotArea))
 	}

@@ -13,8 +13,8 @@ import (
 
 // e2eTitles are the charts' titles, per door.
 var e2eTitles = map[string]string{
-	"grpc":    "End to end, grpc-go: p50 latency against the unprotected server",
-	"connect": "End to end, connect-go behind the Connect door: p50 latency against the unprotected server",
+	"grpc":    "End to end, gRPC: p50 latency against the unprotected server",
+	"connect": "End to end, the Connect door: p50 latency against the unprotected server",
 }
 
 // e2eChart draws an end-to-end run: each server's p50 × unprotected, the
