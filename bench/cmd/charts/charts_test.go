@@ -6,12 +6,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/grpcjwt/grpcjwt/bench/internal/benchresult"
 )
+
+// long matches a number written with more digits than a table writes.
+var long = regexp.MustCompile(`[0-9]\.[0-9]{5,}`)
 
 // svgTexts parses the SVG file at path as XML, strictly, and returns the
 // text of its <text> elements.
@@ -134,6 +138,11 @@ func TestCharts(t *testing.T) {
 					t.Errorf("no text %q in %s; it has %q", w, file, have)
 				}
 			}
+			for _, h := range have {
+				if long.MatchString(h) {
+					t.Errorf("%s: text %q has a number with more digits than the tables'", file, h)
+				}
+			}
 			raw, err := os.ReadFile(filepath.Join(dir, file))
 			if err != nil {
 				t.Fatal(err)
@@ -248,5 +257,26 @@ func TestE2ERoundTrip(t *testing.T) {
 	}
 	if got, want := sum.Load[1].P50.String(), "165.41µs"; got != want {
 		t.Errorf("p50 of %s at concurrency 1 = %s, want %s", sum.Load[1].Server, got, want)
+	}
+}
+
+// TestPlainTicks checks that tick labels carry no float noise: the axis of
+// an end-to-end chart whose top is 1.23 once read "1.2000000000000002".
+func TestPlainTicks(t *testing.T) {
+	plain := regexp.MustCompile(`^[0-9]+(\.[0-9]{1,4})?$`)
+	for _, hi := range []float64{1.23, 2.2, 0.0093, 600, 16_000} {
+		labelled := 0
+		for _, tk := range (plainTicks{}).Ticks(0, hi) {
+			if tk.Label == "" {
+				continue
+			}
+			labelled++
+			if !plain.MatchString(tk.Label) {
+				t.Errorf("Ticks(0, %v): label %q for %v", hi, tk.Label, tk.Value)
+			}
+		}
+		if labelled < 2 {
+			t.Errorf("Ticks(0, %v): %d labelled ticks", hi, labelled)
+		}
 	}
 }

@@ -77,7 +77,7 @@ const (
 	kindBase                // a floor, or an unprotected server
 )
 
-// series is one bar of every group, or one line.
+// series is one bar in every group of a bar chart.
 type series struct {
 	name   string
 	kind   kind
@@ -115,14 +115,14 @@ func newPlot(title, run, yLabel string) *plot.Plot {
 }
 
 // plainTicks are gonum/plot's default ticks, labelled with as few digits
-// as each needs: 250, not 250.00.
+// as each needs, to six: 250, not 250.00; 1.2, not 1.2000000000000002.
 type plainTicks struct{}
 
 func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i, t := range ticks {
 		if t.Label != "" {
-			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'g', 6, 64)
 		}
 	}
 	return ticks
