@@ -9,7 +9,9 @@
 // rounds; p50 as a multiple of the unprotected server's, the median over
 // the rounds of the ratio within each round, so that the two were measured
 // seconds apart, under the same load from the rest of the machine; and the
-// JWKS fetches each server's issuer served under load.
+// JWKS fetches each server's issuer served under load. With -json it also
+// writes the tables' values to a file (benchresult.E2E), which cmd/charts
+// draws.
 //
 // Then, for -paired, it calls the servers one call at a time in turns from
 // a Go client (grpc-go's; with -door connect, connect-go's, speaking the
@@ -38,6 +40,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grpcjwt/grpcjwt/bench/internal/benchresult"
 )
 
 // allModes are benchserver's -mode values, the unprotected one first.
@@ -66,6 +70,7 @@ type config struct {
 	concurrency            []int
 	connections            int
 	paired                 time.Duration
+	json                   string // where to write the summary, if set
 }
 
 // name is the name of mode m in the tables.
@@ -87,6 +92,7 @@ func main() {
 	flag.StringVar(&conc, "concurrency", "1,16", "comma-separated ghz concurrencies (workers)")
 	flag.IntVar(&cfg.connections, "connections", 1, "gRPC connections ghz opens")
 	flag.DurationVar(&cfg.paired, "paired", 10*time.Second, "length of the one-call-at-a-time comparison; 0 skips it")
+	flag.StringVar(&cfg.json, "json", "", "also write the tables' values to this file, as JSON, for cmd/charts")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("e2e: ")
@@ -291,31 +297,85 @@ func run(cfg config, w io.Writer) (err error) {
 		return err
 	}
 
-	against := ""
-	if cfg.door == "connect" {
-		against = " (gRPC protocol over h2c, against connect-go servers)"
+	sum := cfg.summary(results, fetches, lat)
+	writeTables(w, sum)
+	if cfg.json != "" {
+		return writeJSON(cfg.json, sum)
 	}
-	fmt.Fprintf(w, "ghz, closed loop, %d connection(s)%s, SayHello with the same RS256 token: %d rounds, each a run of %v per server and concurrency, the servers' order rotating. Each value is the median over the rounds; p50 × unprotected is the median of the ratios within rounds.\n\n", cfg.connections, against, cfg.rounds, cfg.duration)
-	fmt.Fprintln(w, "| Server | Concurrency | Requests/s | p50 | p99 | p50 × unprotected | JWKS fetches under load |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	return nil
+}
+
+// summary gathers the values of the tables: medians over the rounds of
+// each server's runs at each concurrency, and the paired calls' latencies
+// (lat, nil if they did not run).
+func (cfg *config) summary(results map[key][]*report, fetches map[string]int64, lat map[string][]time.Duration) *benchresult.E2E {
+	sum := &benchresult.E2E{
+		Door:        cfg.door,
+		Connections: cfg.connections,
+		Rounds:      cfg.rounds,
+		Run:         benchresult.Duration(cfg.duration),
+	}
+	for _, m := range cfg.modes {
+		sum.Servers = append(sum.Servers, cfg.name(m))
+	}
 	for _, c := range cfg.concurrency {
 		base := results[key{"none", c}]
 		for _, m := range cfg.modes {
 			rs := results[key{m, c}]
-			rps := median(rs, func(_ int, r *report) float64 { return r.Rps })
-			p50 := median(rs, func(_ int, r *report) float64 { return float64(r.percentile(50)) })
-			p99 := median(rs, func(_ int, r *report) float64 { return float64(r.percentile(99)) })
-			ratio := median(rs, func(round int, r *report) float64 {
-				return float64(r.percentile(50)) / float64(base[round].percentile(50))
+			sum.Load = append(sum.Load, benchresult.E2ELoad{
+				Server:      cfg.name(m),
+				Concurrency: c,
+				RPS:         median(rs, func(_ int, r *report) float64 { return r.Rps }),
+				P50:         benchresult.Duration(median(rs, func(_ int, r *report) float64 { return float64(r.percentile(50)) })),
+				P99:         benchresult.Duration(median(rs, func(_ int, r *report) float64 { return float64(r.percentile(99)) })),
+				P50Ratio: median(rs, func(round int, r *report) float64 {
+					return float64(r.percentile(50)) / float64(base[round].percentile(50))
+				}),
+				JWKSFetches: fetches[m],
 			})
-			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %.3f | %d |\n",
-				cfg.name(m), c, rps, micros(p50), micros(p99), ratio, fetches[m])
 		}
 	}
 	if lat != nil {
-		cfg.writePaired(w, lat)
+		sum.Paired = cfg.pairedSummary(lat)
 	}
-	return nil
+	return sum
+}
+
+// writeTables writes the tables of sum in markdown: the ghz runs, then the
+// calls one at a time.
+func writeTables(w io.Writer, sum *benchresult.E2E) {
+	against := ""
+	if sum.Door == "connect" {
+		against = " (gRPC protocol over h2c, against connect-go servers)"
+	}
+	fmt.Fprintf(w, "ghz, closed loop, %d connection(s)%s, SayHello with the same RS256 token: %d rounds, each a run of %v per server and concurrency, the servers' order rotating. Each value is the median over the rounds; p50 × unprotected is the median of the ratios within rounds.\n\n", sum.Connections, against, sum.Rounds, time.Duration(sum.Run))
+	fmt.Fprintln(w, "| Server | Concurrency | Requests/s | p50 | p99 | p50 × unprotected | JWKS fetches under load |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	for _, l := range sum.Load {
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %.3f | %d |\n",
+			l.Server, l.Concurrency, l.RPS, micros(l.P50), micros(l.P99), l.P50Ratio, l.JWKSFetches)
+	}
+	if p := sum.Paired; p != nil {
+		n := map[int]string{2: "two", 3: "three"}[len(sum.Servers)]
+		if n == "" {
+			n = strconv.Itoa(len(sum.Servers))
+		}
+		fmt.Fprintf(w, "\nOne call at a time for %v, %s taking the %s servers in turns, SayHello with the same RS256 token; the p50s compare calls made a few hundred microseconds apart.\n\n", time.Duration(p.For), p.Client, n)
+		fmt.Fprintln(w, "| Server | Calls | p50 | p99 | p50 × unprotected |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		for _, r := range p.Rows {
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %.3f |\n", r.Server, r.Calls, micros(r.P50), micros(r.P99), r.P50Ratio)
+		}
+	}
+}
+
+// writeJSON writes sum to the file called name.
+func writeJSON(name string, sum *benchresult.E2E) error {
+	b, err := json.MarshalIndent(sum, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, append(b, '\n'), 0o644)
 }
 
 // median returns the median over the rounds of f, given the round and its
@@ -332,6 +392,6 @@ func median(rs []*report, f func(round int, r *report) float64) float64 {
 	return v[len(v)/2]
 }
 
-func micros(ns float64) string {
-	return fmt.Sprintf("%.0f µs", ns/1e3)
+func micros(d benchresult.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 }

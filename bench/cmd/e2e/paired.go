@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
+	"github.com/grpcjwt/grpcjwt/bench/internal/benchresult"
 	greeterv1 "github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1"
 	"github.com/grpcjwt/grpcjwt/examples/greeter/proto/greeter/v1/greeterv1connect"
 	"google.golang.org/grpc"
@@ -105,18 +104,14 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p/100*float64(len(sorted))))]
 }
 
-func (cfg *config) writePaired(w io.Writer, lat map[string][]time.Duration) {
+// pairedSummary returns the medians and p99s of the paired calls'
+// latencies, and each server's p50 over the unprotected server's.
+func (cfg *config) pairedSummary(lat map[string][]time.Duration) *benchresult.E2EPaired {
 	client := "a Go client"
 	if cfg.door == "connect" {
 		client = "a connect-go client (Connect protocol, h2c)"
 	}
-	n := map[int]string{2: "two", 3: "three"}[len(cfg.modes)]
-	if n == "" {
-		n = strconv.Itoa(len(cfg.modes))
-	}
-	fmt.Fprintf(w, "\nOne call at a time for %v, %s taking the %s servers in turns, SayHello with the same RS256 token; the p50s compare calls made a few hundred microseconds apart.\n\n", cfg.paired, client, n)
-	fmt.Fprintln(w, "| Server | Calls | p50 | p99 | p50 × unprotected |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	p := &benchresult.E2EPaired{For: benchresult.Duration(cfg.paired), Client: client}
 	for _, m := range cfg.modes {
 		slices.Sort(lat[m])
 	}
@@ -124,6 +119,13 @@ func (cfg *config) writePaired(w io.Writer, lat map[string][]time.Duration) {
 	for _, m := range cfg.modes {
 		l := lat[m]
 		p50 := percentile(l, 50)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %.3f |\n", cfg.name(m), len(l), micros(float64(p50)), micros(float64(percentile(l, 99))), float64(p50)/float64(base))
+		p.Rows = append(p.Rows, benchresult.E2EPairedRow{
+			Server:   cfg.name(m),
+			Calls:    len(l),
+			P50:      benchresult.Duration(p50),
+			P99:      benchresult.Duration(percentile(l, 99)),
+			P50Ratio: float64(p50) / float64(base),
+		})
 	}
+	return p
 }
