@@ -70,11 +70,13 @@ func (m MethodRule) String() string {
 //
 // It returns an error, along with the rules, when an option names a method
 // or service that srv does not have (a typo must not silently leave a
-// method protected differently than intended), when a Go option makes a
-// method both public and scoped, or when a method's rule, from Go or
-// .proto options, is both optional and scoped (a caller would get in
-// without a token, but not with one that lacks the scopes; the same for
-// alternatives of scopes and for a [StepUp] rule). A service can refuse to
+// method protected differently than intended), when Go options make one
+// name both public and scoped, or when a method's rule, composed of its
+// Go and .proto options (see [Rule]), is both optional and scoped (a
+// caller would get in without a token, but not with one that lacks the
+// scopes; the same for alternatives of scopes and for a [StepUp] rule):
+// a WithOptional over a method whose .proto option requires scopes keeps
+// them, and is refused until WithScopes(method) drops them. A service can refuse to
 // start on it. An organization rule whose field the method's
 // request message does not have, is not a string, or whose pattern is not
 // well formed is an error (a typo must never switch tenant isolation off;
@@ -93,15 +95,18 @@ func (m MethodRule) String() string {
 // fractional MaxAge are errors; so is a revocation check
 // ([WithRevocationCheck]) on a method that accepts an issuer without an
 // introspection endpoint; so is any of these rules on a public method,
-// which reads no token, whether a Go option or a .proto rule sets it.
+// which reads no token, whether Go options for one name or a .proto rule
+// set it (a public .proto rule ignores them, as it ignores an
+// organization rule and a sender constraint, which are reported too).
 //
 // Tenant isolation is never switched off silently: a Go option that makes
 // public a method whose .proto options give it an organization rule is an
-// error (the rule survives, see [WithoutOrganization]), and so is a
+// error (the rule still applies, see [WithoutOrganization]), and so is a
 // WithoutOrganization that names a method or service the server does not
 // have. Each rule's String shows the issuers whose organizations it
-// accepts, and a Source such as "go:service+proto:method:organization"
-// when a .proto organization rule survived a Go rule.
+// accepts, and its Source the levels it is composed of, such as
+// "go:method+proto:method:scopes" or
+// "go:service+proto:method:organization".
 func (p *Policy) Audit(srv ServiceInfoProvider) ([]MethodRule, error) {
 	o := p.opts
 	services := srv.GetServiceInfo()

@@ -86,8 +86,9 @@ func TestAuditOptionalWithScopes(t *testing.T) {
 	srv := optionalScopedServer(t)
 	const check = "/grpc.health.v1.Health/Check"
 	const get = "/" + optionalScopedService + "/Get"
-	// The Go options that make the .proto rule of Get acceptable.
-	fixGet := grpcjwt.WithOptional(get)
+	// The Go option that makes the .proto rule of Get acceptable: it drops
+	// the scopes, and leaves Get optional.
+	fixGet := grpcjwt.WithScopes(get)
 	for _, tc := range []struct {
 		name string
 		opts []grpcjwt.Option
@@ -97,7 +98,10 @@ func TestAuditOptionalWithScopes(t *testing.T) {
 		{"go:method", []grpcjwt.Option{fixGet, grpcjwt.WithOptional(check), grpcjwt.WithScopes(check, "health")}, []string{check + " is optional and has scopes", "go:method"}},
 		{"go:service", []grpcjwt.Option{fixGet, grpcjwt.WithOptional("/grpc.health.v1.Health/"), grpcjwt.WithScopes("/grpc.health.v1.Health/", "health")}, []string{check + " is optional", "/grpc.health.v1.Health/Watch is optional", "go:service"}},
 		{"optional alone", []grpcjwt.Option{fixGet, grpcjwt.WithOptional(check)}, nil},
-		{"scopes alone", []grpcjwt.Option{grpcjwt.WithScopes(get, "read"), grpcjwt.WithScopes(check, "health")}, nil},
+		{"scopes alone", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "health")}, nil},
+		// Go options set what they name, and leave the rest to the .proto.
+		{"Go scopes keep the .proto optional", []grpcjwt.Option{grpcjwt.WithScopes(get, "write")}, []string{get + ` is optional and has scopes ["write"]`, "go:method+proto:method:access"}},
+		{"Go optional keeps the .proto scopes", []grpcjwt.Option{grpcjwt.WithOptional(get)}, []string{get + ` is optional and has scopes ["read"]`, "go:method+proto:method:scopes"}},
 		{"a scope no token can grant", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "read all")}, []string{check + ` requires scope "read all"`, "scope-token"}},
 		{"an empty scope", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "")}, []string{check + ` requires scope ""`}},
 		{"a non-ASCII scope", []grpcjwt.Option{fixGet, grpcjwt.WithScopes(check, "read:all\u00a0")}, []string{check + " requires scope"}},

@@ -25,8 +25,8 @@ import (
 // pattern of its organization rule and the issuers whose organizations it
 // accepts. That is what a client needs, and what the
 // server chooses to reveal by registering it; to require a token for it,
-// give it a Go rule, which takes precedence
-// (WithScopes("/grpcjwt.v1.Catalog/", "catalog:read")). What an
+// give it a Go rule that asks something of a token, which makes it need
+// one (WithScopes("/grpcjwt.v1.Catalog/", "catalog:read"); see [Rule]). What an
 // [Authorizer] checks is no rule, and is not listed. Each call walks the
 // methods of srv, so the answer never falls out of step with the server.
 func (p *Policy) Catalog(srv ServiceInfoProvider) grpcjwtv1.CatalogServer {

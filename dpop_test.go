@@ -357,7 +357,7 @@ func TestDPoPProofRecordedLast(t *testing.T) {
 		}
 		return nil
 	})
-	// Go options for a method override its .proto ones: the scope again.
+	// A Go organization rule adds to the .proto rule: greet:read stays.
 	const sayHello = "/greeter.v1.Greeter/SayHello"
 	organization := grpcjwt.WithOrganization(sayHello, grpcjwt.OrganizationRule{Field: "name", Token: grpcjwt.OrganizationFromClaim})
 	both := []string{"greet:read greet:write"}
@@ -366,7 +366,7 @@ func TestDPoPProofRecordedLast(t *testing.T) {
 	config := func(c *grpcjwt.Config) {
 		c.OrganizationClaim = grpcjwt.DefaultOrganizationClaim // the issuer asserts organization_id
 	}
-	interceptors := serveDPoP(t, newValidator(t, iss, config), authorizer, organization, grpcjwt.WithScopes(sayHello, "greet:read"), grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: cache}))
+	interceptors := serveDPoP(t, newValidator(t, iss, config), authorizer, organization, grpcjwt.WithDPoP(grpcjwt.DPoPConfig{ReplayCache: cache}))
 
 	v := newValidator(t, iss, config)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -44,9 +44,10 @@ type ruleSpec struct {
 	stepUp            *StepUp
 	org               *OrganizationRule
 	senderConstrained bool
-	revocationCheck   bool // see WithRevocationCheck, in revocation.go
+	revocationCheck   bool      // see WithRevocationCheck, in revocation.go
+	sets              dimension // what the options set, each given or not (see [compose])
 
-	demands *demands // built by NewPolicy, for every method the spec rules
+	demands *demands // built by NewPolicy from the spec alone
 }
 
 func (o *options) spec(name string) *ruleSpec {
@@ -74,21 +75,37 @@ func evaluateOptions(opts []Option) *options {
 // (health checks, reflection). A name is a full method
 // ("/grpc.health.v1.Health/Check") or, ending in "/", a whole service
 // ("/grpc.health.v1.Health/").
+//
+// Each With option sets one dimension of a method's rule and leaves the
+// others to its service's Go rule and to its .proto option (see [Rule]);
+// WithPublic and [WithOptional] set its access. A method public by its
+// service, or by its .proto option, that a more specific level gives a
+// requirement (a scope, step-up, ...) still needs a token; and a
+// WithPublic over a .proto organization rule leaves the method requiring
+// a token, which [Policy.Audit] refuses (see [WithoutOrganization]).
+// Audit refuses too a name made public and given a requirement.
 func WithPublic(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {
-			o.spec(m).access = AccessPublic
+			s := o.spec(m)
+			s.access = AccessPublic
+			s.sets |= dimAccess
 		}
 	}
 }
 
 // WithOptional makes a token optional on methods: without one the handler
 // runs with no claims in its context; a token that is present must be valid.
-// Names are as for [WithPublic].
+// Names are as for [WithPublic]. It sets the access of their rules, and
+// nothing else: scopes their service or .proto option requires stay, and
+// [Policy.Audit] refuses an optional method with scopes; drop them with
+// WithScopes(method).
 func WithOptional(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {
-			o.spec(m).access = AccessOptional
+			s := o.spec(m)
+			s.access = AccessOptional
+			s.sets |= dimAccess
 		}
 	}
 }
@@ -98,10 +115,19 @@ func WithOptional(methods ...string) Option {
 // PermissionDenied "insufficient_scope", which names the scopes the method
 // requires ([ScopeKey], and scope in the HTTP challenge). Scopes match
 // exactly, item by item. For "this scope or those", see [WithAnyScopes].
+//
+// It sets the scopes of method's rule, with [WithAnyScopes], in place of
+// those of a less specific level (its service's Go rule, its .proto
+// option), and leaves the rest of the rule to them (see [Rule]): a method
+// that needs its service's scopes and more lists them all. Given with no
+// scopes, it still sets them, to none: WithScopes(method) is how one
+// method of a scoped service requires no scope. Given twice for one
+// method, the scopes add up.
 func WithScopes(method string, scopes ...string) Option {
 	return func(o *options) {
 		s := o.spec(method)
 		s.scopes = append(s.scopes, scopes...)
+		s.sets |= dimScopes
 	}
 }
 
@@ -120,13 +146,16 @@ func WithScopes(method string, scopes ...string) Option {
 // the client the scopes of the first group that would succeed (see
 // [Policy.Status]): list the group clients should ask for first. Given
 // twice for one method, the groups add up. [Policy.Audit] refuses an
-// empty group, which any token would meet.
+// empty group, which any token would meet. Scopes and their alternatives
+// are one dimension of a rule: like [WithScopes], WithAnyScopes sets both
+// in place of those of a less specific level.
 func WithAnyScopes(method string, groups ...[]string) Option {
 	return func(o *options) {
 		s := o.spec(method)
 		for _, g := range groups {
 			s.anyScopes = append(s.anyScopes, slices.Clone(g))
 		}
+		s.sets |= dimScopes
 	}
 }
 
@@ -137,11 +166,15 @@ func WithAnyScopes(method string, groups ...[]string) Option {
 // accepts every trusted issuer. A token of another one gets
 // Unauthenticated "invalid_token" ([ErrUntrustedIssuer]). [Policy.Audit]
 // refuses an issuer the Validator does not trust. Given twice for one
-// method, the lists add up.
+// method, the lists add up. It sets the issuers of method's rule in place
+// of those of a less specific level, and leaves the rest of the rule to
+// them (see [Rule]); given with none, it sets them to every trusted
+// issuer.
 func WithIssuers(method string, issuers ...string) Option {
 	return func(o *options) {
 		s := o.spec(method)
 		s.issuers = append(s.issuers, issuers...)
+		s.sets |= dimIssuers
 	}
 }
 
@@ -151,11 +184,15 @@ func WithIssuers(method string, issuers ...string) Option {
 // will do. Another token gets Unauthenticated "invalid_token"
 // ([ErrAudienceMismatch]). [Policy.Audit] refuses an audience that no
 // issuer the method accepts is configured to accept. Given twice for one
-// method, the lists add up.
+// method, the lists add up. It sets the audiences of method's rule in
+// place of those of a less specific level, and leaves the rest of the
+// rule to them (see [Rule]); given with none, it sets them to any its
+// issuer accepts.
 func WithAudiences(method string, audiences ...string) Option {
 	return func(o *options) {
 		s := o.spec(method)
 		s.audiences = append(s.audiences, audiences...)
+		s.sets |= dimAudiences
 	}
 }
 
@@ -209,11 +246,15 @@ func WithoutStreamExpiry() Option {
 // connection, or a DPoP key (cnf jkt, RFC 9449, with [WithDPoP]) whose
 // proof comes with the call. A plain bearer token gets Unauthenticated
 // "invalid_token" ([ErrBindingRequired]). [WithSenderConstrainedEverywhere]
-// requires it on every method.
+// requires it on every method. It adds to the rest of their rules, from
+// their service's Go rule and their .proto options (see [Rule]), and no
+// level can switch it off again.
 func WithSenderConstrained(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {
-			o.spec(m).senderConstrained = true
+			s := o.spec(m)
+			s.senderConstrained = true
+			s.sets |= dimSenderConstrained
 		}
 	}
 }
@@ -222,9 +263,12 @@ func WithSenderConstrained(methods ...string) Option {
 // ending in "/"), the organization rule their .proto options declare, and
 // nothing else: the rest of their rule is unchanged. It is the only way a
 // Go option switches tenant isolation off: any other Go rule for such a
-// method keeps its .proto organization rule, and a Go option that makes it
-// public without this one leaves it requiring a token for its
-// organization, which [Audit] reports.
+// method keeps its .proto organization rule (rules compose dimension by
+// dimension, see [Rule]), and a Go option that makes it public without
+// this one leaves it requiring a token for its organization, which
+// [Policy.Audit] reports. A Go organization rule ([WithOrganization]) is
+// not removed: it replaces the .proto one, as any more specific level
+// does.
 func WithoutOrganization(methods ...string) Option {
 	return func(o *options) {
 		if o.withoutOrg == nil {

@@ -94,14 +94,18 @@ func (r *OrganizationRule) String() string {
 }
 
 // WithOrganization gives method (a full method, or a service ending in
-// "/") an organization rule; see [OrganizationRule]. It adds to the
-// method's other Go options (access, scopes), and like them overrides the
-// .proto options. Only the interceptors can check it: [AuthFunc] sees no
-// request, so it refuses calls to methods with an organization rule.
+// "/") an organization rule; see [OrganizationRule]. It sets the
+// organization rule of method's rule in place of that of a less specific
+// level (its service's Go rule, its .proto option), and leaves the rest of
+// the rule to them (see [Rule]). Only the interceptors can check it:
+// [AuthFunc] sees no request, so it refuses calls to methods with an
+// organization rule.
 func WithOrganization(method string, r OrganizationRule) Option {
 	return func(o *options) {
 		rc := r
-		o.spec(method).org = &rc
+		s := o.spec(method)
+		s.org = &rc
+		s.sets |= dimOrganization
 	}
 }
 

@@ -66,8 +66,8 @@ func NewPolicy(v *Validator, opts ...Option) (*Policy, error) {
 		return nil, err
 	}
 	for _, spec := range p.opts.rules {
-		rule := spec.rule("")
-		spec.demands = p.newDemands(&rule)
+		l := spec.level("")
+		spec.demands = p.newDemands(&l.Rule)
 	}
 	return p, nil
 }

@@ -71,7 +71,7 @@ func TestAnyScopes(t *testing.T) {
 			t.Errorf("the reject hook saw %v", err)
 		}
 		wantMetadata(t, say("api read:own"), codes.PermissionDenied, grpcjwt.CodeInsufficientScope, want)
-		// The .proto's greet:read is no longer SayHello's: Go overrides it.
+		// The .proto's greet:read is no longer SayHello's: the Go scopes replace it.
 		wantMetadata(t, say("greet:read"), codes.PermissionDenied, grpcjwt.CodeInsufficientScope, want)
 	})
 
@@ -108,7 +108,7 @@ func TestAuthorizerRefusalNamesNoScope(t *testing.T) {
 // a partner's issuer is accepted on the one method that names it and
 // refused on the others of the service, as invalid_token; a method that
 // names an audience accepts only tokens for it that their own issuer
-// accepts.
+// accepts. The scopes of the methods' .proto options still apply.
 func TestMethodIssuersAndAudiences(t *testing.T) {
 	own, partner := newIssuer(t), newIssuer(t)
 	const reports = "https://reports.example.com"
@@ -125,16 +125,17 @@ func TestMethodIssuersAndAudiences(t *testing.T) {
 		_, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{})
 		return err
 	}
+	greetRead, greetWrite := map[string]any{"scope": "greet:read"}, map[string]any{"scope": "greet:write"}
 	for _, tc := range []struct {
 		name  string
 		call  func(context.Context) error
 		token string
 		cause error // nil: let in
 	}{
-		{"partner on SayHello", sayHello, partner.Token(nil), nil},
-		{"own on SayHello", sayHello, own.Token(nil), nil},
-		{"own on Chat", func(ctx context.Context) error { _, err := calls["bidi"](ctx, client); return err }, own.Token(nil), nil},
-		{"partner on Chat", func(ctx context.Context) error { _, err := calls["bidi"](ctx, client); return err }, partner.Token(nil), grpcjwt.ErrUntrustedIssuer},
+		{"partner on SayHello", sayHello, partner.Token(greetRead), nil},
+		{"own on SayHello", sayHello, own.Token(greetRead), nil},
+		{"own on Chat", func(ctx context.Context) error { _, err := calls["bidi"](ctx, client); return err }, own.Token(greetWrite), nil},
+		{"partner on Chat", func(ctx context.Context) error { _, err := calls["bidi"](ctx, client); return err }, partner.Token(greetWrite), grpcjwt.ErrUntrustedIssuer},
 		{"stream, its audience", func(ctx context.Context) error { _, err := calls["server-stream"](ctx, client); return err }, own.Token(map[string]any{"aud": reports}), nil},
 		{"stream, both audiences", func(ctx context.Context) error { _, err := calls["server-stream"](ctx, client); return err }, own.Token(map[string]any{"aud": []string{own.Audience, reports}}), nil},
 		{"stream, the issuer's other audience", func(ctx context.Context) error { _, err := calls["server-stream"](ctx, client); return err }, own.Token(nil), grpcjwt.ErrAudienceMismatch},
@@ -183,7 +184,7 @@ func TestAuditComposedRules(t *testing.T) {
 	}
 	want := []string{
 		"/greeter.v1.Greeter/Chat required scopes=chat any-scopes=a|b,c (go:method)",
-		"/greeter.v1.Greeter/SayHello required step-up(acr=urn:logto:acr:mfa|urn:logto:acr:1fa amr=pwd+otp max_age=5m0s) (go:method)",
+		"/greeter.v1.Greeter/SayHello required scopes=greet:read step-up(acr=urn:logto:acr:mfa|urn:logto:acr:1fa amr=pwd+otp max_age=5m0s) (go:method+proto:method:scopes)",
 		"/vault.v1.Vault/Audit required step-up(amr=otp) (proto:method)",
 		"/vault.v1.Vault/Balance required any-scopes=read:all|read:own,org:member (proto:method)",
 		"/vault.v1.Vault/Settle required issuers=https://partner.example/oidc audiences=https://api.example.com/partner (proto:method)",

@@ -30,10 +30,16 @@ import (
 // ([ErrTokenInactive]). Opaque tokens are introspected on every method
 // anyway. A stream is checked when it starts, not while it runs. The
 // .proto rule's revocation_check says the same.
+//
+// It adds to the rest of their rules, from their service's Go rule and
+// their .proto options (see [Rule]): a method whose .proto option requires
+// a scope still requires it. No level can switch the check off again.
 func WithRevocationCheck(methods ...string) Option {
 	return func(o *options) {
 		for _, m := range methods {
-			o.spec(m).revocationCheck = true
+			s := o.spec(m)
+			s.revocationCheck = true
+			s.sets |= dimRevocationCheck
 		}
 	}
 }

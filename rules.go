@@ -37,6 +37,34 @@ func (a Access) String() string {
 
 // Rule is the effective authorization rule of one method: plain data, as
 // [Policy.Audit] reports it.
+//
+// A method's rule is composed of up to three levels, most specific first:
+// the Go options that name the method, those that name its service
+// ("/pkg.Service/"), and its .proto option, or else its service's (a
+// .proto method option replaces its service's whole). Each dimension of
+// the rule is taken from the most specific level that sets it:
+//
+//   - access: set by [WithPublic] and [WithOptional], and by public or
+//     optional in .proto; required when no level sets it;
+//   - scopes: Scopes and AnyScopes together, set by [WithScopes] and
+//     [WithAnyScopes] even with none (WithScopes(method) drops the scopes
+//     a less specific level requires), and by non-empty scopes or
+//     any_scopes in .proto;
+//   - issuers, audiences, step-up and organization: set by [WithIssuers],
+//     [WithAudiences], [WithStepUp] and [WithOrganization], and by the
+//     .proto fields when they are not empty;
+//   - SenderConstrained and RevocationCheck: can only be switched on, so
+//     true at any level wins.
+//
+// So an option adds or overrides what it names, and never erases the rest:
+// WithRevocationCheck on a method whose .proto option requires a scope
+// keeps the scope. A method made public at one level needs a token after
+// all when a more specific level sets a requirement (a scope, step-up,
+// ...): a method that asks something of a token needs one; requirements
+// set only at the public level or less specific ones are ignored while it
+// stays public. A Go option that makes public a method whose .proto option
+// gives it an organization rule does not make it public; see
+// [WithoutOrganization].
 type Rule struct {
 	Access Access
 	Scopes []string // all required; none for public methods
@@ -62,11 +90,19 @@ type Rule struct {
 	// RevocationCheck confirms even a valid JWT active at its issuer's
 	// introspection endpoint; see [WithRevocationCheck].
 	RevocationCheck bool
-	// Source says where the rule came from: "default", "go:method",
-	// "go:service", "proto:method" or "proto:service"; a Go rule over which
-	// a .proto organization rule survived adds "+proto:method:organization"
-	// (or service), and a .proto rule whose organization rule
-	// [WithoutOrganization] removed ends in "-organization".
+	// Source says where the rule came from: "default" when no level sets
+	// anything, else the most specific level that gave the rule something
+	// ("go:method", "go:service", "proto:method" or "proto:service"),
+	// followed, for each less specific level that gave it something, by
+	// "+", the level, ":" and what it gave, comma-separated, in this order:
+	// access, scopes, issuers, audiences, step_up, organization,
+	// sender_constrained, revocation_check. For example
+	// "go:method+proto:method:scopes" (a Go option adds to the .proto
+	// rule's scopes), "go:method+go:service:scopes,step_up" or
+	// "go:service+proto:method:organization". A .proto level whose
+	// organization rule [WithoutOrganization] removed is named with
+	// "-organization" ("proto:method-organization").
+	// [WithSenderConstrainedEverywhere] is no level, and is not named.
 	Source string
 }
 
@@ -78,61 +114,65 @@ type compiledRule struct {
 	org            *orgCheck // Organization compiled against the request message
 	orgErr         error     // why Organization could not be compiled
 	known          bool      // the method is named by the options or registered: fit for a metric label
-	publicOverride bool      // a Go option made it public, over a .proto organization rule that survived
+	publicOverride bool      // a Go option made it public, over a .proto organization rule that keeps it required
 	stream         bool      // a streaming method, or one the registry does not know
 	// demands are the statuses and challenges that tell a client what the
-	// rule requires, built once per rule source (see [Policy.demandsOf]);
+	// rule requires: built with the rule when it is cached, or those of its
+	// Go rule when it gave the rule all they tell (see [Policy.demandsOf]);
 	// nil until then, or when the rule requires nothing a client is told.
 	demands *demands
-	// publicIgnores names what a public .proto rule sets that only a token
-	// can meet, and which is ignored ("step_up", ...), for Audit.
+	// publicIgnores names what the public .proto rule of a public method
+	// sets that only a token can meet, and which is ignored ("step_up",
+	// ...), for Audit.
 	publicIgnores []string
 }
 
-// resolveRule computes the rule of fullMethod. Go options override .proto
-// options: if any Go option names the method or its service, the rest of
-// the .proto rule is not consulted. Within each, a method rule overrides a
-// service rule. The one exception is tenant isolation: the organization
-// rule of the .proto rule survives a Go rule that has none of its own,
-// unless the Go rule removes it ([WithoutOrganization]). A Go rule that
-// makes such a method public does not make it public: the method keeps
-// requiring a token for its organization, and [Policy.Audit] reports it.
-// [WithSenderConstrainedEverywhere] makes every rule that reads a token
-// sender-constrained.
+// resolveRule computes the rule of fullMethod from its levels of rules:
+// the Go options that name the method, those that name its service, and
+// its .proto option (or else its service's), composed dimension by
+// dimension (see [compose]). [WithoutOrganization] removes the .proto
+// organization rule first. [WithSenderConstrainedEverywhere] makes every
+// rule that reads a token sender-constrained.
 //
 // The rule records whether fullMethod is known: named exactly by a Go
 // option or registered in the protobuf registry. Only known names may be
 // cached; any other is a string a caller chose.
 func resolveRule(fullMethod string, o *options) compiledRule {
-	md, pr, ignored := protoRule(fullMethod)
+	md, pr := protoRule(fullMethod)
 	r := compiledRule{known: md != nil}
-	s, ok := o.rules[fullMethod]
-	source := "go:method"
-	if ok {
-		r.known = true
-	} else if s, ok = o.rules[serviceOf(fullMethod)]; ok {
-		source = "go:service"
-	}
 	if pr.Organization != nil && (o.withoutOrg[fullMethod] || o.withoutOrg[serviceOf(fullMethod)]) {
 		pr.Organization = nil
+		pr.sets &^= dimOrganization
 		pr.Source += "-organization"
 	}
-	switch {
-	case !ok && pr.Source != "":
-		r.Rule, r.publicIgnores = pr, ignored
-	case !ok:
-		r.Rule = Rule{Access: AccessRequired, Source: "default"}
-	default:
-		r.Rule = s.rule(source)
-		r.demands = s.demands
-		if pr.Organization != nil && s.org == nil {
-			// The .proto organization rule survives the Go override.
-			if r.Access == AccessPublic {
-				r.Access = AccessRequired
-				r.publicOverride = true
+	levels := [numLevels]level{protoLevel: pr}
+	spec, specLevel := o.rules[fullMethod], goMethodLevel
+	if spec != nil {
+		r.known = true
+		levels[goMethodLevel] = spec.level("go:method")
+	}
+	if s := o.rules[serviceOf(fullMethod)]; s != nil {
+		levels[goServiceLevel] = s.level("go:service")
+		if spec == nil {
+			spec, specLevel = s, goServiceLevel
+		}
+	}
+	var gave [numLevels]dimension
+	r.Rule, gave, r.publicOverride = compose(&levels)
+	if r.Access == AccessPublic && pr.Access == AccessPublic {
+		r.publicIgnores = publicIgnores(&pr.Rule)
+	}
+	if spec != nil {
+		// The demands built with the most specific Go rule are the merged
+		// rule's when no other level gave what they tell.
+		others := dimension(0)
+		for i, g := range gave {
+			if i != specLevel {
+				others |= g
 			}
-			r.Organization = pr.Organization
-			r.Source += "+" + pr.Source + ":organization"
+		}
+		if others&(dimScopes|dimStepUp) == 0 {
+			r.demands = spec.demands
 		}
 	}
 	if o.senderConstrained && r.Access != AccessPublic {
@@ -149,58 +189,58 @@ func resolveRule(fullMethod string, o *options) compiledRule {
 	return r
 }
 
-func (s *ruleSpec) rule(source string) Rule {
-	r := Rule{Access: s.access, Source: source}
-	if s.access != AccessPublic {
-		r.Scopes = s.scopes
-		r.AnyScopes = s.anyScopes
-		r.Issuers = s.issuers
-		r.Audiences = s.audiences
-		r.StepUp = s.stepUp
-		r.Organization = s.org
-		r.SenderConstrained = s.senderConstrained
-		r.RevocationCheck = s.revocationCheck
-	}
-	return r
+// level is what the options say of a method or service, as a level of
+// its rules named source.
+func (s *ruleSpec) level(source string) level {
+	return level{Rule: Rule{
+		Access:            s.access,
+		Scopes:            s.scopes,
+		AnyScopes:         s.anyScopes,
+		Issuers:           s.issuers,
+		Audiences:         s.audiences,
+		StepUp:            s.stepUp,
+		Organization:      s.org,
+		SenderConstrained: s.senderConstrained,
+		RevocationCheck:   s.revocationCheck,
+		Source:            source,
+	}, sets: s.sets}
 }
 
 // protoRule finds fullMethod in the global protobuf registry, where
 // generated code registers itself, and reads its grpcjwt.v1 method option,
 // or else its service's. It returns the method's descriptor (nil when it
-// is not registered), the rule, whose Source is empty when there is none,
-// and what a public rule sets that it ignores (see [fromProto]).
-func protoRule(fullMethod string) (protoreflect.MethodDescriptor, Rule, []string) {
+// is not registered), and the rule as a level of the method's rules,
+// which sets nothing when there is none.
+func protoRule(fullMethod string) (protoreflect.MethodDescriptor, level) {
 	svc, method, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	if !ok {
-		return nil, Rule{}, nil
+		return nil, level{}
 	}
 	// A service lives directly in its package. Checking the package first
 	// keeps the lookup linear in the name's length: on a miss,
 	// FindDescriptorByName tries every dot-separated prefix, which costs
 	// quadratic time in a name a caller made of dots.
 	if i := strings.LastIndexByte(svc, '.'); i >= 0 && protoregistry.GlobalFiles.NumFilesByPackage(protoreflect.FullName(svc[:i])) == 0 {
-		return nil, Rule{}, nil
+		return nil, level{}
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {
-		return nil, Rule{}, nil
+		return nil, level{}
 	}
 	sd, ok := d.(protoreflect.ServiceDescriptor)
 	if !ok {
-		return nil, Rule{}, nil
+		return nil, level{}
 	}
 	md := sd.Methods().ByName(protoreflect.Name(method))
 	if md != nil {
 		if r, ok := ruleOption(md.Options(), grpcjwtv1.E_Method); ok {
-			rule, ignored := fromProto(r, "proto:method")
-			return md, rule, ignored
+			return md, fromProto(r, "proto:method")
 		}
 	}
 	if r, ok := ruleOption(sd.Options(), grpcjwtv1.E_Service); ok {
-		rule, ignored := fromProto(r, "proto:service")
-		return md, rule, ignored
+		return md, fromProto(r, "proto:service")
 	}
-	return md, Rule{}, nil
+	return md, level{}
 }
 
 // ruleOption returns the grpcjwt.v1 rule set in opts, if one is.
@@ -212,32 +252,15 @@ func ruleOption(opts proto.Message, ext protoreflect.ExtensionType) (*grpcjwtv1.
 	return r, ok && r != nil
 }
 
-// fromProto is the rule of a .proto option. A public rule reads nothing
-// else: its optional and scopes fields are ignored, as auth.proto says,
-// and so are the fields only a token can meet, whose names it returns for
-// Audit to report.
-func fromProto(p *grpcjwtv1.Rule, source string) (Rule, []string) {
-	r := Rule{Access: AccessRequired, Source: source}
+// fromProto is the level of a method's rules that a .proto option is. It
+// sets the access when the option says public or optional (public wins),
+// and each other dimension whose field is set: not empty, or true.
+func fromProto(p *grpcjwtv1.Rule, source string) level {
+	l := level{Rule: Rule{Access: AccessRequired, Source: source}}
+	r := &l.Rule
 	switch {
 	case p.GetPublic():
 		r.Access = AccessPublic
-		var ignored []string
-		if len(p.GetAnyScopes()) > 0 {
-			ignored = append(ignored, "any_scopes")
-		}
-		if len(p.GetIssuers()) > 0 {
-			ignored = append(ignored, "issuers")
-		}
-		if len(p.GetAudiences()) > 0 {
-			ignored = append(ignored, "audiences")
-		}
-		if p.GetStepUp() != nil {
-			ignored = append(ignored, "step_up")
-		}
-		if p.GetRevocationCheck() {
-			ignored = append(ignored, "revocation_check")
-		}
-		return r, ignored
 	case p.GetOptional():
 		r.Access = AccessOptional
 	}
@@ -251,7 +274,48 @@ func fromProto(p *grpcjwtv1.Rule, source string) (Rule, []string) {
 	r.Organization = orgFromProto(p.GetOrganization())
 	r.SenderConstrained = p.GetSenderConstrained()
 	r.RevocationCheck = p.GetRevocationCheck()
-	return r, nil
+	for _, f := range [...]struct {
+		set bool
+		d   dimension
+	}{
+		{p.GetPublic() || p.GetOptional(), dimAccess},
+		{len(r.Scopes) > 0 || len(r.AnyScopes) > 0, dimScopes},
+		{len(r.Issuers) > 0, dimIssuers},
+		{len(r.Audiences) > 0, dimAudiences},
+		{r.StepUp != nil, dimStepUp},
+		{r.Organization != nil, dimOrganization},
+		{r.SenderConstrained, dimSenderConstrained},
+		{r.RevocationCheck, dimRevocationCheck},
+	} {
+		if f.set {
+			l.sets |= f.d
+		}
+	}
+	return l
+}
+
+// publicIgnores names the fields of the public .proto rule r that only a
+// token can meet, and which a method that stays public ignores, for Audit
+// to report; but for scopes, which auth.proto documents as ignored.
+func publicIgnores(r *Rule) []string {
+	var ignored []string
+	for _, f := range [...]struct {
+		set  bool
+		name string
+	}{
+		{len(r.AnyScopes) > 0, "any_scopes"},
+		{len(r.Issuers) > 0, "issuers"},
+		{len(r.Audiences) > 0, "audiences"},
+		{r.StepUp != nil, "step_up"},
+		{r.Organization != nil, "organization"},
+		{r.SenderConstrained, "sender_constrained"},
+		{r.RevocationCheck, "revocation_check"},
+	} {
+		if f.set {
+			ignored = append(ignored, f.name)
+		}
+	}
+	return ignored
 }
 
 // maxCachedRules bounds the rule cache as a backstop. Only known names are
@@ -264,8 +328,10 @@ const maxCachedRules = 4096
 // named by a Go option nor registered in the protobuf registry is resolved
 // on every call and never kept, so that method names a caller makes up
 // (a server with an unknown-service handler sees any it sends) retain no
-// memory. Resolving one costs two map lookups and a registry lookup, and
-// allocates nothing.
+// memory. Resolving one costs two map lookups and a registry lookup; it
+// allocates only to read a .proto option's alternatives of scopes, step-up
+// or organization rule, and to name a Source of more than one level: a few
+// bytes, not kept.
 type ruleCache struct {
 	m sync.Map // full method -> *compiledRule
 	n atomic.Int64
@@ -274,8 +340,9 @@ type ruleCache struct {
 // rule returns the rule of fullMethod: the cached one, or one resolved
 // into *buf (the caller's, on its stack), so that an unknown name costs no
 // allocation. A rule that is cached gets its demands then, once; one that
-// is not has the demands of its Go rule (built with the policy), or none,
-// and a refusal builds them ([Policy.demandsOf]).
+// is not has the demands of its Go service rule (built with the policy)
+// when that rule gave it its scopes and step-up, or none, and a refusal
+// builds them ([Policy.demandsOf]).
 func (p *Policy) rule(fullMethod string, buf *compiledRule) *compiledRule {
 	c := &p.rules
 	if r, ok := c.m.Load(fullMethod); ok {

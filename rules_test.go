@@ -118,7 +118,7 @@ func TestRules(t *testing.T) {
 			{"service scope on unary", calls["unary"], []string{tok("greet:read")}, codes.PermissionDenied, ""},
 			{"service scope satisfied", calls["unary"], []string{tok("greet:stream")}, codes.OK, "alice"},
 			{"service scope on stream", calls["server-stream"], []string{tok("greet:read")}, codes.PermissionDenied, ""},
-			{"method rule replaces service rule", calls["bidi"], []string{tok("greet:write")}, codes.OK, "alice"},
+			{"method scopes replace the service's", calls["bidi"], []string{tok("greet:write")}, codes.OK, "alice"},
 			{"public method in a scoped service", info, nil, codes.OK, ""},
 		})
 	})

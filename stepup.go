@@ -54,14 +54,18 @@ type StepUp struct {
 }
 
 // WithStepUp requires, on method (a full method or a service ending in
-// "/"), a token from a login that meets s; see [StepUp]. Like the other Go
-// options it adds to the method's Go rule, and overrides its .proto
-// options; given twice for one method, the last wins.
+// "/"), a token from a login that meets s; see [StepUp]. It sets the
+// step-up of method's rule in place of that of a less specific level (its
+// service's Go rule, its .proto option), and leaves the rest of the rule
+// to them (see [Rule]): the scopes its service or its .proto option
+// requires still apply. Given twice for one method, the last wins.
 func WithStepUp(method string, s StepUp) Option {
 	return func(o *options) {
 		s.ACRValues = slices.Clone(s.ACRValues)
 		s.AMR = slices.Clone(s.AMR)
-		o.spec(method).stepUp = &s
+		spec := o.spec(method)
+		spec.stepUp = &s
+		spec.sets |= dimStepUp
 	}
 }
 

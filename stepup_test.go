@@ -180,8 +180,9 @@ func TestStepUp(t *testing.T) {
 	}
 }
 
-// TestStepUpGoOption: WithStepUp overrides the .proto rule and applies to
-// a service; the last one given for a method wins.
+// TestStepUpGoOption: WithStepUp overrides the step-up of a less specific
+// level and applies to a service, and the .proto scopes stay; the last one
+// given for a method wins.
 func TestStepUpGoOption(t *testing.T) {
 	iss := newIssuer(t)
 	v := newValidator(t, iss)
@@ -192,17 +193,19 @@ func TestStepUpGoOption(t *testing.T) {
 		grpcjwt.WithPublic(mInfo))
 	tok := func(claims map[string]any) context.Context { return withAuth("Bearer " + iss.Token(claims)) }
 
-	// SayHello: the last rule (max_age 60), and none of the .proto scope.
-	if _, err := client.SayHello(tok(login("", nil, 30*time.Second, "")), &greeterv1.SayHelloRequest{}); err != nil {
+	// SayHello: the last rule (max_age 60), and the .proto scope.
+	if _, err := client.SayHello(tok(login("", nil, 30*time.Second, "greet:read")), &greeterv1.SayHelloRequest{}); err != nil {
 		t.Errorf("SayHello, a login 30 s ago: %v", err)
 	}
-	_, err := client.SayHello(tok(login(acrHardware, []string{"hwk"}, 2*time.Minute, "greet:read")), &greeterv1.SayHelloRequest{})
+	_, err := client.SayHello(tok(login("", nil, 30*time.Second, "")), &greeterv1.SayHelloRequest{})
+	wantMetadata(t, err, codes.PermissionDenied, grpcjwt.CodeInsufficientScope, map[string]string{grpcjwt.ScopeKey: "greet:read"})
+	_, err = client.SayHello(tok(login(acrHardware, []string{"hwk"}, 2*time.Minute, "greet:read")), &greeterv1.SayHelloRequest{})
 	wantMetadata(t, err, codes.Unauthenticated, grpcjwt.CodeInsufficientUserAuthentication, map[string]string{grpcjwt.MaxAgeKey: "60"})
 
-	// Chat: the service's rule.
-	_, err = calls["bidi"](tok(login(acrMFA, nil, 0, "")), client)
+	// Chat: the service's step-up, and the .proto scope.
+	_, err = calls["bidi"](tok(login(acrMFA, nil, 0, "greet:write")), client)
 	wantMetadata(t, err, codes.Unauthenticated, grpcjwt.CodeInsufficientUserAuthentication, map[string]string{grpcjwt.ACRValuesKey: acrHardware})
-	if _, err := calls["bidi"](tok(login(acrHardware, nil, -1, "")), client); err != nil {
+	if _, err := calls["bidi"](tok(login(acrHardware, nil, -1, "greet:write")), client); err != nil {
 		t.Errorf("Chat with the service's acr: %v", err)
 	}
 	if _, err := info(context.Background(), client); err != nil {

@@ -18,22 +18,34 @@
 //       }
 //     }
 //
-// How a grpcjwt policy picks the rule for a call, first match wins:
+// How a grpcjwt policy composes the rule of a call from up to three levels,
+// most specific first:
 //
-//   1. A rule given in Go to the policy (its options) for the full
-//      method name, then one for its service. Go options override what the
-//      .proto files say, with one exception: the organization rule the
-//      .proto gives a method (or its service) survives any Go rule that
-//      does not give one of its own, unless a Go option removes it
-//      explicitly (grpcjwt.WithoutOrganization). Tenant isolation is never
-//      switched off by composition.
-//   2. The `(grpcjwt.v1.method)` option of the method.
-//   3. The `(grpcjwt.v1.service)` option of the method's service.
-//   4. The default: a valid token is required, no scopes.
+//   1. the rule given in Go to the policy (its options) for the full
+//      method name;
+//   2. the rule given in Go for its service;
+//   3. the `(grpcjwt.v1.method)` option of the method or, when it has none,
+//      the `(grpcjwt.v1.service)` option of its service: on this side a
+//      method option replaces its service's whole, it is not merged with it.
 //
-// A rule is used whole: a method rule replaces the service rule, it is not
-// merged with it field by field. A method that needs the service's scopes plus
-// more must list them all.
+// Each dimension of the rule (access; scopes and any_scopes, as one;
+// issuers; audiences; step_up; organization; sender_constrained;
+// revocation_check) comes from the most specific level that sets it, so a
+// Go option adds or overrides what it names and never erases the rest: a
+// Go revocation check on a method whose option requires scopes keeps the
+// scopes. A field sets its dimension here when it is not empty (or true;
+// public and optional set the access). sender_constrained and
+// revocation_check can only be switched on. With no level setting it, a
+// valid token is required, with no particular scope.
+//
+// A method made public at one level needs a token after all when a more
+// specific level sets a requirement (a method that asks something of a
+// token needs one). The organization rule an option gives a method is
+// never dropped by a Go option that makes it public: the method keeps
+// requiring a token for its organization (and grpcjwt.Policy.Audit
+// refuses that), unless a Go option removes the rule explicitly
+// (grpcjwt.WithoutOrganization). Tenant isolation is never switched off
+// by composition.
 //
 // The options are read from the Go descriptors that protoc-gen-go registers
 // (protoregistry.GlobalFiles), so the generated Go package of the annotated
@@ -128,9 +140,12 @@ type Rule struct {
 	// public: the call needs no token. The policy does not even parse or
 	// verify a token the caller sends, so the handler sees no claims and the
 	// call is never rejected for anything token related. When `public` is true,
-	// `optional` and `scopes` are ignored; `any_scopes`, `step_up`, `issuers`
-	// and `audiences`, which only a token can meet, are ignored too and
-	// grpcjwt.Policy.Audit reports them.
+	// `optional` and `scopes` are ignored; `any_scopes`, `step_up`, `issuers`,
+	// `audiences`, `organization`, `sender_constrained` and
+	// `revocation_check`, which only a token can meet, are ignored too and
+	// grpcjwt.Policy.Audit reports them. They apply after all, with the
+	// scopes, once a Go option makes the method read a token: one that makes
+	// it optional, or one that sets a requirement, which makes it need one.
 	Public bool `protobuf:"varint,1,opt,name=public,proto3" json:"public,omitempty"`
 	// optional: a missing token is fine, and the call proceeds unauthenticated
 	// (the handler sees no claims). A token that is present but invalid

@@ -63,26 +63,32 @@
 // them: linking the annotated service's generated Go package into the server
 // binary is enough, and registering the service does that.
 //
-// # Go options take precedence
+// # How Go options compose with them
 //
-// For each call, the first of these that exists is the rule:
+// A method's rule is composed of up to three levels, most specific first:
 //
-//  1. a Go option given to the interceptors for the full method
-//     ("/greeter.v1.Greeter/SayHello"): [github.com/grpcjwt/grpcjwt.WithPublic],
-//     [github.com/grpcjwt/grpcjwt.WithOptional] or
-//     [github.com/grpcjwt/grpcjwt.WithScopes];
-//  2. a Go option for its service ("/greeter.v1.Greeter/");
-//  3. the method's (grpcjwt.v1.method) option;
-//  4. its service's (grpcjwt.v1.service) option;
-//  5. the default: a valid token, no particular scope.
+//  1. the Go options given to the policy for the full method
+//     ("/greeter.v1.Greeter/SayHello"), such as
+//     [github.com/grpcjwt/grpcjwt.WithPublic],
+//     [github.com/grpcjwt/grpcjwt.WithScopes] or
+//     [github.com/grpcjwt/grpcjwt.WithRevocationCheck];
+//  2. the Go options for its service ("/greeter.v1.Greeter/");
+//  3. the method's (grpcjwt.v1.method) option or, when it has none, its
+//     service's (grpcjwt.v1.service) option.
 //
-// Once a Go option names a method or its service, the rest of the .proto
-// options of that method are not read, and no rule is merged with another
-// field by field, with one exception: a .proto organization rule survives
-// any Go rule that does not give one of its own, unless
+// Each dimension of the rule (access, scopes, issuers, audiences, step-up,
+// organization, sender constraint, revocation check) comes from the most
+// specific level that sets it: a Go option adds or overrides what it names
+// and keeps the rest of the .proto rule, so that WithRevocationCheck on
+// SayHello keeps the greet:read scope of its option; WithScopes(method),
+// with no scope, drops it. With no level setting it, a valid token is
+// required, with no particular scope. A .proto organization rule is never
+// dropped by a Go option that makes the method public; only
 // [github.com/grpcjwt/grpcjwt.WithoutOrganization] removes it.
 // [github.com/grpcjwt/grpcjwt.Policy.Audit] lists the rule each registered
-// method gets and where it came from ("proto:method", "go:service", ...).
+// method gets and where it came from ("proto:method",
+// "go:method+proto:method:scopes", ...); [github.com/grpcjwt/grpcjwt.Rule]
+// says it all.
 //
 // # The method catalog
 //
