@@ -14,7 +14,9 @@
 //   - (grpcjwt.v1.service), an option of a service ([E_Service]), is the
 //     rule of each of its methods that has no (grpcjwt.v1.method) of its own.
 //
-// A Rule has three fields:
+// Its most used fields (auth.proto documents every one: any_scopes,
+// organization, sender_constrained, step_up, issuers, audiences,
+// revocation_check):
 //
 //   - public: no token is needed, and one that is sent is not even parsed.
 //     The handler sees no claims. optional and scopes are ignored.
@@ -22,6 +24,10 @@
 //     claims; a token that is sent must be valid and is checked for scopes.
 //   - scopes: the token must grant every one of them (from its "scope" or
 //     "scp" claim), else the call gets PermissionDenied "insufficient_scope".
+//
+// Between the two options of one .proto file a method's rule is used whole;
+// the Go options of grpcjwt add to it requirement by requirement (see
+// grpcjwt's docs/authorization.md, "How rules compose").
 //
 // The zero Rule, and a method without any option, requires a valid token
 // with no particular scope.
