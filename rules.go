@@ -324,7 +324,10 @@ func publicIgnores(r *Rule) []string {
 const maxCachedRules = 4096
 
 // ruleCache resolves the rule of each known method once: lookups after the
-// first are a lock-free, allocation-free map read. A name that is neither
+// first are a lock-free, allocation-free read of a plain map, which is
+// replaced whole, under a lock, to add a method (a copy per method the
+// program has, once; reading a sync.Map cost twice as much, for an
+// interface hash, on every call). A name that is neither
 // named by a Go option nor registered in the protobuf registry is resolved
 // on every call and never kept, so that method names a caller makes up
 // (a server with an unknown-service handler sees any it sends) retain no
@@ -333,8 +336,8 @@ const maxCachedRules = 4096
 // or organization rule, and to name a Source of more than one level: a few
 // bytes, not kept.
 type ruleCache struct {
-	m sync.Map // full method -> *compiledRule
-	n atomic.Int64
+	m  atomic.Pointer[map[string]*compiledRule] // by full method; never modified once stored
+	mu sync.Mutex                               // held to replace m
 }
 
 // rule returns the rule of fullMethod: the cached one, or one resolved
@@ -345,11 +348,25 @@ type ruleCache struct {
 // builds them ([Policy.demandsOf]).
 func (p *Policy) rule(fullMethod string, buf *compiledRule) *compiledRule {
 	c := &p.rules
-	if r, ok := c.m.Load(fullMethod); ok {
-		return r.(*compiledRule)
+	if m := c.m.Load(); m != nil {
+		if r, ok := (*m)[fullMethod]; ok {
+			return r
+		}
 	}
 	*buf = resolveRule(fullMethod, p.opts)
-	if !buf.known || c.n.Load() >= maxCachedRules {
+	if !buf.known {
+		return buf
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[string]*compiledRule
+	if m := c.m.Load(); m != nil {
+		old = *m
+	}
+	if r, ok := old[fullMethod]; ok {
+		return r
+	}
+	if len(old) >= maxCachedRules {
 		return buf
 	}
 	kept := new(compiledRule)
@@ -357,9 +374,11 @@ func (p *Policy) rule(fullMethod string, buf *compiledRule) *compiledRule {
 	if kept.demands == nil {
 		kept.demands = p.newDemands(&kept.Rule)
 	}
-	if r, loaded := c.m.LoadOrStore(fullMethod, kept); loaded {
-		return r.(*compiledRule)
+	m := make(map[string]*compiledRule, len(old)+1)
+	for k, r := range old {
+		m[k] = r
 	}
-	c.n.Add(1)
+	m[fullMethod] = kept
+	c.m.Store(&m)
 	return kept
 }

@@ -3,6 +3,7 @@ package grpcjwt
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "google.golang.org/grpc/health/grpc_health_v1" // registers grpc.health.v1 in the protobuf registry
@@ -42,7 +43,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 			}
 		}
 	}
-	if n := c.n.Load(); n != 0 {
+	if n := c.len(); n != 0 {
 		t.Fatalf("%d made-up names cached", n)
 	}
 	known := []struct {
@@ -58,7 +59,7 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 			t.Fatalf("rule of %q = %v (%s), want %v (%s)", k.name, r.Access, r.Source, k.access, k.source)
 		}
 	}
-	if n := c.n.Load(); n != int64(len(known)) {
+	if n := c.len(); n != len(known) {
 		t.Fatalf("%d names cached, want %d", n, len(known))
 	}
 	for _, name := range []string{known[0].name, known[1].name, unknown[0].name, unknown[1].name} {
@@ -66,5 +67,48 @@ func TestRuleCacheKeepsOnlyKnownNames(t *testing.T) {
 		if a := testing.AllocsPerRun(100, func() { p.rule(name, &buf) }); a != 0 {
 			t.Errorf("rule lookup of %.40q: %v allocations, want 0", name, a)
 		}
+	}
+}
+
+// len returns how many rules c keeps.
+func (c *ruleCache) len() int {
+	if m := c.m.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
+}
+
+// TestRuleCacheConcurrent: goroutines resolving known names at once each
+// get the one rule kept for a name, and every name is kept once.
+func TestRuleCacheConcurrent(t *testing.T) {
+	var opts []Option
+	var names []string
+	for i := range 64 {
+		name := fmt.Sprintf("/made.v1.S/M%d", i)
+		names = append(names, name)
+		opts = append(opts, WithScopes(name, fmt.Sprint("s", i)))
+	}
+	p := &Policy{opts: evaluateOptions(opts)}
+	got := make([][]*compiledRule, 8)
+	var wg sync.WaitGroup
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, name := range names {
+				got[g] = append(got[g], p.rule(name, new(compiledRule)))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, name := range names {
+		for g := range got {
+			if got[g][i] != got[0][i] || got[g][i].Scopes[0] != fmt.Sprint("s", i) {
+				t.Fatalf("%s: goroutines got different rules, or the wrong one", name)
+			}
+		}
+	}
+	if n := p.rules.len(); n != len(names) {
+		t.Fatalf("%d rules kept, want %d", n, len(names))
 	}
 }
