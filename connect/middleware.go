@@ -100,22 +100,40 @@ func isPreflight(r *http.Request) bool {
 }
 
 // procedures holds the paths isProcedure found in the protobuf registry,
-// so that a call costs one lookup instead of the registry's (its read
-// lock, which calls on every core contend for, and its lookups). A
-// registry only grows, so a path found stays right; no other path is
-// kept, so that clients cannot grow it with paths of their choosing.
-var procedures sync.Map // path -> struct{}
+// so that a call costs one lock-free map read instead of the registry's
+// (its read lock, which calls on every core contend for, and its
+// lookups). The map is never modified once stored: adding a path replaces
+// it, under proceduresMu. A registry only grows, so a path found stays
+// right; no other path is kept, so that clients cannot grow it with paths
+// of their choosing.
+var (
+	procedures   atomic.Pointer[map[string]bool]
+	proceduresMu sync.Mutex
+)
 
 // isProcedure reports whether path is "/package.Service/Method" of a
 // method the protobuf registry knows.
 func isProcedure(path string) bool {
-	if _, ok := procedures.Load(path); ok {
+	if m := procedures.Load(); m != nil && (*m)[path] {
 		return true
 	}
 	if !inRegistry(path) {
 		return false
 	}
-	procedures.Store(path, struct{}{})
+	proceduresMu.Lock()
+	defer proceduresMu.Unlock()
+	var old map[string]bool
+	if m := procedures.Load(); m != nil {
+		old = *m
+	}
+	if !old[path] {
+		m := make(map[string]bool, len(old)+1)
+		for k := range old {
+			m[k] = true
+		}
+		m[path] = true
+		procedures.Store(&m)
+	}
 	return true
 }
 

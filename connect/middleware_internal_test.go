@@ -27,7 +27,7 @@ func TestIsProcedure(t *testing.T) {
 				t.Errorf("isProcedure(%q) = %v, want %v", tc.path, got, tc.want)
 			}
 		}
-		if _, kept := procedures.Load(tc.path); kept != tc.want {
+		if kept := (*procedures.Load())[tc.path]; kept != tc.want {
 			t.Errorf("isProcedure(%q): kept %v, want %v", tc.path, kept, tc.want)
 		}
 	}
