@@ -4,10 +4,13 @@ go 1.26.0
 
 replace (
 	github.com/grpcjwt/grpcjwt => ../
+	github.com/grpcjwt/grpcjwt/connect => ../connect
 	github.com/grpcjwt/grpcjwt/examples => ../examples
+	github.com/grpcjwt/grpcjwt/gateway => ../gateway
 )
 
 require (
+	connectrpc.com/connect/v2 v2.0.2
 	github.com/grpcjwt/grpcjwt v0.0.0-00010101000000-000000000000
 	github.com/grpcjwt/grpcjwt/examples v0.0.0-00010101000000-000000000000
 	github.com/lestrrat-go/jwx/v3 v3.4.0
@@ -21,6 +24,8 @@ require (
 	github.com/goccy/go-json v0.11.2 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.34.0 // indirect
+	github.com/grpcjwt/grpcjwt/connect v0.0.0-00010101000000-000000000000 // indirect
+	github.com/grpcjwt/grpcjwt/gateway v0.0.0-00010101000000-000000000000 // indirect
 	github.com/lestrrat-go/blackmagic v1.0.4 // indirect
 	github.com/lestrrat-go/dsig v1.4.0 // indirect
 	github.com/lestrrat-go/dsig-secp256k1 v1.0.0 // indirect

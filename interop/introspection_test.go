@@ -221,6 +221,8 @@ func testOpaque(t *testing.T, p opaqueProvider, sub string) {
 		s.reject1(t, sayHello, tok, grpcjwt.ErrTokenInactive) // the next call
 	})
 
+	t.Run("HTTP doors", func(t *testing.T) { testDoors(t, p, sub) })
+
 	t.Run("provider stops", func(t *testing.T) {
 		used := p.token(t, allScopes...)
 		s.accept(t, sayHello, used)

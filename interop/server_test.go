@@ -57,6 +57,16 @@ const seenHeader = "x-interop-seen"
 // seenMD reports the claims in ctx as the seenHeader metadata; a call that
 // reaches a protected handler without claims is an error.
 func seenMD(ctx context.Context) (metadata.MD, error) {
+	b, err := seenJSON(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.Pairs(seenHeader, string(b)), nil
+}
+
+// seenJSON returns the claims in ctx as a seen, in JSON; a call that
+// reaches a protected handler without claims is an error.
+func seenJSON(ctx context.Context) ([]byte, error) {
 	c, ok := grpcjwt.ClaimsFromContext(ctx)
 	if !ok {
 		return nil, status.Error(codes.Internal, "handler found no claims")
@@ -67,7 +77,7 @@ func seenMD(ctx context.Context) (metadata.MD, error) {
 			from = append(from, name)
 		}
 	}
-	b, err := json.Marshal(seen{
+	return json.Marshal(seen{
 		Issuer:          c.Issuer,
 		Subject:         c.Subject,
 		ClientID:        c.ClientID,
@@ -80,7 +90,6 @@ func seenMD(ctx context.Context) (metadata.MD, error) {
 		Organization:    c.Organization,
 		Introspected:    c.Introspected(),
 	})
-	return metadata.Pairs(seenHeader, string(b)), err
 }
 
 // reportSeen and reportSeenStream run after grpcjwt's interceptors, right
@@ -214,6 +223,8 @@ func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // (newServer) or what a Config says (newServerFor).
 type server struct {
 	v      *grpcjwt.Validator
+	policy *grpcjwt.Policy         // the interceptors' policy
+	grpc   *grpc.Server            // the greeter's gRPC server
 	addr   string                  // where the greeter listens: 127.0.0.1:port
 	client greeterv1.GreeterClient // a plaintext client; nil on a TLS server
 	clock  *clock                  // the Validator's clock
@@ -304,6 +315,7 @@ func newServerWith(t *testing.T, cfg grpcjwt.Config, creds credentials.Transport
 	greeterv1.RegisterGreeterServer(srv, greeter.Service{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
+	s.policy, s.grpc = policy, srv
 	s.addr = lis.Addr().String()
 	if creds == nil {
 		s.client = s.dial(t, grpc.WithTransportCredentials(insecure.NewCredentials()))
