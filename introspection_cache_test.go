@@ -453,3 +453,43 @@ func TestTapHandleIntrospection(t *testing.T) {
 		t.Errorf("%d requests for the refused token on the tapped server, want 1", n)
 	}
 }
+
+// TestIntrospectionCacheDottedTokens: opaque tokens with dots (Hydra's are
+// "ory_at_<random>.<signature>"), and with two, which no JWT cache holds,
+// are served from the answers' cache like any other, through Validate and
+// through the policy, with one request each.
+func TestIntrospectionCacheDottedTokens(t *testing.T) {
+	iss := newIssuer(t)
+	ep := newEndpoint(t)
+	rec := &introspectionRecorder{}
+	v := newValidator(t, iss, introspecting(iss, ep), func(c *grpcjwt.Config) { c.Observer = rec })
+	p, err := grpcjwt.NewPolicy(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"ory_at_" + opaqueToken() + "." + opaqueToken(), "a." + opaqueToken() + ".b.c"} {
+		ep.answer(tok, activeAnswer(t, iss, time.Now(), nil))
+		before := ep.requests.Load()
+		for range 3 {
+			if _, err := v.Validate(t.Context(), tok); err != nil {
+				t.Fatalf("%.20q: %v", tok, err)
+			}
+			if _, err := p.Check(t.Context(), &grpcjwt.Call{Method: "/a.B/C", Authorization: []string{"Bearer " + tok}}, nil); err != nil {
+				t.Fatalf("%.20q through the policy: %v", tok, err)
+			}
+		}
+		if n := ep.requests.Load() - before; n != 1 {
+			t.Errorf("%.20q: %d requests, want 1", tok, n)
+		}
+	}
+	_, vals, _ := rec.snapshot()
+	hits := 0
+	for _, val := range vals {
+		if val.CacheHit && val.Opaque {
+			hits++
+		}
+	}
+	if hits != 10 {
+		t.Errorf("%d opaque cache hits observed, want 10 (of 12 validations, 2 requests)", hits)
+	}
+}

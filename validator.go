@@ -263,33 +263,24 @@ func (v *Validator) startTick() (tick int64, start time.Time) {
 // the cache time tick, and observes the hit; start is as startTick
 // returns it, for the observer.
 //
-// A token without a dot, when opaque tokens are accepted, is looked up in
-// the cache of introspection answers, by its digest; any other in the
-// cache of verified JWTs. (A token with dots is looked up there too, and
-// misses: some opaque tokens have one, as Hydra's do.)
+// A token is looked up in the cache of verified JWTs, and, when opaque
+// tokens are accepted and it is not a compact JWS, in the cache of
+// introspection answers, by its digest; a token without a dot, which no
+// JWT is, only there. (Some opaque tokens have a dot, as Hydra's do.)
 func (v *Validator) cached(ctx context.Context, token string, tick int64, start time.Time) *Claims {
 	if len(token) > v.maxSize {
 		return nil
 	}
 	var c *Claims
-	if v.opaque != nil && strings.IndexByte(token, '.') < 0 {
-		if v.icache == nil || len(token) < v.opaque.introspect.minLen {
-			return nil
-		}
-		sum := v.digest(token)
-		// string(sum[:]) is on the stack: 16 bytes, kept by no one.
-		if c, _ = v.icache.get(string(sum[:]), tick); c == nil {
-			return nil
-		}
-	} else {
-		if v.cache == nil {
-			return nil
-		}
-		var key *verifyKey
-		if c, key = v.cache.get(token, tick); c == nil {
-			return nil
-		}
-		key.set.maybeRefresh(v.tickUnix(tick))
+	dot := strings.IndexByte(token, '.') >= 0
+	if v.opaque == nil || dot {
+		c = v.cachedJWT(token, tick)
+	}
+	if c == nil && v.opaque != nil && (!dot || !isCompactJWS(token)) {
+		c = v.cachedAnswer(token, tick)
+	}
+	if c == nil {
+		return nil
 	}
 	if v.observer != nil {
 		o := Validation{Issuer: c.Issuer, CacheHit: true, Opaque: c.introspected, Cause: CauseNone}
@@ -303,6 +294,31 @@ func (v *Validator) cached(ctx context.Context, token string, tick int64, start 
 		}
 		v.observer.ObserveValidation(ctx, o)
 	}
+	return c
+}
+
+// cachedJWT returns the claims of token from the cache of verified JWTs,
+// if it holds them valid at tick.
+func (v *Validator) cachedJWT(token string, tick int64) *Claims {
+	if v.cache == nil {
+		return nil
+	}
+	c, key := v.cache.get(token, tick)
+	if c != nil {
+		key.set.maybeRefresh(v.tickUnix(tick))
+	}
+	return c
+}
+
+// cachedAnswer returns the claims of the opaque token from the cache of
+// introspection answers, by its digest, if it holds them valid at tick.
+func (v *Validator) cachedAnswer(token string, tick int64) *Claims {
+	if v.icache == nil || len(token) < v.opaque.introspect.minLen {
+		return nil
+	}
+	sum := v.digest(token)
+	// string(sum[:]) is on the stack: 16 bytes, kept by no one.
+	c, _ := v.icache.get(string(sum[:]), tick)
 	return c
 }
 
