@@ -13,6 +13,10 @@ const (
 	// maxMethodName bounds a method name in a log line or handed to a
 	// reject hook. Real names ("/package.Service/Method") are far shorter.
 	maxMethodName = 256
+	// maxChallengeValue bounds a value of a received status's ErrorInfo
+	// written into a challenge ([Policy.StatusChallenge]): its scopes, its
+	// acr values. The values a policy sends are far shorter.
+	maxChallengeValue = 1024
 )
 
 // truncate shortens an attacker-controlled string for logs and error

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // This file turns a refusal into what an HTTP client expects beside the
@@ -62,7 +64,8 @@ func HTTPStatus(err error) int {
 // resource_metadata, the URL of the resource's metadata (RFC 9728 §5.1).
 // The parameters come in that order: error, what the method requires,
 // algs, resource_metadata. A challenge for a method's requirements is
-// built once, with its rule.
+// built once, with its rule. [Policy.StatusChallenge] builds the same
+// from the status a client received.
 func (p *Policy) Challenge(err error, dpop bool) string {
 	var code string
 	switch {
@@ -90,6 +93,105 @@ func (p *Policy) Challenge(err error, dpop bool) string {
 		return ""
 	}
 	return p.challenges(code, nil, dpop)
+}
+
+// StatusChallenge returns the WWW-Authenticate value for a status s that
+// a client received from a grpcjwt server, as a gRPC-Gateway in proxy
+// mode receives the refusals of the server's interceptors: the challenge
+// [Policy.Challenge] returns for the same refusal of a call of the Bearer
+// scheme, or "" when s is not a refusal by grpcjwt, or is one that is not
+// about authentication (organization_mismatch, temporarily_unavailable).
+//
+// s is a refusal by grpcjwt when its code and message are those of a wire
+// code (Unauthenticated "invalid_token", PermissionDenied
+// "insufficient_scope", ...) and it carries the google.rpc.ErrorInfo that
+// grpcjwt attaches: domain [ErrorDomain], the wire code's reason, and the
+// wire code under "code". Any other status, such as a service's own
+// Unauthenticated, gets "": what to send for it is the caller's choice.
+//
+// What the method requires is read from that ErrorInfo's metadata, where
+// the server's policy put it ([Policy.Status]): the scopes ([ScopeKey]) of
+// insufficient_scope, the acr_values and max_age ([ACRValuesKey],
+// [MaxAgeKey]) of insufficient_user_authentication. s is trusted for
+// nothing else, and each value only as far as a challenge can carry it as
+// it is: a value longer than 1024 bytes, or that is not a list of
+// printable ASCII items without '"' or '\', separated by single spaces
+// (max_age: not 1 to 19 decimal digits), leaves its parameter out. What
+// the policy adds itself comes from p, as in Challenge: the DPoP challenge
+// and algs of [WithDPoP], the resource_metadata of [WithResourceMetadata];
+// configure p as the server's policy is configured.
+func (p *Policy) StatusChallenge(s *status.Status) string {
+	r, md := refusalOf(s)
+	if r == nil {
+		return ""
+	}
+	var params []string
+	switch r.err {
+	case ErrInsufficientScope:
+		if v := md[ScopeKey]; isChallengeList(v) {
+			params = append(params, scopeParam(v))
+		}
+	case ErrInsufficientUserAuthentication:
+		var acrValues, maxAge string
+		if v := md[ACRValuesKey]; isChallengeList(v) {
+			acrValues = v
+		}
+		if v := md[MaxAgeKey]; isSeconds(v) {
+			maxAge = v
+		}
+		params = stepUpParams(acrValues, maxAge)
+	default:
+		return p.Challenge(r.err, false)
+	}
+	return p.challenges(s.Message(), params, false)
+}
+
+// refusalOf returns the wire reason of s and the metadata of its
+// ErrorInfo, or nil if s is no refusal by grpcjwt.
+func refusalOf(s *status.Status) (*reason, map[string]string) {
+	for i := range wireReasons {
+		w := &wireReasons[i]
+		if w.status.Code() != s.Code() || w.status.Message() != s.Message() {
+			continue
+		}
+		for _, d := range s.Details() {
+			info, ok := d.(*errdetails.ErrorInfo)
+			if ok && info.GetDomain() == ErrorDomain && info.GetReason() == errorInfoReason(s.Message()) && info.GetMetadata()["code"] == s.Message() {
+				return w, info.GetMetadata()
+			}
+		}
+		return nil, nil
+	}
+	return nil, nil
+}
+
+// isChallengeList reports whether v, received, can be written as a
+// challenge's quoted-string as it is: at most maxChallengeValue bytes, a
+// list of challenge values separated by single spaces.
+func isChallengeList(v string) bool {
+	if len(v) > maxChallengeValue {
+		return false
+	}
+	for item := range strings.SplitSeq(v, " ") {
+		if !isChallengeValue(item) {
+			return false
+		}
+	}
+	return true
+}
+
+// isSeconds reports whether v, received, is a max_age: 1 to 19 decimal
+// digits, which an int64 holds.
+func isSeconds(v string) bool {
+	if len(v) == 0 || len(v) > 19 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // challenges returns a challenge for each scheme the server takes, the

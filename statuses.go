@@ -132,7 +132,7 @@ func (p *Policy) newDemands(r *Rule) *demands {
 		if allScopeTokens(scopes) {
 			v := strings.Join(scopes, " ")
 			md[ScopeKey] = v
-			params = append(params, `scope="`+v+`"`)
+			params = append(params, scopeParam(v))
 		}
 		d.scope = p.newAnswer(ErrInsufficientScope, CodeInsufficientScope, md, params)
 	}
@@ -188,6 +188,10 @@ func successfulScopes(r *Rule) []string {
 	}
 	return scopes
 }
+
+// scopeParam is the auth-param scope, a quoted-string, of a checked
+// space-separated list of scope-tokens.
+func scopeParam(scopes string) string { return `scope="` + scopes + `"` }
 
 // allScopeTokens reports whether every one of scopes is a scope-token.
 func allScopeTokens(scopes []string) bool {

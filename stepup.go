@@ -185,16 +185,27 @@ func (s *StepUp) loginEnd(c *Claims, leeway time.Duration) time.Time {
 // refuses the others). metadata gets them as google.rpc.ErrorInfo
 // metadata, with the same values.
 func (s *StepUp) challengeParams(metadata map[string]string) []string {
-	var params []string
+	var acrValues, maxAge string
 	if len(s.ACRValues) > 0 && !slices.ContainsFunc(s.ACRValues, func(v string) bool { return !isChallengeValue(v) }) {
-		v := strings.Join(s.ACRValues, " ")
-		params = append(params, `acr_values="`+v+`"`)
-		metadata[ACRValuesKey] = v
+		acrValues = strings.Join(s.ACRValues, " ")
+		metadata[ACRValuesKey] = acrValues
 	}
 	if s.MaxAge > 0 {
-		v := strconv.FormatInt(int64(s.MaxAge/time.Second), 10)
-		params = append(params, "max_age="+v)
-		metadata[MaxAgeKey] = v
+		maxAge = strconv.FormatInt(int64(s.MaxAge/time.Second), 10)
+		metadata[MaxAgeKey] = maxAge
+	}
+	return stepUpParams(acrValues, maxAge)
+}
+
+// stepUpParams are the auth-params acr_values (a quoted-string) and
+// max_age (a token), each when its value, checked, is not empty.
+func stepUpParams(acrValues, maxAge string) []string {
+	var params []string
+	if acrValues != "" {
+		params = append(params, `acr_values="`+acrValues+`"`)
+	}
+	if maxAge != "" {
+		params = append(params, "max_age="+maxAge)
 	}
 	return params
 }
