@@ -9,7 +9,9 @@
 //     Register…HandlerClient) makes a gRPC call to the server for each
 //     request, passing the Authorization header on as "authorization"
 //     metadata. The server's interceptors ([grpcjwt.Policy.UnaryServerInterceptor])
-//     decide it, as any gRPC call; the gateway needs nothing more.
+//     decide it, as any gRPC call. [ErrorHandler] answers their refusals
+//     with the policy's RFC 6750 challenges, in place of the gateway's
+//     copy of the status message in WWW-Authenticate.
 //   - In-process mode (Register…HandlerServer) calls the service's methods
 //     directly: no gRPC interceptor runs, and without more every route is
 //     open. [Protect] closes it, with the gateway's middleware hook: each
@@ -26,6 +28,13 @@
 //		log.Fatal(err)
 //	}
 //	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// Proxy mode, with the policy's challenges:
+//
+//	mux := runtime.NewServeMux(runtime.WithErrorHandler(grpcjwtgateway.ErrorHandler(policy, nil)))
+//	if err := reportsv1.RegisterReportsHandlerFromEndpoint(ctx, mux, "localhost:9090", dialOpts); err != nil {
+//		log.Fatal(err)
+//	}
 //
 // docs/gateway.md says what clients see in each mode, and how DPoP,
 // organization rules and CORS fit each.

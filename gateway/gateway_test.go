@@ -19,7 +19,9 @@ import (
 	reportsv1 "github.com/grpcjwt/grpcjwt/gateway/internal/testpb/reports/v1"
 	"github.com/grpcjwt/grpcjwt/grpcjwttest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // reports answers with the subject of the claims it sees, and counts its
@@ -45,7 +47,14 @@ func (s *reports) ListReports(ctx context.Context, r *reportsv1.ListReportsReque
 	return &reportsv1.ListReportsResponse{Reports: []*reportsv1.Report{{Name: r.GetParent() + "reports/r1"}}, Subject: s.subject(ctx)}, nil
 }
 
+// errNope is the service's own refusal, of report "reports/nope".
+var errNope = status.Error(codes.Unauthenticated, "nope")
+
 func (s *reports) GetReport(ctx context.Context, r *reportsv1.GetReportRequest) (*reportsv1.GetReportResponse, error) {
+	if r.GetName() == "reports/nope" {
+		s.calls.Add(1)
+		return nil, errNope
+	}
 	return &reportsv1.GetReportResponse{Report: &reportsv1.Report{Name: r.GetName()}, Subject: s.subject(ctx)}, nil
 }
 
@@ -127,11 +136,16 @@ func serve(t *testing.T, mux http.Handler) *httptest.Server {
 	return srv
 }
 
-// proxy is a gateway in proxy mode in front of a gRPC server protected by
-// the policy's interceptors.
-func (f *fixture) proxy(t *testing.T, svc reportsv1.ReportsServer) *httptest.Server {
+// withChallenges configures a mux with the policy's ErrorHandler.
+func (f *fixture) withChallenges() runtime.ServeMuxOption {
+	return runtime.WithErrorHandler(grpcjwtgateway.ErrorHandler(f.policy, nil))
+}
+
+// proxy is a gateway in proxy mode, its mux configured by muxOpts, in
+// front of a gRPC server protected by the policy's interceptors.
+func (f *fixture) proxy(t *testing.T, svc reportsv1.ReportsServer, muxOpts ...runtime.ServeMuxOption) *httptest.Server {
 	t.Helper()
-	mux := runtime.NewServeMux()
+	mux := runtime.NewServeMux(muxOpts...)
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if err := reportsv1.RegisterReportsHandlerFromEndpoint(t.Context(), mux, f.grpcServer(t, svc), opts); err != nil {
 		t.Fatal(err)
@@ -142,11 +156,18 @@ func (f *fixture) proxy(t *testing.T, svc reportsv1.ReportsServer) *httptest.Ser
 // inProcess is a gateway in in-process mode, protected by Protect.
 func (f *fixture) inProcess(t *testing.T, svc reportsv1.ReportsServer, opts ...grpcjwtgateway.Option) (*httptest.Server, *runtime.ServeMux) {
 	t.Helper()
+	return f.inProcessWith(t, svc, nil, opts...)
+}
+
+// inProcessWith is inProcess whose mux muxOpts configure too, after
+// Protect.
+func (f *fixture) inProcessWith(t *testing.T, svc reportsv1.ReportsServer, muxOpts []runtime.ServeMuxOption, opts ...grpcjwtgateway.Option) (*httptest.Server, *runtime.ServeMux) {
+	t.Helper()
 	protect, err := grpcjwtgateway.Protect(f.policy, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := runtime.NewServeMux(protect)
+	mux := runtime.NewServeMux(append([]runtime.ServeMuxOption{protect}, muxOpts...)...)
 	if err := reportsv1.RegisterReportsHandlerServer(t.Context(), mux, svc); err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +246,13 @@ type refusal struct {
 }
 
 // TestModes: the same requests through a gateway in proxy mode (decided
-// by the server's interceptors) and in in-process mode (decided by
-// Protect) meet the same rules and get the same status codes and bodies;
-// only the WWW-Authenticate header differs, the gateway's copy of the
-// message in proxy mode, an RFC 6750/9449 challenge with Protect.
+// by the server's interceptors, answered with ErrorHandler) and in
+// in-process mode (decided by Protect) meet the same rules and get the
+// same status codes, bodies and RFC 6750/9449 challenges.
 func TestModes(t *testing.T) {
 	f := newFixture(t)
 	svc := &reports{}
-	servers := map[string]*httptest.Server{"proxy": f.proxy(t, svc)}
+	servers := map[string]*httptest.Server{"proxy": f.proxy(t, svc, f.withChallenges())}
 	servers["in-process"], _ = f.inProcess(t, svc)
 
 	reader := f.iss.Token(map[string]any{"sub": "alice", "scope": "reports:read"})
@@ -314,17 +334,8 @@ func TestModes(t *testing.T) {
 				if len(e.Details) != 1 || e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || e.Details[0].Domain != grpcjwt.ErrorDomain || !maps.Equal(e.Details[0].Metadata, wantMeta) {
 					t.Errorf("details %+v, want ErrorInfo metadata %v", e.Details, wantMeta)
 				}
-				wantChallenge := want.challenge
-				if mode == "proxy" {
-					// The gateway copies an Unauthenticated status's
-					// message into WWW-Authenticate.
-					wantChallenge = ""
-					if want.code == 401 {
-						wantChallenge = want.message
-					}
-				}
-				if got.challenge != wantChallenge {
-					t.Errorf("WWW-Authenticate %q, want %q", got.challenge, wantChallenge)
+				if got.challenge != want.challenge {
+					t.Errorf("WWW-Authenticate %q, want %q", got.challenge, want.challenge)
 				}
 				if n := svc.calls.Load() - before; n != 0 {
 					t.Errorf("the service ran %d times for a refused call", n)

@@ -66,7 +66,8 @@ func WithRoute(httpMethod, pathTemplate, fullMethod string) Option {
 // (the status code, and a google.rpc.Status body with the wire code as
 // message and the ErrorInfo detail), but for the WWW-Authenticate header,
 // which is the RFC 6750/9449 challenge of [grpcjwt.Policy.Challenge]
-// rather than the gateway's copy of the message. With DPoP nonces, the
+// rather than the gateway's copy of the message ([ErrorHandler] sends the
+// same in proxy mode). With DPoP nonces, the
 // answer to a request of the DPoP scheme, refused or admitted, has the
 // server's nonce in its DPoP-Nonce header ([grpcjwt.Policy.DPoPNonce]).
 //
@@ -81,7 +82,8 @@ func WithRoute(httpMethod, pathTemplate, fullMethod string) Option {
 //     [http.ErrAbortHandler] before the service is called.
 //
 // In proxy mode (Register…HandlerFromEndpoint, Register…Handler) the
-// server's interceptors decide every call, and the mux needs no Protect;
+// server's interceptors decide every call, and the mux needs no Protect
+// (but [ErrorHandler], for the challenges);
 // with it, each call is decided twice, and the organization-ruled and
 // DPoP calls that only the server can decide are refused at the gateway.
 func Protect(p *grpcjwt.Policy, opts ...Option) (runtime.ServeMuxOption, error) {
@@ -188,34 +190,3 @@ func (g *guard) refuse(mux *runtime.ServeMux, w http.ResponseWriter, r *http.Req
 	cw := &challengeWriter{ResponseWriter: w, challenge: g.p.Challenge(err, dpop)}
 	runtime.HTTPError(r.Context(), mux, out, cw, r, g.p.Status(err).Err())
 }
-
-// challengeWriter sets WWW-Authenticate to its challenge (or removes it)
-// as the response's header is written, over whatever the error handler
-// put there.
-type challengeWriter struct {
-	http.ResponseWriter
-	challenge string
-	wrote     bool
-}
-
-func (w *challengeWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.wrote = true
-		if w.challenge != "" {
-			w.Header().Set("WWW-Authenticate", w.challenge)
-		} else {
-			w.Header().Del("WWW-Authenticate")
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *challengeWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap returns the ResponseWriter, for [http.ResponseController].
-func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -68,20 +68,12 @@ var (
 )
 
 // The challenges of the doors: the policy's where an HTTP status carries
-// the refusal (Connect unary, the gateway in-process, net/http); none where
-// the protocol's own framing does (gRPC, gRPC-Web); and, in the gateway's
-// proxy mode, the status message of an Unauthenticated refusal, which its
-// default error handler copies (docs/gateway.md).
+// the refusal (Connect unary, the gateway in both modes, net/http; in
+// proxy mode built by grpcjwtgateway.ErrorHandler from the server's
+// status); none where the protocol's own framing does (gRPC, gRPC-Web).
 func policyChallenge(r refusal) string { return r.challenge }
 
 func noChallenge(refusal) string { return "" }
-
-func gatewayChallenge(r refusal) string {
-	if r.code == codes.Unauthenticated {
-		return r.message
-	}
-	return ""
-}
 
 // serveDoors serves the greeter's HTTP face for s's policy and gRPC
 // server on loopback, once per gateway mode (h2c and HTTP/1.1), each with
@@ -116,7 +108,7 @@ func (s *server) serveDoors(t *testing.T) []door {
 		connectDoor("Connect", proxy, policyChallenge),
 		connectDoor("gRPC (connect-go)", proxy, noChallenge, connecthttp.WithGRPC()),
 		connectDoor("gRPC-Web", proxy, noChallenge, connecthttp.WithGRPCWeb()),
-		restDoor("REST, gateway proxy", proxy, gatewayChallenge),
+		restDoor("REST, gateway proxy", proxy, policyChallenge),
 		restDoor("REST, gateway in-process", inProcess, policyChallenge),
 		{"net/http", whoamiCall(proxy + whoamiPath), policyChallenge},
 	}

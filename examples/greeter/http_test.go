@@ -145,11 +145,15 @@ func TestHTTPDoors(t *testing.T) {
 			{"Connect JSON without greet:read", []string{"-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + iss.Token(map[string]any{"sub": "alice"}), "-d", `{"name":"x"}`, proxy.httpURL + "/greeter.v1.Greeter/SayHello"},
 				[]string{"HTTP/1.1 403 Forbidden", `Www-Authenticate: Bearer error="insufficient_scope", scope="greet:read", resource_metadata="` + metadataURL + `"`, `"message":"insufficient_scope"`}},
 			// REST, through the gateway in proxy mode: the server's
-			// interceptors decide, organization rules included.
+			// interceptors decide, organization rules included, and
+			// grpcjwtgateway.ErrorHandler answers with the policy's
+			// challenge.
 			{"REST with a token", []string{"-H", "Authorization: Bearer " + good, proxy.httpURL + "/v1/hello?name=x"},
 				[]string{"HTTP/1.1 200 OK", `{"message":"Hello, x!","subject":"alice"}`}},
 			{"REST without a token", []string{proxy.httpURL + "/v1/hello?name=x"},
-				[]string{"HTTP/1.1 401 Unauthorized", `{"code":16,"message":"auth.authorization_header_missing"`, `"resource_metadata":"` + metadataURL + `"`}},
+				[]string{"HTTP/1.1 401 Unauthorized", `Www-Authenticate: Bearer resource_metadata="` + metadataURL + `"` + "\n", `{"code":16,"message":"auth.authorization_header_missing"`, `"resource_metadata":"` + metadataURL + `"`}},
+			{"REST without greet:read", []string{"-H", "Authorization: Bearer " + iss.Token(map[string]any{"sub": "alice"}), proxy.httpURL + "/v1/hello?name=x"},
+				[]string{"HTTP/1.1 403 Forbidden", `Www-Authenticate: Bearer error="insufficient_scope", scope="greet:read", resource_metadata="` + metadataURL + `"` + "\n", `"message":"insufficient_scope"`}},
 			{"REST organization, its token", []string{"-H", "Authorization: Bearer " + forOrgA, "-d", "{}", proxy.httpURL + "/v1/organizations/A:greet"},
 				[]string{"HTTP/1.1 200 OK", `{"message":"Hello, members of organizations/A!","subject":"alice"}`}},
 			{"REST organization, another's token", []string{"-H", "Authorization: Bearer " + forOrgA, "-d", "{}", proxy.httpURL + "/v1/organizations/B:greet"},

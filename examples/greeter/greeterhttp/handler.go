@@ -32,7 +32,8 @@ type RESTMode int
 const (
 	// Proxy makes each REST request a gRPC call to the gRPC server, over
 	// an in-memory connection, so the server's interceptors decide it as
-	// any gRPC call, organization rules included.
+	// any gRPC call, organization rules included; grpcjwtgateway.ErrorHandler
+	// answers their refusals with the policy's challenges.
 	Proxy RESTMode = iota
 	// InProcess calls [greeter.Service] directly, which no gRPC
 	// interceptor sees: grpcjwtgateway.Protect decides each route as a
@@ -146,7 +147,10 @@ func gateway(cfg Config) (http.Handler, func() error, error) {
 			<-served
 			return nil, nil, err
 		}
-		mux := runtime.NewServeMux()
+		// The server's refusals reach the gateway as statuses;
+		// ErrorHandler answers them with the policy's challenges, as
+		// Protect does in-process.
+		mux := runtime.NewServeMux(runtime.WithErrorHandler(grpcjwtgateway.ErrorHandler(cfg.Policy, nil)))
 		if err := greeterv1.RegisterGreeterHandler(ctx, mux, conn); err != nil {
 			conn.Close()
 			lis.Close()
