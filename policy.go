@@ -124,10 +124,46 @@ func (p *Policy) Check(ctx context.Context, call *Call, msg any) (*Claims, error
 // with [Policy.CheckMessage] (streams, and doors that refuse a call before
 // decoding its body). Otherwise it is [Policy.Check].
 func (p *Policy) Authenticate(ctx context.Context, call *Call) (*Claims, error) {
+	a, err := p.Admit(ctx, call)
+	return a.Claims, err
+}
+
+// Admission is a call let in by [Policy.Admit]: its claims, and what its
+// door must still do for it, read from the same rule that decided it.
+type Admission struct {
+	// Claims are the verified claims; nil for a call allowed without a
+	// token.
+	Claims *Claims
+
+	needsMessages bool
+	registered    bool
+}
+
+// NeedsMessages reports whether the method's rule reads its request
+// messages, which the door must then pass one by one to
+// [Policy.CheckMessage]: [Policy.NeedsMessages], without a second lookup
+// of the rule.
+func (a Admission) NeedsMessages() bool { return a.needsMessages }
+
+// Registered reports whether the method is one the protobuf registry
+// knows: a path of the form "/package.Service/Method" that a gRPC or
+// Connect server may serve, rather than a name the policy decided by its
+// default rule (an HTTP route, or a path a client made up).
+func (a Admission) Registered() bool { return a.registered }
+
+// Admit is [Policy.Authenticate] for a door that goes on guarding the call
+// once it is let in: it decides call the same way, reports the decision
+// the same way, and returns with the claims what the door must still do,
+// so that one lookup of the method's rule serves the whole call.
+func (p *Policy) Admit(ctx context.Context, call *Call) (Admission, error) {
 	var buf compiledRule
 	r := p.rule(call.Method, &buf)
 	c, proof, err := p.authenticate(ctx, call, r)
-	return p.decided(ctx, call.Method, r, c, proof, err)
+	c, err = p.decided(ctx, call.Method, r, c, proof, err)
+	if err != nil {
+		return Admission{}, err
+	}
+	return Admission{Claims: c, needsMessages: r.hasOrganization(), registered: r.registered}, nil
 }
 
 // CheckMessage checks one request message of a call admitted by

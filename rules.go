@@ -114,6 +114,7 @@ type compiledRule struct {
 	org            *orgCheck // Organization compiled against the request message
 	orgErr         error     // why Organization could not be compiled
 	known          bool      // the method is named by the options or registered: fit for a metric label
+	registered     bool      // the method is in the protobuf registry
 	publicOverride bool      // a Go option made it public, over a .proto organization rule that keeps it required
 	stream         bool      // a streaming method, or one the registry does not know
 	// demands are the statuses and challenges that tell a client what the
@@ -139,7 +140,7 @@ type compiledRule struct {
 // cached; any other is a string a caller chose.
 func resolveRule(fullMethod string, o *options) compiledRule {
 	md, pr := protoRule(fullMethod)
-	r := compiledRule{known: md != nil}
+	r := compiledRule{known: md != nil, registered: md != nil}
 	if pr.Organization != nil && (o.withoutOrg[fullMethod] || o.withoutOrg[serviceOf(fullMethod)]) {
 		pr.Organization = nil
 		pr.sets &^= dimOrganization

@@ -52,24 +52,23 @@ import (
 func NewInterceptor(policy *grpcjwt.Policy) connect.ServerInterceptor {
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
-			var c *grpcjwt.Claims
+			g := guard{policy: policy, method: spec.Procedure}
 			if a, ok := ctx.Value(admissionKey{}).(*admission); ok && a.claim(spec.Procedure) {
-				c = a.claims
+				g.claims, g.checks = a.claims, a.checks
 			} else {
 				call := serverCall(ctx, spec.Procedure)
-				var err error
-				c, err = policy.Authenticate(ctx, &call)
+				adm, err := policy.Admit(ctx, &call)
 				if info, ok := connect.CallInfoForServerContext(ctx); ok {
 					sendDPoPNonce(info.ResponseHeader(), policy, &call)
 				}
 				if err != nil {
 					return refuse(ctx, policy, spec, err, isDPoP(call.Authorization))
 				}
-				if c != nil {
-					ctx = grpcjwt.ContextWithClaims(ctx, c)
+				if adm.Claims != nil {
+					ctx = grpcjwt.ContextWithClaims(ctx, adm.Claims)
 				}
+				g.claims, g.checks = adm.Claims, adm.NeedsMessages()
 			}
-			g := guard{policy: policy, method: spec.Procedure, claims: c}
 			return g.serve(ctx, spec, stream, next)
 		}
 	}
@@ -92,6 +91,7 @@ type guard struct {
 	policy *grpcjwt.Policy
 	method string
 	claims *grpcjwt.Claims
+	checks bool // the method's rule reads its request messages
 }
 
 // serve runs next on the call, and ends it with the refusal of a message
@@ -99,18 +99,17 @@ type guard struct {
 // organization rule) goes to next as it is, at no cost: g is a value, so
 // that only a call that needs the guarded stream moves it to the heap.
 func (g guard) serve(ctx context.Context, spec connect.Spec, stream connect.ServerStream, next connect.ServerFunc) error {
-	checks := g.policy.NeedsMessages(g.method)
 	var timeout time.Duration
 	expires := false
 	if spec.StreamType != connect.StreamTypeUnary {
 		timeout, expires = g.policy.StreamTimeout(g.method, g.claims)
 	}
-	if !checks && !expires {
+	if !g.checks && !expires {
 		return next(ctx, spec, stream)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &guardedStream{ServerStream: stream, guard: g, ctx: ctx, cancel: cancel, checks: checks}
+	s := &guardedStream{ServerStream: stream, guard: g, ctx: ctx, cancel: cancel}
 	run := func() error { return next(ctx, spec, s) }
 	if !expires {
 		err := run()
@@ -139,7 +138,6 @@ type guardedStream struct {
 	guard
 	ctx    context.Context
 	cancel context.CancelFunc
-	checks bool
 	denied error // the first refused message; the call ends with it
 
 	mu    sync.Mutex  // held by Send and SendHeaders, and to end the stream

@@ -4,15 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 
 	"connectrpc.com/connect/v2/connecthttp"
 	"github.com/grpcjwt/grpcjwt"
 	"github.com/grpcjwt/grpcjwt/internal/claimsctx"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Middleware is the net/http side of the Connect door: it decides a call
@@ -71,16 +67,16 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		call := requestCall(r)
-		c, err := m.policy.Authenticate(r.Context(), &call)
+		adm, err := m.policy.Admit(r.Context(), &call)
 		sendDPoPNonce(w.Header(), m.policy, &call)
 		if err != nil {
 			cw := &challengeWriter{ResponseWriter: w, challenge: m.policy.Challenge(err, isDPoP(call.Authorization))}
 			_ = m.errors.Write(cw, r, connectError(m.policy, err))
 			return
 		}
-		a := &admission{Context: r.Context(), method: call.Method, claims: c}
+		a := &admission{Context: r.Context(), method: call.Method, claims: adm.Claims, checks: adm.NeedsMessages()}
 		r = r.WithContext(a)
-		if isProcedure(call.Method) {
+		if adm.Registered() {
 			if r.Method == http.MethodGet {
 				a.response = guardedResponse{ResponseWriter: w, a: a, errors: m.errors, r: r}
 				w = &a.response
@@ -99,59 +95,6 @@ func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// procedures holds the paths isProcedure found in the protobuf registry,
-// so that a call costs one lock-free map read instead of the registry's
-// (its read lock, which calls on every core contend for, and its
-// lookups). The map is never modified once stored: adding a path replaces
-// it, under proceduresMu. A registry only grows, so a path found stays
-// right; no other path is kept, so that clients cannot grow it with paths
-// of their choosing.
-var (
-	procedures   atomic.Pointer[map[string]bool]
-	proceduresMu sync.Mutex
-)
-
-// isProcedure reports whether path is "/package.Service/Method" of a
-// method the protobuf registry knows.
-func isProcedure(path string) bool {
-	if m := procedures.Load(); m != nil && (*m)[path] {
-		return true
-	}
-	if !inRegistry(path) {
-		return false
-	}
-	proceduresMu.Lock()
-	defer proceduresMu.Unlock()
-	var old map[string]bool
-	if m := procedures.Load(); m != nil {
-		old = *m
-	}
-	if !old[path] {
-		m := make(map[string]bool, len(old)+1)
-		for k := range old {
-			m[k] = true
-		}
-		m[path] = true
-		procedures.Store(&m)
-	}
-	return true
-}
-
-// inRegistry reports whether path is "/package.Service/Method" of a
-// method the protobuf registry knows, looking it up there.
-func inRegistry(path string) bool {
-	service, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if !ok {
-		return false
-	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
-	if err != nil {
-		return false
-	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	return ok && sd.Methods().ByName(protoreflect.Name(method)) != nil
-}
-
 // admissionKey is the context key of a call's [admission].
 type admissionKey struct{}
 
@@ -167,6 +110,7 @@ type admission struct {
 
 	method  string
 	claims  *grpcjwt.Claims // nil: a call allowed without a token
+	checks  bool            // the method's rule reads its request messages
 	claimed atomic.Bool
 
 	body     guardedBody     // the request's body, when guarded
