@@ -4,12 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
 	"github.com/grpcjwt/grpcjwt"
+	grpcjwtconnect "github.com/grpcjwt/grpcjwt/connect"
 	"github.com/grpcjwt/grpcjwt/connect/internal/demo"
 	demov1 "github.com/grpcjwt/grpcjwt/connect/internal/testpb/demo/v1"
 )
@@ -298,6 +301,39 @@ func TestNonProcedureRequests(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+e.token(""))
 	if res, _ := do(t, hc, req); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET /healthz with a token: %d, want the mux's 404", res.StatusCode)
+	}
+}
+
+// A path made of dots (4 MiB, in process: a server's header limit would
+// refuse it), the worst case of a protobuf registry lookup by prefix, is
+// decided at once by the policy's one lookup of its rule, and answered by
+// the mux behind the middleware; the middleware used to look it up in the
+// registry again, in time quadratic in its length.
+func TestDottedPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	cs := connect.NewServer(grpcjwtconnect.NewInterceptor(e.policy))
+	demo.Register(cs)
+	mux := http.NewServeMux()
+	connecthttp.Mount(mux, cs)
+	h := grpcjwtconnect.NewMiddleware(e.policy).Wrap(mux)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", strings.NewReader("{}"))
+	req.URL.Path = "/" + strings.Repeat("a.", 2<<20) + "S/M"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.token(""))
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(rec, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // a hang guard, far above the milliseconds it takes
+		t.Fatal("a dotted path of 4 MiB was not answered within 30 s")
+	}
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("POST to a dotted path with a token: %d, want the mux's 404", rec.Code)
 	}
 }
 
