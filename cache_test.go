@@ -5,9 +5,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +20,52 @@ import (
 )
 
 func (c *tokenCache) len() (n int, bytes int64) { return c.size() }
+
+// all returns the entries c holds, each shard's read under its lock.
+func (c *tokenCache) all() []*cacheEntry {
+	var all []*cacheEntry
+	for i := range c.shards {
+		held, _ := c.shards[i].held() // the table tests report what held finds wrong
+		all = append(all, held...)
+	}
+	return all
+}
+
+// held returns the entries of s, read under its lock, and what is wrong
+// with its table: an entry that a lookup from its home slot does not
+// find, counts that are not those of the entries, a table more than half
+// full, a bound exceeded.
+func (s *cacheShard) held() ([]*cacheEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.table.Load()
+	var (
+		held  []*cacheEntry
+		bytes int64
+		err   error
+	)
+	for i := range t.slots {
+		e := t.slots[i].Load()
+		if e == nil {
+			continue
+		}
+		held = append(held, e)
+		bytes += e.size
+		if j, found := t.probe(e.hash); found != e || j != uint64(i) {
+			err = fmt.Errorf("the entry in slot %d of %d is not found from its home, slot %d", i, len(t.slots), t.home(e.hash))
+		}
+	}
+	switch {
+	case err != nil:
+	case len(held) != s.entries || bytes != s.bytes:
+		err = fmt.Errorf("the shard counts %d entries and %d bytes, its table holds %d and %d", s.entries, s.bytes, len(held), bytes)
+	case s.entries > s.maxEntries || s.bytes > s.maxBytes:
+		err = fmt.Errorf("%d entries and %d bytes, over the bounds of %d and %d", s.entries, s.bytes, s.maxEntries, s.maxBytes)
+	case 2*s.entries > len(t.slots):
+		err = fmt.Errorf("%d entries in %d slots", s.entries, len(t.slots))
+	}
+	return held, err
+}
 
 func testValidator(t *testing.T, iss *grpcjwttest.Issuer, mod func(*Config)) *Validator {
 	t.Helper()
@@ -158,25 +208,21 @@ func TestCacheHashCollision(t *testing.T) {
 	claims := &Claims{Subject: "b", ExpiresAt: time.Now().Add(time.Hour)}
 	now := time.Now().UnixNano()
 	c.putUntil("token-b", claims, key, claims.ExpiresAt.UnixNano(), math.MinInt64, now)
+	// Give a copy of b's entry a's hash, as a collision would.
 	s, h := c.shard("token-a")
 	sb, hb := c.shard("token-b")
-	// Move b's entry to a's hash, as a collision would place it.
 	sb.mu.Lock()
-	e := sb.m[hb]
-	delete(sb.m, hb)
+	_, e := sb.table.Load().probe(hb)
 	sb.mu.Unlock()
+	collided := *e
+	collided.hash = h
 	s.mu.Lock()
-	s.m[h] = e
+	i, _ := s.table.Load().probe(h)
+	s.add(i, &collided)
 	s.mu.Unlock()
 	if got, _ := c.get("token-a", now); got != nil {
 		t.Fatalf("token-a got token-b's claims (sub %q)", got.Subject)
 	}
-	s.mu.Lock()
-	delete(s.m, h)
-	s.mu.Unlock()
-	sb.mu.Lock()
-	sb.m[hb] = e // back in its own place
-	sb.mu.Unlock()
 	if got, _ := c.get("token-b", now); got != claims {
 		t.Fatal("token-b not found")
 	}
@@ -384,4 +430,414 @@ func (r *hitRecorder) ObserveValidation(_ context.Context, v Validation) {
 }
 func (r *hitRecorder) StartKeyFetch(ctx context.Context, _ KeyFetch) (context.Context, func(KeyFetchResult)) {
 	return ctx, func(KeyFetchResult) {}
+}
+
+// clusteredTokens returns n tokens of c's shard k whose runs start in the
+// last two or the first two slots of a table of minSlots, so that they
+// collide, run past the table's end and wrap (and, in a table grown to
+// 32, still fall in two clusters). Every third shares its last 32 bytes,
+// so its whole hash, with the one before it. Half are short and half up
+// to a kilobyte, so that either bound may be the one reached.
+func clusteredTokens(rng *rand.Rand, c *tokenCache, k, n int) []string {
+	var toks []string
+	for len(toks) < n {
+		tail := randomText(rng, hashedTail)
+		if s, h := c.shard(tail); s != &c.shards[k] || ((h>>shardBits)+2)%minSlots >= 4 {
+			continue
+		}
+		for range 1 + len(toks)%3/2 {
+			prefix := 8 + rng.IntN(80)
+			if rng.IntN(2) == 0 {
+				prefix = 8 + rng.IntN(960)
+			}
+			toks = append(toks, randomText(rng, prefix)+tail)
+		}
+	}
+	return toks[:n]
+}
+
+func randomText(rng *rand.Rand, n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// overBounds reports whether a shard holding entries would exceed s's
+// bounds.
+func overBounds(s *cacheShard, entries map[*cacheEntry]bool) bool {
+	var bytes int64
+	for e := range entries {
+		bytes += e.size
+	}
+	return len(entries) > s.maxEntries || bytes > s.maxBytes
+}
+
+func entrySet(entries []*cacheEntry) map[*cacheEntry]bool {
+	set := make(map[*cacheEntry]bool, len(entries))
+	for _, e := range entries {
+		set[e] = true
+	}
+	return set
+}
+
+// TestCacheTable runs random puts, lookups, key drops and clock steps
+// (some back), one at a time, on one shard with small bounds and tokens
+// that collide, share hashes and wrap around the table, and checks the
+// whole shard after each: every entry found from its home slot, the
+// counts, the bounds; a put keeps what it put, replaces the entry of the
+// same hash, evicts only when over a bound, then every expired entry or
+// one of a dropped key first, arbitrary ones only while still over, and
+// counts each eviction but not the replacement; a lookup hits exactly
+// when the token is held and valid, and removes and counts a stale entry.
+func TestCacheTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	c := newTokenCache(cacheShards*12, cacheShards*12_000)
+	s := &c.shards[0]
+	toks := clusteredTokens(rng, c, 0, 48)
+	var (
+		now  int64
+		held = map[*cacheEntry]bool{}
+		seen = map[string]int{}
+	)
+	stale := func(e *cacheEntry) bool { return now > e.exp || e.key.dropped() }
+	for step := range 30_000 {
+		evictions := c.evictions.Load()
+		r := rng.IntN(20)
+		switch {
+		case r < 10:
+			tok := toks[rng.IntN(len(toks))]
+			_, h := c.shard(tok)
+			claims := &Claims{Subject: tok}
+			nbf := int64(math.MinInt64)
+			if rng.IntN(4) == 0 {
+				nbf = now + 5 - rng.Int64N(20)
+			}
+			c.putUntil(tok, claims, &verifyKey{}, now+rng.Int64N(200), nbf, now)
+			list, err := s.held()
+			if err != nil {
+				t.Fatalf("step %d, put: %v", step, err)
+			}
+			after := entrySet(list)
+			var added *cacheEntry
+			for e := range after {
+				if e.claims == claims {
+					added = e
+				}
+			}
+			if added == nil {
+				t.Fatalf("step %d: the entry just put is not held", step)
+			}
+			// What the shard would hold if the put evicted nothing.
+			want := maps.Clone(held)
+			for e := range held {
+				if e.hash == h {
+					delete(want, e)
+					seen["replaced"]++
+					if e.token != tok {
+						seen["replaced another token"]++
+					}
+				}
+			}
+			want[added] = true
+			var evicted, fresh []*cacheEntry
+			for e := range want {
+				if !after[e] {
+					evicted = append(evicted, e)
+					if !stale(e) {
+						fresh = append(fresh, e)
+					}
+				}
+			}
+			if got := c.evictions.Load() - evictions; got != int64(len(evicted)) {
+				t.Fatalf("step %d: %d evictions counted, %d entries evicted", step, got, len(evicted))
+			}
+			if len(evicted) == 0 {
+				break
+			}
+			if !overBounds(s, want) {
+				t.Fatalf("step %d: %d entries evicted, the shard was within its bounds", step, len(evicted))
+			}
+			if len(want) > s.maxEntries {
+				seen["over the entries"]++
+			} else {
+				seen["over the bytes"]++
+			}
+			for e := range after {
+				if e != added && stale(e) {
+					t.Fatalf("step %d: an expired entry or one of a dropped key is kept while others are evicted", step)
+				}
+			}
+			seen["expired or dropped, evicted"] += len(evicted) - len(fresh)
+			if len(fresh) == 0 {
+				break
+			}
+			seen["arbitrary, evicted"] += len(fresh)
+			for e := range want {
+				if stale(e) {
+					delete(want, e)
+				}
+			}
+			if !overBounds(s, want) {
+				t.Fatalf("step %d: valid entries evicted while evicting the stale ones made room", step)
+			}
+			needed := false
+			for _, e := range fresh {
+				after[e] = true
+				needed = needed || overBounds(s, after)
+				delete(after, e)
+			}
+			if !needed {
+				t.Fatalf("step %d: %d valid entries evicted, one fewer would have made room", step, len(fresh))
+			}
+		case r < 16:
+			tok := toks[rng.IntN(len(toks))]
+			var e *cacheEntry
+			for x := range held {
+				if x.token == tok {
+					e = x
+				}
+			}
+			got, key := c.get(tok, now)
+			list, err := s.held()
+			if err != nil {
+				t.Fatalf("step %d, get: %v", step, err)
+			}
+			after := entrySet(list)
+			removed := c.evictions.Load() - evictions
+			switch {
+			case e == nil:
+				if got != nil || removed != 0 || !maps.Equal(after, held) {
+					t.Fatalf("step %d: a token not held: claims %v, %d evictions", step, got != nil, removed)
+				}
+			case now > e.exp || now < e.nbf || e.key.dropped():
+				seen["stale at a lookup"]++
+				delete(held, e)
+				if got != nil || removed != 1 || !maps.Equal(after, held) {
+					t.Fatalf("step %d: a stale entry: claims %v, %d evictions, still held %v", step, got != nil, removed, after[e])
+				}
+			default:
+				seen["hit"]++
+				if got != e.claims || key != e.key || removed != 0 || !maps.Equal(after, held) {
+					t.Fatalf("step %d: a valid entry: claims %v, %d evictions", step, got == e.claims, removed)
+				}
+			}
+		case r < 17:
+			for e := range held {
+				e.key.removed.Store(true)
+				break
+			}
+		default:
+			now += rng.Int64N(30) - 5
+		}
+		list, err := s.held()
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		held = entrySet(list)
+		tab := s.table.Load()
+		for i := range tab.slots {
+			if e := tab.slots[i].Load(); e != nil && uint64(i) < tab.home(e.hash) {
+				seen["wrapped"]++
+			}
+		}
+	}
+	t.Logf("%v, %d slots", seen, len(s.table.Load().slots))
+	for _, what := range []string{"replaced", "replaced another token", "over the entries", "over the bytes", "expired or dropped, evicted", "arbitrary, evicted", "stale at a lookup", "hit", "wrapped"} {
+		if seen[what] == 0 {
+			t.Errorf("never %s: the test does not exercise it", what)
+		}
+	}
+	if len(s.table.Load().slots) == minSlots {
+		t.Error("the table never grew")
+	}
+}
+
+// cacheRecord is what TestCacheConcurrentLookups knows of an entry it put:
+// what it was put with, and when, on the test's sequence, its key was
+// dropped and its removal seen (0: not yet).
+type cacheRecord struct {
+	token                string
+	key                  *verifyKey
+	exp, nbf             int64
+	dropped, removedSeen atomic.Int64
+}
+
+// TestCacheConcurrentLookups: lookups without a lock, racing writers that
+// put, replace tokens of the same hash, evict under both bounds, grow the
+// table, and drop keys, while the clock runs and lookups remove stale
+// entries, must never return another token's claims, an entry outside
+// [nbf, exp] at the lookup's time, one whose key was dropped before the
+// lookup began, or one removed before it began. Each writer has a shard of
+// its own (the test's bookkeeping is per shard) and checks the shard after
+// each put; the shards are checked again at the end, with size.
+func TestCacheConcurrentLookups(t *testing.T) {
+	const (
+		rounds  = 6
+		ops     = 2000
+		writers = 2
+		readers = 4
+	)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var hits, misses atomic.Int64
+	grown := 0
+	for round := range rounds {
+		c := newTokenCache(cacheShards*12, cacheShards*12_000)
+		var toks [writers][]string
+		var all []string
+		for w := range writers {
+			toks[w] = clusteredTokens(rng, c, w, 36)
+			all = append(all, toks[w]...)
+		}
+		var (
+			now, seq atomic.Int64
+			done     atomic.Bool
+			recs     = make([]cacheRecord, writers*ops)
+			wg, rwg  sync.WaitGroup
+		)
+		for r := range readers {
+			rwg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(round), uint64(r)))
+				for !done.Load() {
+					tok := all[rng.IntN(len(all))]
+					began := seq.Load()
+					at := now.Load()
+					claims, key := c.get(tok, at)
+					if claims == nil {
+						misses.Add(1)
+						continue
+					}
+					hits.Add(1)
+					gen, _ := strconv.Atoi(claims.ID)
+					rec := &recs[gen]
+					var wrong string
+					switch {
+					case claims.Subject != tok || rec.token != tok:
+						wrong = "another token's claims"
+					case key != rec.key:
+						wrong = "another entry's key"
+					case at > rec.exp || at < rec.nbf:
+						wrong = "an entry outside [nbf, exp]"
+					case rec.dropped.Load() != 0 && rec.dropped.Load() <= began:
+						wrong = "an entry whose key was dropped before the lookup began"
+					case rec.removedSeen.Load() != 0 && rec.removedSeen.Load() <= began:
+						wrong = "an entry removed before the lookup began"
+					}
+					if wrong != "" {
+						t.Errorf("round %d: a lookup got %s", round, wrong)
+						return
+					}
+				}
+			})
+		}
+		for w := range writers {
+			rng := rand.New(rand.NewPCG(uint64(round), uint64(readers+w)))
+			s := &c.shards[w]
+			wg.Go(func() {
+				held := map[*cacheEntry]bool{}
+				for i := range ops {
+					gen := w*ops + i
+					switch r := rng.IntN(10); {
+					case r < 6:
+						at := now.Load()
+						rec := &recs[gen]
+						rec.token = toks[w][rng.IntN(len(toks[w]))]
+						rec.key = &verifyKey{}
+						rec.exp = at + rng.Int64N(300)
+						rec.nbf = math.MinInt64
+						if rng.IntN(5) == 0 {
+							rec.nbf = at + rng.Int64N(10)
+						}
+						c.putUntil(rec.token, &Claims{Subject: rec.token, ID: strconv.Itoa(gen)}, rec.key, rec.exp, rec.nbf, at)
+						list, err := s.held()
+						if err != nil {
+							t.Errorf("round %d, shard %d: %v", round, w, err)
+							return
+						}
+						after := entrySet(list)
+						for e := range held {
+							if !after[e] {
+								gen, _ := strconv.Atoi(e.claims.ID)
+								recs[gen].removedSeen.Store(seq.Add(1))
+							}
+						}
+						held = after
+					case r < 8:
+						for e := range held {
+							e.key.removed.Store(true)
+							gen, _ := strconv.Atoi(e.claims.ID)
+							recs[gen].dropped.Store(seq.Add(1))
+							break
+						}
+					default:
+						now.Add(rng.Int64N(10))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		done.Store(true)
+		rwg.Wait()
+		var entries int
+		var bytes int64
+		for i := range c.shards {
+			list, err := c.shards[i].held()
+			if err != nil {
+				t.Fatalf("round %d, shard %d: %v", round, i, err)
+			}
+			entries += len(list)
+			for _, e := range list {
+				bytes += e.size
+			}
+			if len(c.shards[i].table.Load().slots) > minSlots {
+				grown++
+			}
+		}
+		if n, b := c.size(); n != entries || b != bytes {
+			t.Fatalf("round %d: size says %d entries and %d bytes, the tables hold %d and %d", round, n, b, entries, bytes)
+		}
+		if c.evictions.Load() == 0 {
+			t.Fatalf("round %d: nothing evicted", round)
+		}
+	}
+	t.Logf("%d hits, %d misses, %d tables grown", hits.Load(), misses.Load(), grown)
+	if hits.Load() == 0 || grown == 0 {
+		t.Fatal("no lookup hit, or no table grew: the test does not exercise them")
+	}
+}
+
+// TestCacheGrowthEmptiesOldTable: a lookup that loaded a shard's table
+// just before it grew reads the old one; the old one must be emptied as
+// the new one is published, so that no entry removed later is found
+// there.
+func TestCacheGrowthEmptiesOldTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	c := newTokenCache(cacheShards*100, cacheShards*1<<20)
+	s := &c.shards[0]
+	toks := clusteredTokens(rng, c, 0, 60)
+	old := s.table.Load()
+	for _, tok := range toks {
+		c.putUntil(tok, &Claims{Subject: tok}, nil, math.MaxInt64, math.MinInt64, 0)
+		if s.table.Load() != old {
+			break
+		}
+	}
+	if s.table.Load() == old {
+		t.Fatal("the table did not grow")
+	}
+	for i := range old.slots {
+		if old.slots[i].Load() != nil {
+			t.Fatalf("slot %d of the old table still holds an entry", i)
+		}
+	}
+	if _, err := s.held(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.all() {
+		if got, _ := c.get(e.token, 0); got != e.claims {
+			t.Fatal("an entry moved to the new table is not found")
+		}
+	}
 }

@@ -15,13 +15,8 @@ func NewMemoryReplayCacheOn(maxEntries int, maxBytes int64, maxPerKey int, now f
 func IntrospectionCaches(v *Validator, token string) (accepted, refused, flights int, holdsToken bool) {
 	if v.icache != nil {
 		accepted, _ = v.icache.size()
-		for i := range v.icache.shards {
-			s := &v.icache.shards[i]
-			s.mu.RLock()
-			for _, e := range s.m {
-				holdsToken = holdsToken || e.token == token || len(e.token) != len(tokenDigest{})
-			}
-			s.mu.RUnlock()
+		for _, e := range v.icache.all() {
+			holdsToken = holdsToken || e.token == token || len(e.token) != len(tokenDigest{})
 		}
 	}
 	if v.refusals != nil {
