@@ -272,11 +272,13 @@ func (v *Validator) cached(ctx context.Context, token string, tick int64, start 
 		return nil
 	}
 	var c *Claims
-	dot := strings.IndexByte(token, '.') >= 0
-	if v.opaque == nil || dot {
+	if v.opaque == nil {
 		c = v.cachedJWT(token, tick)
-	}
-	if c == nil && v.opaque != nil && (!dot || !isCompactJWS(token)) {
+	} else if dot := strings.IndexByte(token, '.') >= 0; dot {
+		if c = v.cachedJWT(token, tick); c == nil && !isCompactJWS(token) {
+			c = v.cachedAnswer(token, tick)
+		}
+	} else {
 		c = v.cachedAnswer(token, tick)
 	}
 	if c == nil {
