@@ -166,7 +166,8 @@ func (v *Validator) readIntrospection(t *trustedIssuer, body []byte, now time.Ti
 	case tokenUse != "" && tokenUse != "access_token":
 		return nil, true, tokenErr(ErrTokenMalformed, fmt.Sprintf("introspection answer: token_use %q is not access_token", truncate(tokenUse)))
 	}
-	c, has, err := parsePayload(bytes.Clone(body))
+	p := picks{names: v.picks}
+	c, has, err := parsePayload(bytes.Clone(body), &p)
 	if err != nil {
 		return nil, true, tokenErr(ErrTokenMalformed, "introspection answer: "+err.Error())
 	}
@@ -182,7 +183,7 @@ func (v *Validator) readIntrospection(t *trustedIssuer, body []byte, now time.Ti
 	if err != nil {
 		return nil, true, err
 	}
-	if err := t.completeClaims(c, aud); err != nil {
+	if err := t.completeClaims(c, aud, &p); err != nil {
 		return nil, true, err
 	}
 	c.introspected = true

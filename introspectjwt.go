@@ -158,7 +158,7 @@ func (v *Validator) verifyAnswer(ctx context.Context, t *trustedIssuer, a *intro
 	if err != nil {
 		return nil, err
 	}
-	c, has, err := parsePayload(raw)
+	c, has, err := parsePayload(raw, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -189,13 +189,14 @@ func (t *trustedIssuer) matchAudience(aud []string) (audienceMatch, bool) {
 // completeClaims records in c, whose claims have been checked, what the
 // issuer's settings make of them: the audience it accepted (m), the scopes
 // of its scope claims, and the organization it asserts. A scope or
-// organization claim of the wrong type refuses the token.
-func (t *trustedIssuer) completeClaims(c *Claims, m audienceMatch) error {
+// organization claim of the wrong type refuses the token. p holds the
+// members parsePayload took from c's payload (nil: none).
+func (t *trustedIssuer) completeClaims(c *Claims, m audienceMatch, p *picks) error {
 	c.MatchedAudience, c.AudienceSuffix = m.audience, m.suffix
-	if err := t.addScopeClaims(c); err != nil {
+	if err := t.addScopeClaims(c, p); err != nil {
 		return tokenErr(ErrTokenMalformed, err.Error())
 	}
-	if err := t.assertOrganization(c); err != nil {
+	if err := t.assertOrganization(c, p); err != nil {
 		return tokenErr(ErrTokenMalformed, err.Error())
 	}
 	return nil
@@ -207,9 +208,9 @@ func (t *trustedIssuer) completeClaims(c *Claims, m audienceMatch) error {
 // two organizations, or whose claim and audience disagree, is for no
 // organization (and is refused by every organization rule). An
 // organization claim that is present but not a string is an error.
-func (t *trustedIssuer) assertOrganization(c *Claims) error {
+func (t *trustedIssuer) assertOrganization(c *Claims, p *picks) error {
 	if t.orgClaim != nil {
-		if v := lookupPath(c.raw, t.orgClaim); v != nil && string(v) != "null" {
+		if v := p.lookup(c.raw, t.orgClaim); v != nil && string(v) != "null" {
 			s, ok := exactjson.String(v)
 			if !ok {
 				return fmt.Errorf("organization claim %q is not a string", strings.Join(t.orgClaim, "."))
@@ -253,9 +254,9 @@ func (t *trustedIssuer) describeAudiences() string {
 // addScopeClaims appends to c.Scopes the values of the issuer's extra
 // scope claims: each a string (split on spaces, as scope is) or an array of
 // strings, at a top-level name or a dotted path into nested objects.
-func (t *trustedIssuer) addScopeClaims(c *Claims) error {
+func (t *trustedIssuer) addScopeClaims(c *Claims, p *picks) error {
 	for _, path := range t.scopeClaims {
-		value := lookupPath(c.raw, path)
+		value := p.lookup(c.raw, path)
 		if value == nil || string(value) == "null" {
 			continue
 		}

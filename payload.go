@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,8 @@ const (
 // names. It checks types only (NumericDates must be JSON numbers, aud a
 // string or an array of strings, ...); the validator checks values. A
 // payload that is not one JSON object with unique member names is refused.
-func parsePayload(raw []byte) (*Claims, present, error) {
+// In the same pass it takes into p (which may be nil) the members p names.
+func parsePayload(raw []byte, p *picks) (*Claims, present, error) {
 	c := &Claims{raw: raw}
 	var has present
 	var scope, scp []byte
@@ -35,6 +37,7 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 		if string(value) == "null" {
 			return nil // as if absent
 		}
+		p.take(name, value)
 		var ok bool
 		switch string(name) {
 		case "iss":
@@ -97,6 +100,71 @@ func parsePayload(raw []byte) (*Claims, present, error) {
 		}
 	}
 	return c, has, nil
+}
+
+// maxPicks bounds the members a [picks] takes. Issuers whose organization
+// and scope claims start with more distinct names than that have those
+// claims looked up by a pass of their own over the payload.
+const maxPicks = 4
+
+// picks are the values of the top-level members of a payload that the
+// trusted issuers read beyond the registered claims (the first names of
+// their organization and scope claim paths), taken in parsePayload's one
+// pass, so that completeClaims does not read the payload a second time: a
+// second pass over a large payload cost nearly as much as the first.
+type picks struct {
+	names  []string         // the members to take; nil: none
+	values [maxPicks][]byte // the value of names[i]; nil when absent or null
+}
+
+// pickNames returns the distinct first names of the organization and scope
+// claim paths of ics, which a [picks] takes: nil if there are none, or
+// more than maxPicks.
+func pickNames(ics []IssuerConfig) []string {
+	var names []string
+	for _, ic := range ics {
+		paths := ic.ScopeClaims
+		if ic.OrganizationClaim != "" {
+			paths = append(paths[:len(paths):len(paths)], ic.OrganizationClaim)
+		}
+		for _, path := range paths {
+			first, _, _ := strings.Cut(path, ".")
+			if !slices.Contains(names, first) {
+				names = append(names, first)
+			}
+		}
+	}
+	if len(names) > maxPicks {
+		return nil
+	}
+	return names
+}
+
+// take records value as the member called name, if p takes it.
+func (p *picks) take(name, value []byte) {
+	if p == nil {
+		return
+	}
+	for i, n := range p.names {
+		if string(name) == n {
+			p.values[i] = value
+			return
+		}
+	}
+}
+
+// lookup returns the value at path in the JSON object raw, as lookupPath
+// does, from the member p took for path[0] when it is one p takes.
+func (p *picks) lookup(raw []byte, path []string) []byte {
+	if p != nil {
+		if i := slices.Index(p.names, path[0]); i >= 0 {
+			if p.values[i] == nil {
+				return nil
+			}
+			return lookupPath(p.values[i], path[1:])
+		}
+	}
+	return lookupPath(raw, path)
 }
 
 // numericDate reads a NumericDate (RFC 7519 §2): a JSON number of seconds,

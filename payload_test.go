@@ -36,7 +36,7 @@ func FuzzPayload(f *testing.F) {
 	f.Add("https://a", "alice", "api", 1e9, "id", "cli", "", "read write", "urn:logto:acr:mfa", "pwd otp", 1e9-60, "org", `"x"`)
 	f.Add("", "", "", 0.0, "", "", "azp-1", "", "", "", 0.5, "Exp", `1`)
 	f.Fuzz(func(t *testing.T, iss, sub, aud string, exp float64, jti, clientID, azp, scope, acr, amr string, authTime float64, extra, extraJSON string) {
-		_, _, _ = parsePayload([]byte(extraJSON))
+		_, _, _ = parsePayload([]byte(extraJSON), nil)
 		doc := map[string]any{"iss": iss, "sub": sub, "aud": aud, "exp": exp, "jti": jti, "client_id": clientID, "azp": azp, "scope": scope,
 			"acr": acr, "amr": strings.Fields(amr), "auth_time": authTime}
 		for _, r := range registered {
@@ -51,7 +51,7 @@ func FuzzPayload(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c, has, err := parsePayload(raw)
+		c, has, err := parsePayload(raw, nil)
 		var ref referencePayload
 		if json.Unmarshal(raw, &ref) != nil {
 			return
@@ -99,7 +99,7 @@ func TestLoginClaims(t *testing.T) {
 		{`{"auth_time":1e300}`, "", nil, time.Time{}, true},
 		{`{"acr":"a","acr":"b"}`, "", nil, time.Time{}, true},
 	} {
-		c, _, err := parsePayload([]byte(tc.payload))
+		c, _, err := parsePayload([]byte(tc.payload), nil)
 		if tc.wrong {
 			if err == nil {
 				t.Errorf("%s: accepted", tc.payload)

@@ -23,6 +23,7 @@ type Validator struct {
 	issuers   map[string]*trustedIssuer // by exact name
 	first     *trustedIssuer            // the only one, or Config.Issuer
 	algs      map[string]bool           // every issuer's algorithms, to refuse junk early
+	picks     []string                  // the payload members parsePayload takes (see picks)
 	leeway    time.Duration
 	maxSize   int
 	now       func() time.Time
@@ -78,6 +79,7 @@ func NewValidator(ctx context.Context, cfg Config) (*Validator, error) {
 		base:      time.Now(),
 		stateCh:   make(chan struct{}),
 		closed:    make(chan struct{}),
+		picks:     pickNames(ics),
 	}
 	v.baseUnix = v.base.UnixNano()
 	for _, ic := range ics {
@@ -364,7 +366,8 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, jwsTokenErr(err)
 	}
-	c, has, err := parsePayload(raw)
+	p := picks{names: v.picks}
+	c, has, err := parsePayload(raw, &p)
 	if err != nil {
 		return nil, nil, jwsTokenErr(fmt.Errorf("payload: %w", err))
 	}
@@ -383,7 +386,7 @@ func (v *Validator) validate(ctx context.Context, token string, now time.Time) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := t.completeClaims(c, aud); err != nil {
+	if err := t.completeClaims(c, aud, &p); err != nil {
 		return nil, nil, err
 	}
 
